@@ -1,0 +1,85 @@
+//! The command line and its configuration, parsed once at start-up.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// The tourist-offer API of La Porte du Hainaut.
+#[derive(Debug, Parser)]
+#[command(name = "api", version, about)]
+pub struct Cli {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Settings shared by every command.
+    #[command(flatten)]
+    pub config: Config,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Migrate and seed the database if needed, then serve HTTP (the default).
+    Serve,
+    /// Apply pending migrations (or roll them back).
+    Migrate {
+        /// Roll every migration back instead.
+        #[arg(long)]
+        down: bool,
+    },
+    /// Load the territory's reference data (idempotent).
+    Seed,
+    /// Print the GraphQL schema (SDL), as committed in `api/schema.graphql`.
+    Schema,
+}
+
+/// Settings, from flags or the environment.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "BIND", default_value = "127.0.0.1:8080", global = true)]
+    pub bind: SocketAddr,
+    /// Database URL: `sqlite://path?mode=rwc` or `postgres://…`; default: an SQLite file under `./data/`.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Redis URL (optional): shared caches, rate limits, version announcements.
+    #[arg(long, env = "REDIS_URL", global = true, hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// Public base URL of this API, for absolute links (TileJSON, feeds, QR codes).
+    #[arg(long, env = "PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// Website where a person is sent (offer pages, QR redirects).
+    #[arg(long, env = "WEBSITE_URL", default_value = "https://www.tourisme-porteduhainaut.fr", global = true)]
+    pub website_url: String,
+    /// Folder of the default SQLite database.
+    #[arg(long, env = "DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
+    /// Do not load the territory on an empty database.
+    #[arg(long, env = "NO_SEED", global = true)]
+    pub no_seed: bool,
+    /// Seconds between two polls of the catalog version in the database (other instances' writes).
+    #[arg(long, env = "CATALOG_POLL_SECONDS", default_value_t = 2, global = true)]
+    pub catalog_poll_seconds: u64,
+}
+
+impl Config {
+    /// The database URL to use, defaulting to an SQLite file in the data folder.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("porte-du-hainaut.db").display()),
+        }
+    }
+
+    /// The public base URL, without a trailing slash (`http://{bind}` when unset).
+    pub fn public_url(&self) -> String {
+        let url = self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.bind));
+        url.trim_end_matches('/').to_owned()
+    }
+
+    /// The website base URL, without a trailing slash.
+    pub fn website_url(&self) -> String {
+        self.website_url.trim_end_matches('/').to_owned()
+    }
+}

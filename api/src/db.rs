@@ -1,0 +1,47 @@
+//! Connecting to the database, migrating it and loading the territory on first start.
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait};
+
+use crate::config::Config;
+use crate::error::Error;
+
+/// Opens the configured database, creating the SQLite folder when needed.
+pub async fn connect(config: &Config) -> Result<DatabaseConnection, Error> {
+    let url = config.database_url();
+    if url.starts_with("sqlite:") && config.database_url.is_none() {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| Error::Startup(format!("cannot create {}: {e}", config.data_dir.display())))?;
+    }
+    let mut options = ConnectOptions::new(url);
+    options.sqlx_logging(false).max_connections(if config.database_url().starts_with("sqlite:") { 4 } else { 16 });
+    // sqlx turns SQLite foreign keys on for every pooled connection and waits 5 s on a lock.
+    let db = Database::connect(options).await?;
+    if db.get_database_backend() == DbBackend::Sqlite {
+        // WAL lets readers run beside the writer; the mode is kept in the file.
+        db.execute_unprepared("PRAGMA journal_mode = WAL;").await?;
+    }
+    Ok(db)
+}
+
+/// Applies pending migrations.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), Error> {
+    Migrator::up(db, None).await?;
+    Ok(())
+}
+
+/// Loads the territory when the database holds no commune yet; returns whether it did.
+pub async fn seed_if_empty(db: &DatabaseConnection) -> Result<bool, Error> {
+    if entities::prelude::Commune::find().count(db).await? > 0 {
+        return Ok(false);
+    }
+    let report = seed(db).await?;
+    tracing::info!(created = report.created, "loaded the territory of La Porte du Hainaut");
+    Ok(true)
+}
+
+/// Loads (or refreshes) the territory.
+pub async fn seed(db: &DatabaseConnection) -> Result<seed::LoadReport, Error> {
+    let territory = seed::territory().map_err(|e| Error::Startup(e.to_string()))?;
+    Ok(seed::load(db, &territory).await?)
+}

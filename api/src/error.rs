@@ -1,0 +1,112 @@
+//! The one error type of the API: a stable code and status for the client, detail in the logs.
+
+use async_graphql::ErrorExtensions;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// Every failure a request can meet.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The client sent something invalid; the message says what.
+    #[error("{0}")]
+    BadUserInput(String),
+    /// Nothing at that id, slug or path.
+    #[error("{0}")]
+    NotFound(String),
+    /// No valid credentials.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// Credentials without the right.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The resource changed meanwhile.
+    #[error("{0}")]
+    Conflict(String),
+    /// Too many requests.
+    #[error("too many requests, retry in {retry_after} s")]
+    RateLimited {
+        /// Seconds to wait.
+        retry_after: u64,
+    },
+    /// The database failed.
+    #[error("database error")]
+    Database(#[from] sea_orm::DbErr),
+    /// The territory could not be loaded.
+    #[error("seed error")]
+    Seed(#[from] seed::LoadError),
+    /// The server could not start.
+    #[error("start-up: {0}")]
+    Startup(String),
+    /// Anything else that is our fault.
+    #[error("internal error")]
+    Internal(String),
+}
+
+/// Results of the API.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The stable code clients match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::BadUserInput(_) => "BAD_USER_INPUT",
+            Error::NotFound(_) => "NOT_FOUND",
+            Error::Unauthenticated(_) => "UNAUTHENTICATED",
+            Error::Forbidden(_) => "FORBIDDEN",
+            Error::Conflict(_) => "CONFLICT",
+            Error::RateLimited { .. } => "RATE_LIMITED",
+            Error::Database(_) | Error::Seed(_) | Error::Startup(_) | Error::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// The HTTP status of the error.
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            Error::BadUserInput(_) => StatusCode::BAD_REQUEST,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The message shown to the client: internal detail is logged, never returned.
+    pub fn public_message(&self) -> String {
+        match self {
+            Error::Database(_) | Error::Seed(_) | Error::Startup(_) | Error::Internal(_) => {
+                tracing::error!(error = ?self, "internal error");
+                "internal error".to_owned()
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// Converts into a GraphQL error carrying `extensions.code`.
+    pub fn into_graphql(self) -> async_graphql::Error {
+        let code = self.code();
+        let retry = if let Error::RateLimited { retry_after } = &self { Some(*retry_after) } else { None };
+        async_graphql::Error::new(self.public_message()).extend_with(|_, e| {
+            e.set("code", code);
+            if let Some(r) = retry {
+                e.set("retryAfter", r);
+            }
+        })
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status_code();
+        let body = json!({ "error": { "code": self.code(), "message": self.public_message() } });
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Error::RateLimited { retry_after } = self
+            && let Ok(v) = retry_after.to_string().parse()
+        {
+            response.headers_mut().insert("retry-after", v);
+        }
+        response
+    }
+}

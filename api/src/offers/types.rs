@@ -1,0 +1,660 @@
+//! GraphQL types of the offer. They read the request's catalog snapshot, so a whole response
+//! sees one consistent version and no relation costs a database round trip.
+
+use std::sync::Arc;
+
+use async_graphql::{ComplexObject, Context, Enum, ID, Json, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::catalog::{Catalog, CommuneRecord, OfferRecord, Texts, ThemeRecord};
+use crate::error::Error;
+use crate::lang::Lang;
+use crate::state::Urls;
+
+/// The largest page.
+pub const MAX_PAGE: i32 = 100;
+
+/// Kinds of offer.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum OfferKind {
+    /// A place to visit.
+    Site,
+    /// Somewhere to stay.
+    Accommodation,
+    /// Something that happens on dates.
+    Event,
+    /// An itinerary.
+    Route,
+    /// Somewhere to eat.
+    Restaurant,
+    /// An activity provider.
+    Activity,
+    /// A service (tourist office, rental…).
+    Service,
+}
+
+impl OfferKind {
+    /// The stored code.
+    pub fn code(self) -> &'static str {
+        match self {
+            OfferKind::Site => "site",
+            OfferKind::Accommodation => "accommodation",
+            OfferKind::Event => "event",
+            OfferKind::Route => "route",
+            OfferKind::Restaurant => "restaurant",
+            OfferKind::Activity => "activity",
+            OfferKind::Service => "service",
+        }
+    }
+
+    /// Reads a stored code.
+    pub fn from_code(code: &str) -> Option<OfferKind> {
+        [
+            OfferKind::Site,
+            OfferKind::Accommodation,
+            OfferKind::Event,
+            OfferKind::Route,
+            OfferKind::Restaurant,
+            OfferKind::Activity,
+            OfferKind::Service,
+        ]
+        .into_iter()
+        .find(|k| k.code() == code)
+    }
+}
+
+/// How precise a position is.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum GeoPrecision {
+    /// Surveyed or taken from an official dataset.
+    Exact,
+    /// Placed by hand near the place.
+    Approximate,
+    /// Only the commune is known: the point is somewhere in it.
+    Commune,
+}
+
+/// A point in WGS84.
+#[derive(SimpleObject, Clone, Copy, Debug)]
+pub struct Location {
+    /// Latitude.
+    pub lat: f64,
+    /// Longitude.
+    pub lon: f64,
+}
+
+/// A postal address.
+#[derive(SimpleObject, Clone, Debug, Default)]
+pub struct Address {
+    /// Street and number.
+    pub street: Option<String>,
+    /// Postcode.
+    pub postal_code: Option<String>,
+    /// Locality.
+    pub locality: Option<String>,
+    /// INSEE code of the commune.
+    pub insee_code: Option<String>,
+}
+
+/// Ways to reach the offer.
+#[derive(SimpleObject, Clone, Debug, Default)]
+pub struct Contact {
+    /// Phone numbers.
+    pub phones: Vec<String>,
+    /// E-mail addresses.
+    pub emails: Vec<String>,
+    /// Websites.
+    pub websites: Vec<String>,
+}
+
+/// Accessibility facts.
+#[derive(SimpleObject, Clone, Debug, Default)]
+pub struct Accessibility {
+    /// OpenStreetMap `wheelchair` value: yes, limited or no.
+    pub wheelchair: Option<String>,
+    /// Tourisme & Handicap labels (motor, visual, hearing, mental).
+    pub tourisme_handicap: Vec<String>,
+}
+
+/// Capacity of an accommodation.
+#[derive(SimpleObject, Clone, Debug, Default)]
+pub struct Capacity {
+    /// Beds.
+    pub beds: Option<i64>,
+    /// Rooms.
+    pub rooms: Option<i64>,
+    /// Units (rentals, pitches).
+    pub units: Option<i64>,
+    /// People.
+    pub people: Option<i64>,
+}
+
+/// One occurrence of an event.
+#[derive(SimpleObject, Clone, Copy, Debug)]
+pub struct Occurrence {
+    /// Start.
+    pub start: DateTime<Utc>,
+    /// End.
+    pub end: DateTime<Utc>,
+}
+
+/// Where a record comes from and under which licence.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Source {
+    /// Source system.
+    pub name: String,
+    /// Id of the record there.
+    pub id: String,
+    /// Licence of the data.
+    pub licence: String,
+    /// Attribution to show.
+    pub attribution: String,
+    /// Page of the record there.
+    pub url: Option<String>,
+    /// Last change there.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// A picture, video or document, with its own licence and credit.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct MediaItem {
+    /// Id.
+    pub id: ID,
+    /// image, video, audio or document.
+    pub kind: String,
+    /// Address of the file.
+    pub url: String,
+    /// Title in the requested language.
+    pub title: Option<String>,
+    /// Licence (never assume the data licence covers it).
+    pub licence: Option<String>,
+    /// Credit.
+    pub credit: Option<String>,
+    /// MIME type.
+    pub mime_type: Option<String>,
+}
+
+fn text(t: &Texts, lang: Lang) -> Option<String> {
+    t.get(lang).map(|(s, _)| s.to_owned())
+}
+
+fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
+fn field(v: &Option<Value>, key: &str) -> Option<String> {
+    v.as_ref().and_then(|v| v.get(key)).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// An offer in the language of the request.
+#[derive(Clone)]
+pub struct OfferNode {
+    /// The snapshot it comes from.
+    pub catalog: Arc<Catalog>,
+    /// Its index there.
+    pub index: usize,
+    /// Language of its texts.
+    pub lang: Lang,
+    /// Distance to a `near` centre.
+    pub distance: Option<f64>,
+}
+
+impl OfferNode {
+    fn record(&self) -> &OfferRecord {
+        &self.catalog.offers[self.index]
+    }
+
+    fn other(&self, index: usize) -> OfferNode {
+        OfferNode { catalog: self.catalog.clone(), index, lang: self.lang, distance: None }
+    }
+}
+
+/// Clamps `first` to the page limits, refusing what exceeds them.
+pub fn check_first(first: i32, path: &str) -> Result<usize, Error> {
+    if !(0..=MAX_PAGE).contains(&first) {
+        return Err(Error::BadUserInput(format!("{path} must be between 0 and {MAX_PAGE}")));
+    }
+    Ok(first as usize)
+}
+
+/// An offer: a place, accommodation, event, route, restaurant, activity or service.
+#[Object(name = "Offer")]
+impl OfferNode {
+    /// Stable id (UUID), never reused.
+    async fn id(&self) -> ID {
+        ID(self.record().id.clone())
+    }
+    /// URL slug, unique.
+    async fn slug(&self) -> &str {
+        &self.record().slug
+    }
+    /// Kind.
+    async fn kind(&self) -> Option<OfferKind> {
+        OfferKind::from_code(&self.record().kind)
+    }
+    /// DATAtourisme ontology classes.
+    async fn classes(&self) -> &[String] {
+        &self.record().classes
+    }
+    /// Themes it belongs to.
+    async fn themes(&self) -> Vec<ThemeNode> {
+        self.record()
+            .themes
+            .iter()
+            .filter_map(|code| self.catalog.themes.iter().position(|t| &t.code == code))
+            .map(|i| ThemeNode { catalog: self.catalog.clone(), index: i, lang: self.lang })
+            .collect()
+    }
+    /// Whether it is one of the five totems.
+    async fn is_totem(&self) -> bool {
+        self.record().is_totem
+    }
+    /// The totems it is a corrélat of.
+    async fn totems(&self) -> Vec<OfferNode> {
+        self.record().totems.iter().map(|&i| self.other(i)).collect()
+    }
+    /// For a totem, the places it sends visitors on to, in order.
+    #[graphql(complexity = "first.max(0) as usize * child_complexity + 1")]
+    async fn correlates(&self, #[graphql(default = 20)] first: i32) -> async_graphql::Result<Vec<OfferNode>> {
+        let first = check_first(first, "correlates.first").map_err(Error::into_graphql)?;
+        Ok(self.record().correlates.iter().take(first).map(|&i| self.other(i)).collect())
+    }
+    /// Name, in the requested language or French.
+    async fn name(&self) -> String {
+        text(&self.record().name, self.lang).unwrap_or_default()
+    }
+    /// Language `name` is given in (differs from the requested one when it fell back to French).
+    async fn name_lang(&self) -> Lang {
+        self.record().name.get(self.lang).map_or(Lang::Fr, |(_, l)| l)
+    }
+    /// Short description.
+    async fn short_description(&self) -> Option<String> {
+        text(&self.record().short_description, self.lang)
+    }
+    /// Language of `shortDescription`.
+    async fn short_description_lang(&self) -> Option<Lang> {
+        self.record().short_description.get(self.lang).map(|(_, l)| l)
+    }
+    /// Long description.
+    async fn description(&self) -> Option<String> {
+        text(&self.record().description, self.lang)
+    }
+    /// Language of `description`.
+    async fn description_lang(&self) -> Option<Lang> {
+        self.record().description.get(self.lang).map(|(_, l)| l)
+    }
+    /// Languages the name is available in.
+    async fn languages(&self) -> Vec<Lang> {
+        Lang::ALL.into_iter().filter(|l| self.record().name.0.contains_key(l)).collect()
+    }
+    /// Representative point.
+    async fn location(&self) -> Location {
+        let [lon, lat] = self.record().point;
+        Location { lat, lon }
+    }
+    /// How precise `location` is.
+    async fn geo_precision(&self) -> GeoPrecision {
+        match self.record().geo_precision.as_str() {
+            "exact" => GeoPrecision::Exact,
+            "approximate" => GeoPrecision::Approximate,
+            _ => GeoPrecision::Commune,
+        }
+    }
+    /// Footprint or line as a GeoJSON geometry (RFC 7946), or the point when it has none.
+    async fn geometry(&self) -> Json<Value> {
+        let r = self.record();
+        Json(r.geometry_json.clone().unwrap_or_else(|| serde_json::json!({"type": "Point", "coordinates": r.point})))
+    }
+    /// Bounding box `[west, south, east, north]`.
+    async fn bbox(&self) -> Vec<f64> {
+        self.record().bbox.to_vec()
+    }
+    /// Commune (inside the territory).
+    async fn commune(&self) -> Option<CommuneNode> {
+        let code = self.record().commune.as_ref()?;
+        self.catalog.communes.iter().position(|c| &c.insee == code).map(|index| CommuneNode {
+            catalog: self.catalog.clone(),
+            index,
+            lang: self.lang,
+        })
+    }
+    /// Whether it lies inside the territory of La Porte du Hainaut.
+    async fn in_territory(&self) -> bool {
+        self.record().in_territory
+    }
+    /// Postal address.
+    async fn address(&self) -> Option<Address> {
+        let a = &self.record().address;
+        a.as_ref()?;
+        Some(Address {
+            street: field(a, "street"),
+            postal_code: field(a, "postalCode"),
+            locality: field(a, "locality"),
+            insee_code: field(a, "inseeCode"),
+        })
+    }
+    /// Contacts.
+    async fn contact(&self) -> Option<Contact> {
+        let c = self.record().contacts.as_ref()?;
+        Some(Contact {
+            phones: strings(c.get("phones")),
+            emails: strings(c.get("emails")),
+            websites: strings(c.get("websites")),
+        })
+    }
+    /// Opening hours in OpenStreetMap `opening_hours` syntax.
+    async fn opening_hours(&self) -> Option<&str> {
+        self.record().opening_hours.as_deref()
+    }
+    /// Opening hours that the syntax cannot express, as text.
+    async fn opening_hours_text(&self) -> Option<&str> {
+        self.record().opening_hours_text.as_deref()
+    }
+    /// Whether it is open at an instant (Europe/Paris time); null when its hours are unknown.
+    async fn is_open_at(&self, at: DateTime<Utc>) -> Option<bool> {
+        let local = at.with_timezone(&chrono_tz::Europe::Paris).naive_local();
+        self.record().schedule.as_ref().map(|s| s.is_open(local))
+    }
+    /// Event occurrences overlapping `[from, to]`, by start.
+    async fn occurrences(&self, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Vec<Occurrence> {
+        self.record()
+            .occurrences
+            .iter()
+            .filter(|o| from.is_none_or(|f| o.end >= f) && to.is_none_or(|t| o.start <= t))
+            .map(|o| Occurrence { start: o.start, end: o.end })
+            .collect()
+    }
+    /// Accessibility.
+    async fn accessibility(&self) -> Option<Accessibility> {
+        let a = self.record().accessibility.as_ref()?;
+        Some(Accessibility {
+            wheelchair: a.get("wheelchair").and_then(Value::as_str).map(str::to_owned),
+            tourisme_handicap: strings(a.get("tourismeHandicap")),
+        })
+    }
+    /// Labels (UNESCO, monuments historiques, Qualité Tourisme, Accueil Vélo…).
+    async fn labels(&self) -> &[String] {
+        &self.record().labels
+    }
+    /// Capacity, for accommodation.
+    async fn capacity(&self) -> Option<Capacity> {
+        let c = self.record().capacity.as_ref()?;
+        let n = |k: &str| c.get(k).and_then(Value::as_i64);
+        Some(Capacity { beds: n("beds"), rooms: n("rooms"), units: n("units"), people: n("people") })
+    }
+    /// Prices as given by the source.
+    async fn prices(&self) -> Option<Json<Value>> {
+        self.record().prices.clone().map(Json)
+    }
+    /// Media, each with its licence and credit.
+    async fn media(&self) -> Vec<MediaItem> {
+        self.record()
+            .media
+            .iter()
+            .map(|m| MediaItem {
+                id: ID(m.id.clone()),
+                kind: m.kind.clone(),
+                url: m.url.clone(),
+                title: text(&m.title, self.lang),
+                licence: m.licence.clone(),
+                credit: m.credit.clone(),
+                mime_type: m.mime_type.clone(),
+            })
+            .collect()
+    }
+    /// Provenance and licence.
+    async fn source(&self) -> Source {
+        let p = &self.record().provenance;
+        Source {
+            name: p.source.clone(),
+            id: p.source_id.clone(),
+            licence: p.licence.clone(),
+            attribution: p.attribution.clone(),
+            url: p.url.clone(),
+            updated_at: p.updated_at,
+        }
+    }
+    /// Distance in metres to the `near` centre of the query, when there is one.
+    async fn distance_meters(&self) -> Option<f64> {
+        self.distance.map(|d| (d * 10.0).round() / 10.0)
+    }
+    /// Other offers around it, nearest first.
+    #[graphql(complexity = "first.max(0) as usize * child_complexity + 1")]
+    async fn nearby(
+        &self,
+        #[graphql(default = 1000.0)] radius_meters: f64,
+        #[graphql(default = 10)] first: i32,
+        kinds: Option<Vec<OfferKind>>,
+    ) -> async_graphql::Result<Vec<OfferNode>> {
+        let first = check_first(first, "nearby.first").map_err(Error::into_graphql)?;
+        crate::offers::filter::check_radius(radius_meters, "nearby.radiusMeters").map_err(Error::into_graphql)?;
+        let kinds: Vec<String> = kinds.unwrap_or_default().into_iter().map(|k| k.code().to_owned()).collect();
+        Ok(self
+            .catalog
+            .nearby(self.index, radius_meters, &kinds)
+            .into_iter()
+            .take(first)
+            .map(|h| OfferNode { catalog: self.catalog.clone(), index: h.index, lang: self.lang, distance: h.distance })
+            .collect())
+    }
+    /// Route facts, for a route.
+    async fn route(&self) -> Option<RouteDetails> {
+        self.record().route.as_ref().map(|_| RouteDetails { node: self.clone() })
+    }
+    /// Version, bumped by every change.
+    async fn version(&self) -> i32 {
+        self.record().version
+    }
+    /// Creation time.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.record().created_at
+    }
+    /// Last change.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.record().updated_at
+    }
+    /// Its public page on the website.
+    async fn url(&self, ctx: &Context<'_>) -> Option<String> {
+        ctx.data_opt::<Urls>().map(|u| u.offer_page(&self.record().slug))
+    }
+}
+
+/// The itinerary facts of a route.
+pub struct RouteDetails {
+    node: OfferNode,
+}
+
+/// An itinerary: its ordered stages, length and practices.
+#[Object]
+impl RouteDetails {
+    /// Stages, in order.
+    async fn stages(&self) -> Vec<OfferNode> {
+        let r = self.node.record();
+        r.route.as_ref().map(|route| route.stages.iter().map(|&i| self.node.other(i)).collect()).unwrap_or_default()
+    }
+    /// Length in metres.
+    async fn length_meters(&self) -> f64 {
+        self.node.record().route.as_ref().map_or(0.0, |r| r.length_meters)
+    }
+    /// Practices: walking, cycling-road, mtb, hybrid-bike, horse-riding, river.
+    async fn practices(&self) -> Vec<String> {
+        self.node.record().route.as_ref().map(|r| r.practices.clone()).unwrap_or_default()
+    }
+    /// easy, medium or hard, when known.
+    async fn difficulty(&self) -> Option<String> {
+        self.node.record().route.as_ref().and_then(|r| r.difficulty.clone())
+    }
+    /// surveyed (a real track) or schematic (a straight line through the stages).
+    async fn line_precision(&self) -> String {
+        self.node.record().route.as_ref().map(|r| r.line_precision.clone()).unwrap_or_default()
+    }
+}
+
+/// A theme of the tourism strategy.
+#[derive(Clone)]
+pub struct ThemeNode {
+    /// Snapshot.
+    pub catalog: Arc<Catalog>,
+    /// Index in `catalog.themes`.
+    pub index: usize,
+    /// Language.
+    pub lang: Lang,
+}
+
+impl ThemeNode {
+    fn record(&self) -> &ThemeRecord {
+        &self.catalog.themes[self.index]
+    }
+}
+
+/// A theme, entered through its totem.
+#[Object(name = "Theme")]
+impl ThemeNode {
+    /// Code, e.g. `decouverte`.
+    async fn code(&self) -> &str {
+        &self.record().code
+    }
+    /// Name.
+    async fn name(&self) -> String {
+        text(&self.record().name, self.lang).unwrap_or_default()
+    }
+    /// Language of `name`.
+    async fn name_lang(&self) -> Lang {
+        self.record().name.get(self.lang).map_or(Lang::Fr, |(_, l)| l)
+    }
+    /// Description.
+    async fn description(&self) -> Option<String> {
+        text(&self.record().description, self.lang)
+    }
+    /// Colour on maps (`#rrggbb`).
+    async fn color(&self) -> &str {
+        &self.record().color
+    }
+    /// Its totem.
+    async fn totem(&self) -> Option<OfferNode> {
+        self.record().totem.map(|index| OfferNode {
+            catalog: self.catalog.clone(),
+            index,
+            lang: self.lang,
+            distance: None,
+        })
+    }
+    /// Number of published offers of the theme.
+    async fn offer_count(&self) -> usize {
+        let code = &self.record().code;
+        self.catalog.offers.iter().filter(|o| o.themes.contains(code)).count()
+    }
+}
+
+/// A commune of the territory.
+#[derive(Clone)]
+pub struct CommuneNode {
+    /// Snapshot.
+    pub catalog: Arc<Catalog>,
+    /// Index in `catalog.communes`.
+    pub index: usize,
+    /// Language.
+    pub lang: Lang,
+}
+
+impl CommuneNode {
+    fn record(&self) -> &CommuneRecord {
+        &self.catalog.communes[self.index]
+    }
+}
+
+/// A commune of La Porte du Hainaut.
+#[Object(name = "Commune")]
+impl CommuneNode {
+    /// INSEE code.
+    async fn code(&self) -> &str {
+        &self.record().insee
+    }
+    /// Name.
+    async fn name(&self) -> &str {
+        &self.record().name
+    }
+    /// Postcodes.
+    async fn postcodes(&self) -> &[String] {
+        &self.record().postcodes
+    }
+    /// Municipal population (INSEE).
+    async fn population(&self) -> i64 {
+        self.record().population
+    }
+    /// A point inside the commune.
+    async fn location(&self) -> Location {
+        let [lon, lat] = self.record().point;
+        Location { lat, lon }
+    }
+    /// Polygon as GeoJSON (RFC 7946).
+    async fn geometry(&self) -> Json<Value> {
+        Json(self.record().geometry_json.clone())
+    }
+    /// Bounding box `[west, south, east, north]`.
+    async fn bbox(&self) -> Vec<f64> {
+        self.record().bbox.to_vec()
+    }
+    /// Provenance of the record.
+    async fn source(&self) -> Source {
+        let r = self.record();
+        Source {
+            name: r.source.clone(),
+            id: r.insee.clone(),
+            licence: r.licence.clone(),
+            attribution: r.source.clone(),
+            url: None,
+            updated_at: None,
+        }
+    }
+    /// Number of published offers in the commune.
+    async fn offer_count(&self) -> usize {
+        let code = &self.record().insee;
+        self.catalog.offers.iter().filter(|o| o.commune.as_ref() == Some(code)).count()
+    }
+}
+
+/// Paging facts of a connection.
+#[derive(SimpleObject, Clone, Debug, Default)]
+pub struct PageInfo {
+    /// More after `endCursor`.
+    pub has_next_page: bool,
+    /// More before `startCursor`.
+    pub has_previous_page: bool,
+    /// Cursor of the first edge.
+    pub start_cursor: Option<String>,
+    /// Cursor of the last edge.
+    pub end_cursor: Option<String>,
+}
+
+/// An offer and its cursor.
+#[derive(SimpleObject, Clone)]
+pub struct OfferEdge {
+    /// Opaque cursor: pass it as `after` to read on.
+    pub cursor: String,
+    /// The offer.
+    pub node: OfferNode,
+}
+
+/// A page of offers (Relay connection).
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
+pub struct OfferConnection {
+    /// Offers with their cursors.
+    pub edges: Vec<OfferEdge>,
+    /// Paging facts.
+    pub page_info: PageInfo,
+    /// Number of offers matching the filter, over every page.
+    pub total_count: usize,
+}
+
+#[ComplexObject]
+impl OfferConnection {
+    /// The offers of the page, without cursors.
+    async fn nodes(&self) -> Vec<OfferNode> {
+        self.edges.iter().map(|e| e.node.clone()).collect()
+    }
+}

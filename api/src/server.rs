@@ -1,0 +1,161 @@
+//! Start-up, the router, background refresh of the catalog, and graceful shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Request, StatusCode};
+use axum::routing::get;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::DatabaseConnection;
+use tower_http::trace::TraceLayer;
+
+use crate::catalog::{Catalog, CatalogHandle};
+use crate::config::{Cli, Command, Config};
+use crate::error::{Error, Result};
+use crate::state::AppState;
+use crate::{db, graphql, health};
+
+/// Largest request body accepted (GraphQL documents and mutations).
+pub const BODY_LIMIT: usize = 256 * 1024;
+
+/// Builds the whole application.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/graphql", get(graphql::http::get).post(graphql::http::post))
+        .route("/graphql/schema.graphql", get(graphql::http::schema))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                axum::Json(serde_json::json!({"error": {"code": "NOT_FOUND", "message": "no such path"}})),
+            )
+        })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(
+                    |req: &Request<_>| tracing::info_span!("http", method = %req.method(), path = %req.uri().path()),
+                )
+                .on_request(())
+                .on_response(|res: &axum::http::Response<_>, latency: Duration, _span: &tracing::Span| {
+                    tracing::info!(status = res.status().as_u16(), ms = latency.as_secs_f64() * 1000.0, "request");
+                }),
+        )
+        .with_state(state)
+}
+
+/// Opens the database, migrates, seeds an empty one, and loads the catalog.
+pub async fn prepare(config: &Config) -> Result<AppState> {
+    let db = db::connect(config).await?;
+    db::migrate(&db).await?;
+    if !config.no_seed {
+        db::seed_if_empty(&db).await?;
+    }
+    let catalog = Catalog::load(&db).await?;
+    tracing::info!(version = catalog.version, offers = catalog.offers.len(), "catalog loaded");
+    Ok(AppState {
+        db,
+        catalog: Arc::new(CatalogHandle::new(catalog)),
+        config: Arc::new(config.clone()),
+        schema: graphql::build_schema(),
+    })
+}
+
+/// Polls the catalog version in the database and reloads when another process wrote.
+fn spawn_catalog_poll(db: DatabaseConnection, catalog: Arc<CatalogHandle>, every: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match seed::load::catalog_version(&db).await {
+                Ok(v) if v > catalog.get().version => match catalog.reload(&db).await {
+                    Ok(v) => tracing::info!(version = v, "catalog reloaded"),
+                    Err(e) => tracing::warn!(error = %e.public_message(), "catalog reload failed"),
+                },
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot read the catalog version"),
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+    tracing::info!("shutting down");
+}
+
+/// Serves HTTP until SIGINT or SIGTERM.
+pub async fn serve(config: &Config) -> Result<()> {
+    let state = prepare(config).await?;
+    spawn_catalog_poll(
+        state.db.clone(),
+        state.catalog.clone(),
+        Duration::from_secs(config.catalog_poll_seconds.max(1)),
+    );
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|e| Error::Startup(format!("cannot listen on {}: {e}", config.bind)))?;
+    let addr = listener.local_addr().map_err(|e| Error::Startup(e.to_string()))?;
+    // The tests read this line to learn the port when they bind port 0.
+    tracing::info!(%addr, "listening on http://{addr}");
+    let app = router(state.clone());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| Error::Startup(e.to_string()))?;
+    state.db.close().await?;
+    Ok(())
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> Result<()> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(&cli.config).await,
+        Command::Migrate { down } => {
+            let db = db::connect(&cli.config).await?;
+            if down {
+                Migrator::down(&db, None).await?;
+                tracing::info!("every migration rolled back");
+            } else {
+                Migrator::up(&db, None).await?;
+                tracing::info!("migrations applied");
+            }
+            Ok(())
+        }
+        Command::Schema => {
+            use std::io::Write;
+            std::io::stdout().write_all(graphql::sdl().as_bytes()).map_err(|e| Error::Internal(e.to_string()))?;
+            Ok(())
+        }
+        Command::Seed => {
+            let db = db::connect(&cli.config).await?;
+            db::migrate(&db).await?;
+            let report = db::seed(&db).await?;
+            tracing::info!(
+                created = report.created,
+                updated = report.updated,
+                unchanged = report.unchanged,
+                "seed done"
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! The application state shared by every handler.
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::catalog::CatalogHandle;
+use crate::config::Config;
+use crate::graphql::ApiSchema;
+
+/// Everything a request may need; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database, source of truth.
+    pub db: DatabaseConnection,
+    /// The published offer in memory.
+    pub catalog: Arc<CatalogHandle>,
+    /// Settings.
+    pub config: Arc<Config>,
+    /// The GraphQL schema.
+    pub schema: ApiSchema,
+}
+
+/// Base URLs used to build absolute links.
+#[derive(Debug, Clone)]
+pub struct Urls {
+    /// This API, without trailing slash.
+    pub public: String,
+    /// The website, without trailing slash.
+    pub website: String,
+}
+
+impl Urls {
+    /// The public page of an offer on the website.
+    pub fn offer_page(&self, slug: &str) -> String {
+        format!("{}/offres/{slug}", self.website)
+    }
+}

@@ -1,0 +1,24 @@
+//! The dates of an event: one row per occurrence.
+
+use sea_orm::entity::prelude::*;
+
+/// One occurrence of an event offer.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "event_occurrences")]
+pub struct Model {
+    /// Row id.
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// The event offer.
+    pub offer_id: String,
+    /// Start.
+    pub starts_at: DateTimeUtc,
+    /// End (at or after the start).
+    pub ends_at: DateTimeUtc,
+}
+
+/// Relations of an occurrence.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

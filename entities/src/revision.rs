@@ -1,0 +1,30 @@
+//! The history of an offer: every change, who made it and what it was before.
+
+use sea_orm::entity::prelude::*;
+
+/// One change of an offer.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "revisions")]
+pub struct Model {
+    /// Row id, increasing.
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// The offer.
+    pub offer_id: String,
+    /// The offer's version after this change.
+    pub version: i32,
+    /// create, update, publish, unpublish, archive, delete, restore, seed or import.
+    pub action: String,
+    /// Who made it (key name, `seed`, `import`).
+    pub actor: String,
+    /// The offer before the change (absent for a creation).
+    pub before: Option<Json>,
+    /// When.
+    pub created_at: DateTimeUtc,
+}
+
+/// Relations of a revision.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,52 @@
+//! The database schema of the tourist-offer API, as sea-orm migrations that run unchanged on
+//! SQLite and PostgreSQL.
+//!
+//! Checked enumerations are `CHECK` constraints, relations are foreign keys, and geometry is
+//! GeoJSON text plus plain bounding-box columns so nothing depends on PostGIS.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_create_communes;
+mod m20261125_000002_create_offers;
+mod m20261125_000003_create_themes;
+mod m20261125_000004_create_offer_links;
+mod m20261125_000005_create_routes;
+mod m20261125_000006_create_qr_codes;
+mod m20261125_000007_create_api_keys;
+mod m20261125_000008_create_revisions;
+mod m20261125_000009_create_catalog_state;
+
+/// Every migration, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261125_000001_create_communes::Migration),
+            Box::new(m20261125_000002_create_offers::Migration),
+            Box::new(m20261125_000003_create_themes::Migration),
+            Box::new(m20261125_000004_create_offer_links::Migration),
+            Box::new(m20261125_000005_create_routes::Migration),
+            Box::new(m20261125_000006_create_qr_codes::Migration),
+            Box::new(m20261125_000007_create_api_keys::Migration),
+            Box::new(m20261125_000008_create_revisions::Migration),
+            Box::new(m20261125_000009_create_catalog_state::Migration),
+        ]
+    }
+}
+
+/// A `CHECK (column IN (…))` constraint, the portable form of an enumeration.
+pub(crate) fn one_of<T: IntoIden + 'static>(column: T, values: &[&str]) -> SimpleExpr {
+    Expr::col(column).is_in(values.iter().map(|v| String::from(*v)))
+}
+
+/// Names shared by the migrations.
+pub mod names {
+    /// Offer kinds.
+    pub const OFFER_KINDS: &[&str] = &["site", "accommodation", "event", "route", "restaurant", "activity", "service"];
+    /// Offer statuses.
+    pub const OFFER_STATUSES: &[&str] = &["draft", "published", "archived"];
+    /// Position precisions.
+    pub const GEO_PRECISIONS: &[&str] = &["exact", "approximate", "commune"];
+}

@@ -1,0 +1,107 @@
+//! GeoJSON in and out of `geo` types, shared by the seeder, the importer and the API.
+//!
+//! Output follows RFC 7946 to the letter: `[lon, lat]`, at most six decimals, exterior rings
+//! counter-clockwise and holes clockwise (the source files have them the other way round).
+
+use geo::orient::{Direction, Orient};
+use geo::{BoundingRect, Coord, Geometry, LineString, Polygon};
+use serde_json::{Value, json};
+
+/// Why a GeoJSON geometry could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum GeometryError {
+    /// The JSON is not a GeoJSON geometry.
+    #[error("not a GeoJSON geometry: {0}")]
+    NotGeoJson(String),
+    /// The geometry has no coordinates.
+    #[error("the geometry is empty")]
+    Empty,
+}
+
+/// Reads a GeoJSON geometry object.
+pub fn parse(value: &Value) -> Result<Geometry<f64>, GeometryError> {
+    let geometry: geojson::Geometry =
+        serde_json::from_value(value.clone()).map_err(|e| GeometryError::NotGeoJson(e.to_string()))?;
+    Geometry::<f64>::try_from(geometry).map_err(|e| GeometryError::NotGeoJson(e.to_string()))
+}
+
+/// Rounds a coordinate to six decimals (about 10 cm), as RFC 7946 recommends.
+pub fn round6(v: f64) -> f64 {
+    (v * 1e6).round() / 1e6
+}
+
+fn position(c: Coord<f64>) -> Value {
+    json!([round6(c.x), round6(c.y)])
+}
+
+fn line(ls: &LineString<f64>) -> Value {
+    Value::Array(ls.coords().map(|c| position(*c)).collect())
+}
+
+fn polygon(p: &Polygon<f64>) -> Value {
+    let p = p.orient(Direction::Default);
+    let mut rings = vec![line(p.exterior())];
+    rings.extend(p.interiors().iter().map(line));
+    Value::Array(rings)
+}
+
+/// Writes a geometry as an RFC 7946 GeoJSON object (CCW exteriors, six decimals).
+pub fn to_geojson(g: &Geometry<f64>) -> Value {
+    match g {
+        Geometry::Point(p) => json!({"type": "Point", "coordinates": position(p.0)}),
+        Geometry::MultiPoint(mp) => {
+            json!({"type": "MultiPoint", "coordinates": mp.iter().map(|p| position(p.0)).collect::<Vec<_>>()})
+        }
+        Geometry::LineString(ls) => json!({"type": "LineString", "coordinates": line(ls)}),
+        Geometry::Line(l) => {
+            json!({"type": "LineString", "coordinates": [position(l.start), position(l.end)]})
+        }
+        Geometry::MultiLineString(mls) => {
+            json!({"type": "MultiLineString", "coordinates": mls.iter().map(line).collect::<Vec<_>>()})
+        }
+        Geometry::Polygon(p) => json!({"type": "Polygon", "coordinates": polygon(p)}),
+        Geometry::Rect(r) => json!({"type": "Polygon", "coordinates": polygon(&r.to_polygon())}),
+        Geometry::Triangle(t) => {
+            json!({"type": "Polygon", "coordinates": polygon(&t.to_polygon())})
+        }
+        Geometry::MultiPolygon(mp) => {
+            json!({"type": "MultiPolygon", "coordinates": mp.iter().map(polygon).collect::<Vec<_>>()})
+        }
+        Geometry::GeometryCollection(gc) => {
+            json!({"type": "GeometryCollection", "geometries": gc.iter().map(to_geojson).collect::<Vec<_>>()})
+        }
+    }
+}
+
+/// The bounding box `(west, south, east, north)` of a geometry.
+pub fn bbox(g: &Geometry<f64>) -> Result<[f64; 4], GeometryError> {
+    let r = g.bounding_rect().ok_or(GeometryError::Empty)?;
+    Ok([r.min().x, r.min().y, r.max().x, r.max().y])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::Area;
+
+    #[test]
+    fn clockwise_source_rings_come_out_counter_clockwise() {
+        // A clockwise square, as the source files store their exteriors.
+        let cw = json!({"type": "Polygon", "coordinates": [[[0,0],[0,1],[1,1],[1,0],[0,0]]]});
+        let g = parse(&cw).expect("valid polygon");
+        let out = parse(&to_geojson(&g)).expect("round trip");
+        let Geometry::Polygon(p) = out else { panic!("still a polygon") };
+        assert!(p.signed_area() > 0.0, "RFC 7946 wants a counter-clockwise exterior");
+    }
+
+    #[test]
+    fn coordinates_are_rounded_to_six_decimals() {
+        let g = parse(&json!({"type": "Point", "coordinates": [3.123456789, 50.987654321]})).expect("valid point");
+        assert_eq!(to_geojson(&g), json!({"type": "Point", "coordinates": [3.123457, 50.987654]}));
+    }
+
+    #[test]
+    fn garbage_is_refused() {
+        assert!(parse(&json!({"type": "Pointless"})).is_err());
+    }
+}

@@ -1,0 +1,245 @@
+//! The end-to-end test harness: starts the real server on a free port with a fresh database
+//! (an SQLite file in a temporary folder, or a new PostgreSQL database), and talks HTTP to it.
+//!
+//! PostgreSQL and Redis come from `TEST_POSTGRES_URL` and `TEST_REDIS_URL` (defaults: the local
+//! services). When one is unreachable, its tests skip with a message, except under `CI=true`,
+//! where a missing service fails the run.
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{Value, json};
+
+/// Whether this run is CI, where every service must be there.
+pub fn is_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// The PostgreSQL server to create test databases on.
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// The Redis server of the tests.
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// Says why a test skips, or fails it under CI.
+pub fn skip_or_fail(what: &str, why: &str) {
+    assert!(!is_ci(), "{what} is required under CI=true: {why}");
+    eprintln!("SKIPPED: {what} unavailable ({why}); set CI=true to make this a failure");
+}
+
+/// A fresh PostgreSQL database, dropped at the end of the test.
+pub struct PgDatabase {
+    /// URL of the new database.
+    pub url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    /// Creates a database with a unique name; `None` (after a visible skip) without PostgreSQL.
+    pub async fn create() -> Option<PgDatabase> {
+        let admin = match Database::connect(postgres_admin_url()).await {
+            Ok(db) => db,
+            Err(e) => {
+                skip_or_fail("PostgreSQL", &e.to_string());
+                return None;
+            }
+        };
+        let name = format!("caph_test_{}", uuid::Uuid::new_v4().simple());
+        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+        admin.close().await.unwrap();
+        let base = postgres_admin_url();
+        let root = base.rsplit_once('/').map(|(root, _)| root.to_owned()).unwrap();
+        Some(PgDatabase { url: format!("{root}/{name}"), name })
+    }
+
+    /// Connects to it.
+    pub async fn connect(&self) -> DatabaseConnection {
+        Database::connect(&self.url).await.unwrap()
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Dropping needs async and no open connection: do it on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                if let Ok(admin) = Database::connect(postgres_admin_url()).await {
+                    let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A fresh SQLite database in a temporary folder.
+pub struct SqliteDatabase {
+    /// URL.
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl SqliteDatabase {
+    /// Creates an empty database file.
+    pub fn create() -> SqliteDatabase {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+        SqliteDatabase { url, _dir: dir }
+    }
+
+    /// Connects with foreign keys on, as the server does.
+    pub async fn connect(&self) -> DatabaseConnection {
+        Database::connect(&self.url).await.unwrap()
+    }
+}
+
+/// The `server` binary of this package, which Cargo builds fresh before running its integration
+/// tests: it sits beside the `deps/` folder holding the test executable.
+pub fn server_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    dir.join(format!("server{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// How to start a server.
+#[derive(Debug, Default, Clone)]
+pub struct Options {
+    /// Database URL; default: an SQLite file in the server's own temporary folder.
+    pub database_url: Option<String>,
+    /// Extra environment variables.
+    pub env: Vec<(String, String)>,
+    /// Extra arguments (a subcommand, flags).
+    pub args: Vec<String>,
+}
+
+/// A running server, killed when dropped.
+pub struct TestServer {
+    /// Base URL, e.g. `http://127.0.0.1:41234`.
+    pub url: String,
+    /// HTTP client.
+    pub client: reqwest::Client,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// Starts a server on a fresh SQLite database.
+    pub async fn start() -> TestServer {
+        TestServer::start_with(Options::default()).await
+    }
+
+    /// Starts a server with options and waits until it listens.
+    pub async fn start_with(options: Options) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(server_binary());
+        cmd.current_dir(dir.path())
+            .env("BIND", "127.0.0.1:0")
+            .env("RUST_LOG", "info,sqlx=warn")
+            .env_remove("DATABASE_URL")
+            .env_remove("REDIS_URL")
+            .env_remove("PUBLIC_URL")
+            .args(&options.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some(url) = &options.database_url {
+            cmd.env("DATABASE_URL", url);
+        }
+        for (k, v) in &options.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if !sent {
+                    if let Some(rest) = line.split("listening on http://").nth(1) {
+                        let addr = rest.split_whitespace().next().unwrap_or("").to_owned();
+                        let _ = tx.send(Ok(addr));
+                        sent = true;
+                    } else if line.contains("ERROR") {
+                        let _ = tx.send(Err(line.clone()));
+                    }
+                }
+                if std::env::var("TEST_SERVER_LOG").is_ok() {
+                    eprintln!("[server] {line}");
+                }
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(Ok(addr)) => addr,
+            Ok(Err(line)) => {
+                let _ = child.kill();
+                panic!("the server failed to start: {line}");
+            }
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the server did not start within 60 s");
+            }
+        };
+        TestServer { url: format!("http://{addr}"), client: reqwest::Client::new(), child, _dir: dir }
+    }
+
+    /// The process id (to signal it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the process to end, returning whether it exited successfully.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<bool> {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status.success());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    /// `GET` a path.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(format!("{}{path}", self.url)).send().await.unwrap()
+    }
+
+    /// Runs a GraphQL query over `POST /graphql` and returns the whole JSON response.
+    pub async fn graphql(&self, query: &str, variables: Value) -> Value {
+        self.graphql_with(query, variables, &[]).await
+    }
+
+    /// Same, with extra headers.
+    pub async fn graphql_with(&self, query: &str, variables: Value, headers: &[(&str, &str)]) -> Value {
+        let mut req =
+            self.client.post(format!("{}/graphql", self.url)).json(&json!({ "query": query, "variables": variables }));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send().await.unwrap().json().await.unwrap()
+    }
+
+    /// Runs a query that must succeed and returns its `data`.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let body = self.graphql(query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

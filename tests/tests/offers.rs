@@ -1,0 +1,255 @@
+//! The read API over HTTP on the seeded territory: filters, ordering, paging, languages, errors.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashSet;
+
+use serde_json::{Value, json};
+use tests::TestServer;
+
+const FOSSE_ARENBERG: (f64, f64) = (50.3836, 3.4265);
+
+#[tokio::test]
+async fn near_the_fosse_d_arenberg_returns_it_first_then_by_distance() {
+    let server = TestServer::start().await;
+    let data = server
+        .data(
+            "query($lat: Float!, $lon: Float!) { offers(filter: { near: { lat: $lat, lon: $lon, radiusMeters: 3000 } }, first: 50) {
+                totalCount edges { node { name slug distanceMeters location { lat lon } commune { code name } themes { code } } } } }",
+            json!({ "lat": FOSSE_ARENBERG.0, "lon": FOSSE_ARENBERG.1 }),
+        )
+        .await;
+    let edges = data["offers"]["edges"].as_array().unwrap();
+    assert!(edges.len() > 5);
+    let first = &edges[0]["node"];
+    assert_eq!(first["name"], "Fosse d'Arenberg");
+    assert!(first["distanceMeters"].as_f64().unwrap() < 200.0);
+    assert_eq!(first["commune"]["name"], "Wallers");
+    let distances: Vec<f64> = edges.iter().map(|e| e["node"]["distanceMeters"].as_f64().unwrap()).collect();
+    assert!(distances.windows(2).all(|w| w[0] <= w[1]), "not ordered by distance: {distances:?}");
+    assert!(distances.iter().all(|d| *d <= 3000.0));
+}
+
+#[tokio::test]
+async fn bbox_around_saint_amand_returns_only_offers_inside_it() {
+    let server = TestServer::start().await;
+    let (west, south, east, north) = (3.40, 50.43, 3.46, 50.47);
+    let data = server
+        .data(
+            "query($b: BboxInput!) { offers(filter: { bbox: $b }, first: 100) { totalCount edges { node { name location { lat lon } } } } }",
+            json!({ "b": { "west": west, "south": south, "east": east, "north": north } }),
+        )
+        .await;
+    let edges = data["offers"]["edges"].as_array().unwrap();
+    assert!(!edges.is_empty());
+    let names: Vec<&str> = edges.iter().map(|e| e["node"]["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"musée de la Tour abbatiale"), "{names:?}");
+    for e in edges {
+        let (lat, lon) =
+            (e["node"]["location"]["lat"].as_f64().unwrap(), e["node"]["location"]["lon"].as_f64().unwrap());
+        assert!((west..=east).contains(&lon) && (south..=north).contains(&lat), "{e} is outside the box");
+    }
+    assert_eq!(data["offers"]["totalCount"].as_u64().unwrap() as usize, edges.len());
+}
+
+#[tokio::test]
+async fn text_search_ignores_accents_case_and_punctuation() {
+    let server = TestServer::start().await;
+    for text in ["tour abbatiale", "TOUR-ABBATIALE", "Tour Abbatiale !", "musee tour abbatiale"] {
+        let data = server
+            .data(
+                "query($t: String!) { offers(filter: { text: $t }) { edges { node { name } } } }",
+                json!({ "t": text }),
+            )
+            .await;
+        assert_eq!(data["offers"]["edges"][0]["node"]["name"], "musée de la Tour abbatiale", "for {text:?}: {data}");
+    }
+    let data = server
+        .data(r#"{ offers(filter: { text: "eglise sainte barbe" }) { edges { node { name } } } }"#, json!({}))
+        .await;
+    assert_eq!(data["offers"]["edges"][0]["node"]["name"], "Église Sainte-Barbe");
+    let data = server.data(r#"{ offers(filter: { text: "zzzz qqqq" }) { totalCount } }"#, json!({})).await;
+    assert_eq!(data["offers"]["totalCount"], 0);
+}
+
+#[tokio::test]
+async fn paging_seven_at_a_time_returns_each_offer_exactly_once() {
+    let server = TestServer::start().await;
+    let total = server.data("{ offers { totalCount } }", json!({})).await["offers"]["totalCount"].as_u64().unwrap();
+    let mut seen = HashSet::new();
+    let mut after: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let data = server
+            .data(
+                "query($after: String) { offers(first: 7, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id } } } }",
+                json!({ "after": after }),
+            )
+            .await;
+        let page = &data["offers"];
+        assert_eq!(page["totalCount"].as_u64().unwrap(), total);
+        let edges = page["edges"].as_array().unwrap();
+        assert!(edges.len() <= 7);
+        for e in edges {
+            assert!(seen.insert(e["node"]["id"].as_str().unwrap().to_owned()), "{e} seen twice");
+        }
+        pages += 1;
+        if !page["pageInfo"]["hasNextPage"].as_bool().unwrap() {
+            break;
+        }
+        after = page["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+        assert!(pages < 100);
+    }
+    assert_eq!(seen.len() as u64, total);
+    assert_eq!(pages, total.div_ceil(7));
+}
+
+#[tokio::test]
+async fn totem_filter_returns_its_correlates() {
+    let server = TestServer::start().await;
+    let totems = server
+        .data("{ totems { id slug name isTotem correlates(first: 100) { id } themes { code } } }", json!({}))
+        .await;
+    let totems = totems["totems"].as_array().unwrap();
+    assert_eq!(totems.len(), 5);
+    assert!(totems.iter().all(|t| t["isTotem"] == true));
+    let arenberg = totems.iter().find(|t| t["slug"] == "fosse-d-arenberg").unwrap();
+    let data = server
+        .data(
+            "query($t: ID!) { offers(filter: { totem: $t }, first: 100) { totalCount edges { node { id totems { slug } } } } }",
+            json!({ "t": arenberg["id"] }),
+        )
+        .await;
+    let ids: HashSet<&str> =
+        data["offers"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["id"].as_str().unwrap()).collect();
+    let expected: HashSet<&str> =
+        arenberg["correlates"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert!(ids.len() > 40, "the mining totem has its heritage as corrélats");
+    assert_eq!(ids, expected);
+    for e in data["offers"]["edges"].as_array().unwrap() {
+        assert!(e["node"]["totems"].as_array().unwrap().iter().any(|t| t["slug"] == "fosse-d-arenberg"));
+    }
+}
+
+#[tokio::test]
+async fn languages_fall_back_to_french_and_say_so() {
+    let server = TestServer::start().await;
+    let q = "query($lang: Lang) { themes(lang: $lang) { code name nameLang } offers(first: 1, lang: $lang) { edges { node { name nameLang } } } }";
+    let de = server.data(q, json!({ "lang": "DE" })).await;
+    let nature = de["themes"].as_array().unwrap().iter().find(|t| t["code"] == "nature").unwrap().clone();
+    assert_eq!(nature["name"], "Natur und Wald");
+    assert_eq!(nature["nameLang"], "DE");
+    // Offer names exist in French only: the fallback is said.
+    assert_eq!(de["offers"]["edges"][0]["node"]["nameLang"], "FR");
+
+    let by_header = server.graphql_with(q, json!({}), &[("accept-language", "nl-BE,nl;q=0.9,en;q=0.5")]).await;
+    let nature =
+        by_header["data"]["themes"].as_array().unwrap().iter().find(|t| t["code"] == "nature").unwrap().clone();
+    assert_eq!(nature["name"], "Natuur en bos");
+    // The argument wins over the header.
+    let both = server.graphql_with(q, json!({ "lang": "EN" }), &[("accept-language", "nl")]).await;
+    let nature = both["data"]["themes"].as_array().unwrap().iter().find(|t| t["code"] == "nature").unwrap().clone();
+    assert_eq!(nature["name"], "Nature and forest");
+}
+
+#[tokio::test]
+async fn bad_arguments_are_bad_user_input() {
+    let server = TestServer::start().await;
+    let cases = [
+        "{ offers(first: 101) { totalCount } }",
+        "{ offers(first: -1) { totalCount } }",
+        "{ offers(filter: { near: { lat: 95, lon: 3, radiusMeters: 10 } }) { totalCount } }",
+        "{ offers(filter: { near: { lat: 50, lon: 3, radiusMeters: 0 } }) { totalCount } }",
+        "{ offers(filter: { bbox: { west: 4, south: 50, east: 3, north: 51 } }) { totalCount } }",
+        r#"{ offers(filter: { themes: ["castles"] }) { totalCount } }"#,
+        r#"{ offers(filter: { communes: ["Wallers"] }) { totalCount } }"#,
+        r#"{ offers(after: "garbage") { totalCount } }"#,
+        r#"{ offers(filter: { text: "  !!  " }) { totalCount } }"#,
+        r#"{ offer(id: "a", slug: "b") { name } }"#,
+    ];
+    for q in cases {
+        let body = server.graphql(q, json!({})).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{q}: {body}");
+    }
+    let body = server.graphql(r#"{ offers(filter: { totem: "no-such-totem" }) { totalCount } }"#, json!({})).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND", "{body}");
+}
+
+#[tokio::test]
+async fn an_offer_carries_its_facts_and_provenance() {
+    let server = TestServer::start().await;
+    let data = server
+        .data(
+            r#"{ offer(slug: "musee-de-la-tour-abbatiale") { id slug kind classes name shortDescription isTotem totems { slug }
+                 location { lat lon } geoPrecision geometry commune { code name postcodes } address { street postalCode locality }
+                 contact { phones websites } labels source { name id licence attribution } url
+                 nearby(radiusMeters: 2000, first: 3) { name distanceMeters } } }"#,
+            json!({}),
+        )
+        .await;
+    let o = &data["offer"];
+    assert_eq!(o["kind"], "SITE");
+    assert_eq!(o["commune"]["code"], "59526");
+    assert_eq!(o["geoPrecision"], "EXACT");
+    assert_eq!(o["geometry"]["type"], "Point");
+    assert_eq!(o["contact"]["phones"][0], "03 27 22 24 55");
+    assert!(o["labels"].as_array().unwrap().contains(&json!("musee-de-france")));
+    assert_eq!(o["source"]["id"], "museofile:M0635");
+    assert!(o["source"]["licence"].as_str().unwrap().contains("Licence Ouverte"));
+    assert!(o["url"].as_str().unwrap().ends_with("/offres/musee-de-la-tour-abbatiale"));
+    assert!(o["totems"].as_array().unwrap().iter().any(|t| t["slug"] == "station-thermale-de-saint-amand-les-eaux"));
+    let nearby: Vec<f64> =
+        o["nearby"].as_array().unwrap().iter().map(|n| n["distanceMeters"].as_f64().unwrap()).collect();
+    assert!(nearby.windows(2).all(|w| w[0] <= w[1]));
+
+    let by_id = server.data("query($id: ID!) { offer(id: $id) { slug } }", json!({ "id": o["id"] })).await;
+    assert_eq!(by_id["offer"]["slug"], "musee-de-la-tour-abbatiale");
+    let missing = server.data(r#"{ offer(slug: "nowhere") { slug } }"#, json!({})).await;
+    assert_eq!(missing["offer"], Value::Null);
+}
+
+#[tokio::test]
+async fn routes_expose_ordered_stages_length_and_practices() {
+    let server = TestServer::start().await;
+    let data = server
+        .data("{ routes { slug kind geometry route { lengthMeters practices linePrecision stages { slug location { lat lon } } } } }", json!({}))
+        .await;
+    let routes = data["routes"].as_array().unwrap();
+    assert!(routes.len() >= 3);
+    for r in routes {
+        assert_eq!(r["kind"], "ROUTE");
+        assert_eq!(r["geometry"]["type"], "LineString");
+        let stages = r["route"]["stages"].as_array().unwrap();
+        let line = r["geometry"]["coordinates"].as_array().unwrap();
+        assert_eq!(stages.len(), line.len(), "a schematic line joins the stages");
+        assert_eq!(r["route"]["linePrecision"], "schematic");
+        assert!(r["route"]["lengthMeters"].as_f64().unwrap() > 500.0);
+        assert!(!r["route"]["practices"].as_array().unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn communes_and_themes_are_listed() {
+    let server = TestServer::start().await;
+    let data = server.data(r#"{ communes { code name population } commune(code: "59632") { name postcodes offerCount geometry } themes { code totem { name } offerCount } }"#, json!({})).await;
+    assert_eq!(data["communes"].as_array().unwrap().len(), 47);
+    assert_eq!(data["commune"]["name"], "Wallers");
+    assert!(data["commune"]["offerCount"].as_u64().unwrap() > 10);
+    assert_eq!(data["commune"]["geometry"]["type"], "Polygon");
+    let themes = data["themes"].as_array().unwrap();
+    assert_eq!(themes.len(), 5);
+    assert!(themes.iter().all(|t| t["totem"]["name"].is_string()));
+}
+
+#[tokio::test]
+async fn the_sdl_is_served_and_matches_the_committed_file() {
+    let server = TestServer::start().await;
+    let res = server.get("/graphql/schema.graphql").await;
+    assert_eq!(res.status(), 200);
+    let served = res.text().await.unwrap();
+    let committed = include_str!("../../api/schema.graphql");
+    assert_eq!(
+        served.trim(),
+        committed.trim(),
+        "api/schema.graphql is stale: run `cargo run -p api -- schema > api/schema.graphql`"
+    );
+}

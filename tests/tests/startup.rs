@@ -1,0 +1,51 @@
+//! The binary starts on a free port with a fresh database, already loaded with the territory.
+#![allow(clippy::unwrap_used)]
+
+use tests::{Options, PgDatabase, TestServer};
+
+#[tokio::test]
+async fn a_fresh_start_serves_health_and_readiness() {
+    let server = TestServer::start().await;
+
+    let health = server.get("/healthz").await;
+    assert_eq!(health.status(), 200);
+    let health: serde_json::Value = health.json().await.unwrap();
+    assert_eq!(health["status"], "ok");
+
+    let ready = server.get("/readyz").await;
+    assert_eq!(ready.status(), 200);
+    let ready: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["database"], "ok");
+    assert!(ready["catalog"]["offers"].as_u64().unwrap() >= 64, "{ready}");
+}
+
+#[tokio::test]
+async fn a_fresh_start_on_postgres_serves_the_territory() {
+    let Some(pg) = PgDatabase::create().await else { return };
+    let server = TestServer::start_with(Options { database_url: Some(pg.url.clone()), ..Default::default() }).await;
+    let ready: serde_json::Value = server.get("/readyz").await.json().await.unwrap();
+    assert_eq!(ready["status"], "ready", "{ready}");
+    let data = server.data("{ communes { code } totems { name } }", serde_json::json!({})).await;
+    assert_eq!(data["communes"].as_array().unwrap().len(), 47);
+    assert_eq!(data["totems"].as_array().unwrap().len(), 5);
+    drop(server);
+}
+
+#[tokio::test]
+async fn unknown_paths_are_404_json() {
+    let server = TestServer::start().await;
+    let res = server.get("/nowhere").await;
+    assert_eq!(res.status(), 404);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "NOT_FOUND");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sigterm_stops_the_server_cleanly() {
+    let mut server = TestServer::start().await;
+    let status = std::process::Command::new("kill").args(["-TERM", &server.pid().to_string()]).status().unwrap();
+    assert!(status.success());
+    assert_eq!(server.wait_exit(std::time::Duration::from_secs(10)), Some(true), "graceful shutdown exits 0");
+}
