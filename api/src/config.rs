@@ -78,6 +78,21 @@ impl Config {
         url.trim_end_matches('/').to_owned()
     }
 
+    /// The base URL for links in a response: `PUBLIC_URL` when set, else the request's `Host`
+    /// (when it is a plain host name or address), else the bound address.
+    pub fn base_url(&self, headers: &axum::http::HeaderMap) -> String {
+        if self.public_url.is_some() {
+            return self.public_url();
+        }
+        let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).filter(|h| {
+            !h.is_empty() && h.len() <= 255 && h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        });
+        match host {
+            Some(host) => format!("http://{host}"),
+            None => self.public_url(),
+        }
+    }
+
     /// The website base URL, without a trailing slash.
     pub fn website_url(&self) -> String {
         self.website_url.trim_end_matches('/').to_owned()

@@ -8,10 +8,15 @@ pub mod db;
 pub mod error;
 pub mod graphql;
 pub mod health;
+pub mod http_cache;
 pub mod lang;
+pub mod layers;
+pub mod map;
 pub mod offers;
 pub mod server;
+pub mod shared;
 pub mod state;
+pub mod tiles;
 
 pub use config::{Cli, Command, Config};
 pub use server::{router, run};

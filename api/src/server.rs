@@ -9,13 +9,17 @@ use axum::http::{Request, StatusCode};
 use axum::routing::get;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::DatabaseConnection;
+use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::catalog::{Catalog, CatalogHandle};
 use crate::config::{Cli, Command, Config};
 use crate::error::{Error, Result};
+use crate::graphql::persisted::PersistedQueries;
+use crate::http_cache::ResponseCache;
+use crate::shared::SharedStore;
 use crate::state::AppState;
-use crate::{db, graphql, health};
+use crate::{db, graphql, health, layers, map, tiles};
 
 /// Largest request body accepted (GraphQL documents and mutations).
 pub const BODY_LIMIT: usize = 256 * 1024;
@@ -25,6 +29,14 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphql::http::get).post(graphql::http::post))
         .route("/graphql/schema.graphql", get(graphql::http::schema))
+        .route("/layers", get(layers::index))
+        .route("/layers/{file}", get(layers::layer))
+        .route("/tiles/style.json", get(tiles::style::style))
+        .route("/tiles/{file}", get(tiles::tilejson))
+        .route("/tiles/{layers}/{z}/{x}/{y}", get(tiles::tile))
+        .route("/map", get(map::page))
+        .route("/map/maplibre-gl.js", get(map::maplibre_js))
+        .route("/map/maplibre-gl.css", get(map::maplibre_css))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(|| async {
@@ -33,6 +45,7 @@ pub fn router(state: AppState) -> Router {
                 axum::Json(serde_json::json!({"error": {"code": "NOT_FOUND", "message": "no such path"}})),
             )
         })
+        .layer(CompressionLayer::new())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(
             TraceLayer::new_for_http()
@@ -56,11 +69,20 @@ pub async fn prepare(config: &Config) -> Result<AppState> {
     }
     let catalog = Catalog::load(&db).await?;
     tracing::info!(version = catalog.version, offers = catalog.offers.len(), "catalog loaded");
+    let shared = match &config.redis_url {
+        Some(url) => {
+            SharedStore::connect(url).map_err(|e| Error::Startup(format!("REDIS_URL is not a Redis URL: {e}")))?
+        }
+        None => SharedStore::none(),
+    };
     Ok(AppState {
         db,
         catalog: Arc::new(CatalogHandle::new(catalog)),
         config: Arc::new(config.clone()),
         schema: graphql::build_schema(),
+        persisted: Arc::new(PersistedQueries::new(shared.clone())),
+        cache: Arc::new(ResponseCache::new(shared.clone())),
+        shared,
     })
 }
 

@@ -7,6 +7,9 @@ use sea_orm::DatabaseConnection;
 use crate::catalog::CatalogHandle;
 use crate::config::Config;
 use crate::graphql::ApiSchema;
+use crate::graphql::persisted::PersistedQueries;
+use crate::http_cache::ResponseCache;
+use crate::shared::SharedStore;
 
 /// Everything a request may need; cheap to clone.
 #[derive(Clone)]
@@ -19,6 +22,12 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The GraphQL schema.
     pub schema: ApiSchema,
+    /// State shared with the other instances (Redis), or nothing.
+    pub shared: SharedStore,
+    /// Automatic persisted queries.
+    pub persisted: Arc<PersistedQueries>,
+    /// Encoded tiles and layers, by catalog version.
+    pub cache: Arc<ResponseCache>,
 }
 
 /// Base URLs used to build absolute links.

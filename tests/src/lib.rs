@@ -35,6 +35,35 @@ pub fn skip_or_fail(what: &str, why: &str) {
     eprintln!("SKIPPED: {what} unavailable ({why}); set CI=true to make this a failure");
 }
 
+/// The Redis URL when Redis answers `PING`; `None` (after a visible skip) otherwise.
+pub async fn redis_or_skip() -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let url = redis_url();
+    let addr = url.trim_start_matches("redis://").split('/').next().unwrap_or("127.0.0.1:6379").to_owned();
+    let answer = async {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await?;
+        stream.write_all(b"PING\r\n").await?;
+        let mut buf = [0u8; 7];
+        stream.read_exact(&mut buf).await?;
+        Ok::<_, std::io::Error>(buf)
+    };
+    match tokio::time::timeout(Duration::from_secs(2), answer).await {
+        Ok(Ok(buf)) if &buf == b"+PONG\r\n" => Some(url),
+        Ok(Ok(buf)) => {
+            skip_or_fail("Redis", &format!("unexpected answer {:?}", String::from_utf8_lossy(&buf)));
+            None
+        }
+        Ok(Err(e)) => {
+            skip_or_fail("Redis", &e.to_string());
+            None
+        }
+        Err(_) => {
+            skip_or_fail("Redis", "no answer within 2 s");
+            None
+        }
+    }
+}
+
 /// A fresh PostgreSQL database, dropped at the end of the test.
 pub struct PgDatabase {
     /// URL of the new database.
@@ -242,4 +271,33 @@ impl Drop for TestServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Runs a checker (python3 script under `tests/py`, node script under `tests/js`, or a command)
+/// and returns its standard output as JSON; `None` (after a visible skip) when it is not installed.
+pub fn run_checker(program: &str, args: &[&str]) -> Option<serde_json::Value> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (cmd, script): (&str, Option<std::path::PathBuf>) = match program {
+        p if p.ends_with(".py") => ("python3", Some(dir.join("py").join(p))),
+        p if p.ends_with(".mjs") => ("node", Some(dir.join("js").join(p))),
+        p => (p, None),
+    };
+    let mut command = Command::new(cmd);
+    if let Some(s) = &script {
+        command.arg(s);
+    }
+    let out = match command.args(args).output() {
+        Ok(out) => out,
+        Err(e) => {
+            skip_or_fail(program, &format!("{e}; run scripts/install-test-tools.sh"));
+            return None;
+        }
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() && (stderr.contains("ModuleNotFoundError") || stderr.contains("ERR_MODULE_NOT_FOUND")) {
+        skip_or_fail(program, &format!("{stderr}; run scripts/install-test-tools.sh"));
+        return None;
+    }
+    assert!(out.status.success(), "{program} failed: {stderr}");
+    Some(serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{program} printed no JSON ({e}): {stderr}")))
 }

@@ -140,6 +140,8 @@ pub struct OfferRecord {
     pub geometry: Option<Geometry<f64>>,
     /// The same as GeoJSON.
     pub geometry_json: Option<Value>,
+    /// The geometry projected to the Web Mercator unit square, for tiles.
+    pub mercator: Option<Geometry<f64>>,
     /// Bounding box (west, south, east, north).
     pub bbox: [f64; 4],
     /// INSEE code.
@@ -216,6 +218,8 @@ pub struct CommuneRecord {
     pub geometry: Geometry<f64>,
     /// As GeoJSON.
     pub geometry_json: Value,
+    /// Projected to the Web Mercator unit square, for tiles.
+    pub mercator: Geometry<f64>,
     /// A point inside (lon, lat).
     pub point: [f64; 2],
     /// Bounding box.
@@ -385,6 +389,7 @@ impl Catalog {
                 Ok(CommuneRecord {
                     postcodes: strings(&c.postcodes),
                     geometry_json: seed::geometry::to_geojson(&geometry),
+                    mercator: crate::tiles::mercator::project_geometry(&geometry),
                     geometry,
                     point: [c.lon, c.lat],
                     bbox: [c.min_lon, c.min_lat, c.max_lon, c.max_lat],
@@ -488,6 +493,7 @@ fn record_from_row(m: offer::Model) -> Result<OfferRecord> {
     Ok(OfferRecord {
         schedule: m.opening_hours.as_deref().and_then(|s| s.parse().ok()),
         geometry_json: geometry.as_ref().map(seed::geometry::to_geojson),
+        mercator: geometry.as_ref().map(crate::tiles::mercator::project_geometry),
         geometry,
         short_description: Texts::from_json(m.short_description.as_ref()),
         description: Texts::from_json(m.description.as_ref()),

@@ -18,6 +18,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::MAX_ALIASES;
+use super::persisted::PersistedError;
 use crate::lang::Lang;
 use crate::offers::query::RequestLang;
 use crate::state::{AppState, Urls};
@@ -177,22 +178,32 @@ fn preflight(query: &str, operation_name: Option<&str>) -> Preflight {
 }
 
 async fn execute(state: &AppState, headers: &HeaderMap, params: Params, media: Media, method: &Method) -> Response {
-    let query = params.query.unwrap_or_default();
-    let persisted = params.extensions.as_ref().is_some_and(|e| e.contains_key("persistedQuery"));
-    if query.trim().is_empty() && !persisted {
+    let query = match params.extensions.as_ref().and_then(|e| e.get("persistedQuery")) {
+        Some(ext) => match state.persisted.resolve(ext, params.query.as_deref()).await {
+            Ok(q) => q,
+            Err(PersistedError::NotFound) => {
+                // Apollo clients answer this by sending the document with its hash.
+                return respond(
+                    StatusCode::OK,
+                    media,
+                    json!({ "errors": [{ "message": "PersistedQueryNotFound", "extensions": { "code": "PERSISTED_QUERY_NOT_FOUND" } }] }),
+                );
+            }
+            Err(PersistedError::Invalid(message)) => return request_error(media, StatusCode::BAD_REQUEST, message),
+        },
+        None => params.query.unwrap_or_default(),
+    };
+    if query.trim().is_empty() {
         return request_error(media, StatusCode::BAD_REQUEST, "missing query");
     }
-    if !query.trim().is_empty() {
-        match preflight(&query, params.operation_name.as_deref()) {
-            Preflight::Invalid(message) => return document_error(media, &message),
-            Preflight::Ok(Some(OperationType::Mutation)) if method == Method::GET => {
-                let mut r =
-                    request_error(media, StatusCode::METHOD_NOT_ALLOWED, "mutations are only accepted over POST");
-                r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
-                return r;
-            }
-            Preflight::Ok(_) => {}
+    match preflight(&query, params.operation_name.as_deref()) {
+        Preflight::Invalid(message) => return document_error(media, &message),
+        Preflight::Ok(Some(OperationType::Mutation)) if method == Method::GET => {
+            let mut r = request_error(media, StatusCode::METHOD_NOT_ALLOWED, "mutations are only accepted over POST");
+            r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return r;
         }
+        Preflight::Ok(_) => {}
     }
     let lang = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).and_then(Lang::from_accept_language);
     let mut request =
@@ -210,7 +221,7 @@ async fn execute(state: &AppState, headers: &HeaderMap, params: Params, media: M
     let request = request
         .data(state.catalog.get())
         .data(RequestLang(lang))
-        .data(Urls { public: state.config.public_url(), website: state.config.website_url() });
+        .data(Urls { public: state.config.base_url(headers), website: state.config.website_url() });
     let response = match tokio::time::timeout(TIMEOUT, state.schema.execute(request)).await {
         Ok(r) => r,
         Err(_) => {

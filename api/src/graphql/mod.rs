@@ -1,6 +1,7 @@
 //! The GraphQL schema: the root types merged from each domain, and its limits.
 
 pub mod http;
+pub mod persisted;
 
 use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema};
 

@@ -1,0 +1,243 @@
+//! GeoJSON layers (RFC 7946): `GET /layers` lists them, `GET /layers/{layer}.geojson` serves one
+//! as a FeatureCollection, filterable by `bbox`, `kind`, `theme`, `commune` and `lang`.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::catalog::{Catalog, OfferRecord};
+use crate::error::{Error, Result};
+use crate::http_cache::conditional;
+use crate::lang::Lang;
+use crate::offers::types::OfferKind;
+use crate::state::AppState;
+use crate::tiles::{Layer, parse_lang};
+
+/// Filters of a layer request, as they come in the query string.
+#[derive(Debug, Default, Deserialize)]
+pub struct LayerParams {
+    /// `west,south,east,north`: features whose bounding box meets it.
+    pub bbox: Option<String>,
+    /// Kinds, comma-separated.
+    pub kind: Option<String>,
+    /// Theme codes, comma-separated.
+    pub theme: Option<String>,
+    /// INSEE codes, comma-separated.
+    pub commune: Option<String>,
+    /// Language of the names.
+    pub lang: Option<String>,
+    /// Also offers outside the territory.
+    #[serde(default)]
+    pub outside: bool,
+}
+
+/// Checked filters.
+#[derive(Debug, Clone, Default)]
+pub struct LayerFilter {
+    bbox: Option<[f64; 4]>,
+    kinds: Vec<String>,
+    themes: Vec<String>,
+    communes: Vec<String>,
+    lang: Lang,
+    outside: bool,
+}
+
+fn list(v: &Option<String>) -> Vec<String> {
+    v.as_deref()
+        .map(|s| s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// Reads `west,south,east,north`.
+pub fn parse_bbox(text: &str) -> Result<[f64; 4]> {
+    let parts: Vec<f64> = text
+        .split(',')
+        .map(|p| p.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| Error::BadUserInput(format!("bbox {text:?}: give west,south,east,north in degrees")))?;
+    let [w, s, e, n] = parts[..] else {
+        return Err(Error::BadUserInput(format!("bbox {text:?}: give four numbers west,south,east,north")));
+    };
+    let ok = [w, s, e, n].iter().all(|v| v.is_finite())
+        && (-180.0..=180.0).contains(&w)
+        && (-180.0..=180.0).contains(&e)
+        && (-90.0..=90.0).contains(&s)
+        && (-90.0..=90.0).contains(&n)
+        && w <= e
+        && s <= n;
+    if !ok {
+        return Err(Error::BadUserInput(format!("bbox {text:?}: out of range or west > east or south > north")));
+    }
+    Ok([w, s, e, n])
+}
+
+impl LayerFilter {
+    /// Checks the query string against the catalog.
+    pub fn parse(p: &LayerParams, catalog: &Catalog) -> Result<LayerFilter> {
+        let kinds = list(&p.kind);
+        for k in &kinds {
+            if OfferKind::from_code(k).is_none() {
+                return Err(Error::BadUserInput(format!(
+                    "kind {k:?}: use site, accommodation, event, route, restaurant, activity or service"
+                )));
+            }
+        }
+        let themes = list(&p.theme);
+        for t in &themes {
+            if catalog.theme(t).is_none() {
+                return Err(Error::BadUserInput(format!("theme {t:?} does not exist")));
+            }
+        }
+        Ok(LayerFilter {
+            bbox: p.bbox.as_deref().map(parse_bbox).transpose()?,
+            kinds,
+            themes,
+            communes: list(&p.commune),
+            lang: parse_lang(p.lang.as_deref())?,
+            outside: p.outside,
+        })
+    }
+
+    fn key(&self) -> String {
+        format!(
+            "{:?}|{}|{}|{}|{}|{}",
+            self.bbox,
+            self.kinds.join(","),
+            self.themes.join(","),
+            self.communes.join(","),
+            self.lang.code(),
+            self.outside
+        )
+    }
+
+    fn keeps(&self, o: &OfferRecord) -> bool {
+        (self.outside || o.in_territory)
+            && (self.kinds.is_empty() || self.kinds.contains(&o.kind))
+            && (self.themes.is_empty() || o.themes.iter().any(|t| self.themes.contains(t)))
+            && (self.communes.is_empty() || o.commune.as_ref().is_some_and(|c| self.communes.contains(c)))
+    }
+}
+
+fn offer_feature(o: &OfferRecord, layer: Layer, lang: Lang, website: &str) -> Value {
+    let geometry = match layer {
+        Layer::Offers => {
+            json!({ "type": "Point", "coordinates": [seed::geometry::round6(o.point[0]), seed::geometry::round6(o.point[1])] })
+        }
+        _ => o.geometry_json.clone().unwrap_or(Value::Null),
+    };
+    let (name, name_lang) = o.name.get(lang).unwrap_or(("", Lang::Fr));
+    let mut props = Map::new();
+    props.insert("id".into(), json!(o.id));
+    props.insert("slug".into(), json!(o.slug));
+    props.insert("name".into(), json!(name));
+    props.insert("nameLang".into(), json!(name_lang.code()));
+    props.insert("kind".into(), json!(o.kind));
+    props.insert("themes".into(), json!(o.themes));
+    props.insert("isTotem".into(), json!(o.is_totem));
+    props.insert("url".into(), json!(format!("{website}/offres/{}", o.slug)));
+    props.insert("commune".into(), json!(o.commune));
+    props.insert("geoPrecision".into(), json!(o.geo_precision));
+    if let Some(r) = &o.route {
+        props.insert("lengthMeters".into(), json!(r.length_meters));
+        props.insert("practices".into(), json!(r.practices));
+        props.insert("linePrecision".into(), json!(r.line_precision));
+    }
+    json!({ "type": "Feature", "id": o.id, "geometry": geometry, "properties": props })
+}
+
+/// Builds a layer as a GeoJSON FeatureCollection.
+pub fn collection(catalog: &Catalog, layer: Layer, filter: &LayerFilter, website: &str) -> Value {
+    let features: Vec<Value> = match layer {
+        Layer::Communes => catalog
+            .communes
+            .iter()
+            .filter(|c| filter.bbox.is_none_or(|b| meets(c.bbox, b)))
+            .filter(|c| filter.communes.is_empty() || filter.communes.contains(&c.insee))
+            .map(|c| {
+                json!({
+                    "type": "Feature",
+                    "id": c.insee,
+                    "geometry": c.geometry_json,
+                    "properties": { "code": c.insee, "name": c.name, "population": c.population, "postcodes": c.postcodes },
+                })
+            })
+            .collect(),
+        _ => {
+            let candidates: Vec<usize> = match filter.bbox {
+                Some(b) => catalog.intersecting(b),
+                None => (0..catalog.offers.len()).collect(),
+            };
+            candidates
+                .into_iter()
+                .map(|i| &catalog.offers[i])
+                .filter(|o| layer.holds(o) && filter.keeps(o))
+                // A point layer keeps the points inside the box, not the footprints that meet it.
+                .filter(|o| layer != Layer::Offers || filter.bbox.is_none_or(|b| inside(o.point, b)))
+                .map(|o| offer_feature(o, layer, filter.lang, website))
+                .collect()
+        }
+    };
+    json!({ "type": "FeatureCollection", "features": features })
+}
+
+fn inside(p: [f64; 2], b: [f64; 4]) -> bool {
+    p[0] >= b[0] && p[0] <= b[2] && p[1] >= b[1] && p[1] <= b[3]
+}
+
+fn meets(a: [f64; 4], b: [f64; 4]) -> bool {
+    a[0] <= b[2] && a[2] >= b[0] && a[1] <= b[3] && a[3] >= b[1]
+}
+
+/// `GET /layers`.
+pub async fn index(State(state): State<AppState>, headers: HeaderMap) -> Json<Value> {
+    let base = state.config.base_url(&headers);
+    let catalog = state.catalog.get();
+    let filter = LayerFilter::default();
+    let layers: Vec<Value> = Layer::ALL
+        .iter()
+        .rev()
+        .map(|l| {
+            let count = match l {
+                Layer::Communes => catalog.communes.len(),
+                _ => catalog.offers.iter().filter(|o| l.holds(o) && filter.keeps(o)).count(),
+            };
+            json!({
+                "name": l.name(),
+                "description": l.description(),
+                "features": count,
+                "geojson": format!("{base}/layers/{}.geojson", l.name()),
+                "tilejson": format!("{base}/tiles/{}.json", l.name()),
+            })
+        })
+        .collect();
+    Json(json!({ "layers": layers, "catalogVersion": catalog.version }))
+}
+
+/// `GET /layers/{layer}.geojson`.
+pub async fn layer(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    Query(params): Query<LayerParams>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let name = file
+        .strip_suffix(".geojson")
+        .ok_or_else(|| Error::NotFound(format!("no layer file {file:?}: layers end in .geojson")))?;
+    let layer = Layer::from_name(name).ok_or_else(|| {
+        Error::NotFound(format!("no layer {name:?}: the layers are offers, footprints, routes, communes"))
+    })?;
+    let catalog = state.catalog.get();
+    let filter = LayerFilter::parse(&params, &catalog)?;
+    let key = format!("layer:{}:{}:{}", catalog.version, layer.name(), filter.key());
+    let website = state.config.website_url();
+    let cached = state
+        .cache
+        .get_or_build(&key, move || {
+            serde_json::to_vec(&collection(&catalog, layer, &filter, &website)).unwrap_or_default()
+        })
+        .await?;
+    Ok(conditional(&headers, &cached, "application/geo+json", "public, max-age=60").into_response())
+}

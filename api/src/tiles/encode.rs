@@ -1,0 +1,304 @@
+//! Encoding one Mapbox Vector Tile (spec 2.1) from the catalog: features are taken from the
+//! R-tree, moved into tile space, clipped to the buffered tile, simplified to about a quarter of
+//! a pixel, snapped to the integer grid, cleaned (no repeated point, no zero-length segment, no
+//! degenerate ring) and oriented as the spec wants; geozero writes the protobuf.
+//!
+//! Orientation: in tile space (y pointing down) an exterior ring must be clockwise, which is a
+//! positive area by the surveyor's formula on the raw integers; holes are the opposite. geozero
+//! does not orient rings, so this module does.
+
+use geo::{BooleanOps, Coord, Geometry, LineString, MultiLineString, MultiPolygon, Polygon, Rect, Simplify};
+use geozero::ToMvt;
+use geozero::mvt::{Message, TagsBuilder, Tile, TileValue, tile};
+
+use super::Layer;
+use super::mercator;
+use crate::catalog::{Catalog, OfferRecord};
+use crate::lang::Lang;
+
+/// Tile extent in integer units.
+pub const EXTENT: u32 = 4096;
+/// Buffer around the tile, in units, so lines and fills join across tile edges.
+pub const BUFFER: f64 = 64.0;
+/// Simplification tolerance in units: a quarter of a pixel of a 512-pixel tile.
+pub const SIMPLIFY: f64 = 2.0;
+
+/// A tile address, checked: `z` at most 22, `x` and `y` below `2^z`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TileCoord {
+    /// Zoom.
+    pub z: u8,
+    /// Column.
+    pub x: u32,
+    /// Row.
+    pub y: u32,
+}
+
+/// Highest zoom served.
+pub const MAX_ZOOM: u8 = 22;
+
+impl TileCoord {
+    /// Checks a tile address.
+    pub fn new(z: u32, x: u32, y: u32) -> Result<TileCoord, String> {
+        if z > u32::from(MAX_ZOOM) {
+            return Err(format!("zoom {z} is above the maximum of {MAX_ZOOM}"));
+        }
+        let n = 1u32 << z;
+        if x >= n || y >= n {
+            return Err(format!("tile {z}/{x}/{y} does not exist: x and y must be below {n} at zoom {z}"));
+        }
+        Ok(TileCoord { z: z as u8, x, y })
+    }
+
+    /// Bounds in WGS84 with the buffer, for the R-tree query.
+    fn buffered_bounds(self) -> [f64; 4] {
+        let n = f64::from(1u32 << self.z);
+        let b = BUFFER / f64::from(EXTENT);
+        let (w, north) = mercator::unproject((f64::from(self.x) - b) / n, (f64::from(self.y) - b) / n);
+        let (e, s) = mercator::unproject((f64::from(self.x) + 1.0 + b) / n, (f64::from(self.y) + 1.0 + b) / n);
+        [w, s, e, north]
+    }
+
+    /// From the unit square to this tile's units.
+    fn to_tile(self, x: f64, y: f64) -> Coord<f64> {
+        let n = f64::from(1u32 << self.z);
+        let e = f64::from(EXTENT);
+        Coord { x: (x * n - f64::from(self.x)) * e, y: (y * n - f64::from(self.y)) * e }
+    }
+}
+
+fn clip_rect() -> Rect<f64> {
+    let e = f64::from(EXTENT);
+    Rect::new(Coord { x: -BUFFER, y: -BUFFER }, Coord { x: e + BUFFER, y: e + BUFFER })
+}
+
+/// Snaps a line to the grid and drops repeated points (which would be zero-length segments).
+fn snap(ls: &LineString<f64>) -> Vec<Coord<f64>> {
+    let mut out: Vec<Coord<f64>> = Vec::with_capacity(ls.0.len());
+    for c in &ls.0 {
+        let p = Coord { x: c.x.round(), y: c.y.round() };
+        if out.last() != Some(&p) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// The surveyor's formula on the raw coordinates, as the MVT specification defines the area.
+fn surveyor_area(ring: &[Coord<f64>]) -> f64 {
+    ring.windows(2).map(|w| w[0].x * w[1].y - w[1].x * w[0].y).sum::<f64>() / 2.0
+}
+
+/// Snaps a ring and orients it by its surveyor area: positive (clockwise on screen, y down) for
+/// an exterior, negative for a hole. Rings of less than one square unit are dropped: they are
+/// far below a pixel, and snapping can fold them into shapes of no clear orientation.
+fn clean_ring(ls: &LineString<f64>, exterior: bool) -> Option<LineString<f64>> {
+    let mut pts = snap(ls);
+    if pts.len() > 1 && pts.first() == pts.last() {
+        pts.pop();
+    }
+    if pts.len() < 3 {
+        return None;
+    }
+    pts.push(pts[0]);
+    let area = surveyor_area(&pts);
+    if area.abs() < 1.0 {
+        return None;
+    }
+    if (area > 0.0) != exterior {
+        pts.reverse();
+    }
+    Some(LineString(pts))
+}
+
+fn clean_polygons(mp: MultiPolygon<f64>) -> Option<MultiPolygon<f64>> {
+    let polygons: Vec<Polygon<f64>> =
+        mp.0.iter()
+            .filter_map(|p| {
+                let exterior = clean_ring(p.exterior(), true)?;
+                let holes = p.interiors().iter().filter_map(|h| clean_ring(h, false)).collect();
+                Some(Polygon::new(exterior, holes))
+            })
+            .collect();
+    (!polygons.is_empty()).then_some(MultiPolygon(polygons))
+}
+
+fn clean_lines(mls: MultiLineString<f64>) -> Option<MultiLineString<f64>> {
+    let lines: Vec<LineString<f64>> = mls.0.iter().map(snap).filter(|p| p.len() >= 2).map(LineString).collect();
+    (!lines.is_empty()).then_some(MultiLineString(lines))
+}
+
+/// Moves a unit-square geometry into the tile, clips, simplifies and cleans it.
+fn prepare(tile: TileCoord, g: &Geometry<f64>) -> Option<Geometry<f64>> {
+    use geo::{BoundingRect, MapCoords};
+    let g = g.map_coords(|c| tile.to_tile(c.x, c.y));
+    let rect = clip_rect();
+    let inside = g.bounding_rect().is_some_and(|b| {
+        b.min().x >= rect.min().x && b.min().y >= rect.min().y && b.max().x <= rect.max().x && b.max().y <= rect.max().y
+    });
+    match g {
+        Geometry::Point(p) => {
+            let c = p.0;
+            let within = c.x >= rect.min().x && c.x <= rect.max().x && c.y >= rect.min().y && c.y <= rect.max().y;
+            within.then(|| Geometry::Point(geo::Point::new(c.x.round(), c.y.round())))
+        }
+        Geometry::Polygon(p) => polygons(MultiPolygon(vec![p]), inside, &rect),
+        Geometry::MultiPolygon(mp) => polygons(mp, inside, &rect),
+        Geometry::LineString(ls) => lines(MultiLineString(vec![ls]), inside, &rect),
+        Geometry::MultiLineString(mls) => lines(mls, inside, &rect),
+        _ => None,
+    }
+}
+
+fn polygons(mp: MultiPolygon<f64>, inside: bool, rect: &Rect<f64>) -> Option<Geometry<f64>> {
+    let clipped = if inside { mp } else { rect.to_polygon().intersection(&mp) };
+    clean_polygons(clipped.simplify(SIMPLIFY)).map(Geometry::MultiPolygon)
+}
+
+fn lines(mls: MultiLineString<f64>, inside: bool, rect: &Rect<f64>) -> Option<Geometry<f64>> {
+    let clipped = if inside { mls } else { rect.to_polygon().clip(&mls, false) };
+    clean_lines(clipped.simplify(SIMPLIFY)).map(Geometry::MultiLineString)
+}
+
+/// A stable numeric id from a UUID (its first 64 bits).
+pub fn feature_id(id: &str) -> u64 {
+    let hex: String = id.chars().filter(char::is_ascii_hexdigit).take(16).collect();
+    u64::from_str_radix(&hex, 16).unwrap_or(0)
+}
+
+fn offer_tags(tags: &mut TagsBuilder, feature: &mut tile::Feature, o: &OfferRecord, lang: Lang, website: &str) {
+    let mut add = |k: &str, v: TileValue| {
+        let (k, v) = tags.insert_ref(k, v);
+        feature.tags.push(k);
+        feature.tags.push(v);
+    };
+    add("id", TileValue::Str(o.id.clone()));
+    add("slug", TileValue::Str(o.slug.clone()));
+    add("name", TileValue::Str(o.name.get(lang).map(|(t, _)| t.to_owned()).unwrap_or_default()));
+    add("kind", TileValue::Str(o.kind.clone()));
+    add("themes", TileValue::Str(o.themes.join(",")));
+    add("theme", TileValue::Str(o.themes.first().cloned().unwrap_or_default()));
+    add("isTotem", TileValue::Bool(o.is_totem));
+    add("url", TileValue::Str(format!("{website}/offres/{}", o.slug)));
+    if let Some(c) = &o.commune {
+        add("commune", TileValue::Str(c.clone()));
+    }
+    if let Some(r) = &o.route {
+        add("lengthMeters", TileValue::Double(r.length_meters));
+        add("practices", TileValue::Str(r.practices.join(",")));
+    }
+}
+
+/// Encodes the layers of a tile; an empty tile has no layer with features and encodes to nothing.
+pub fn encode(
+    catalog: &Catalog,
+    layers: &[Layer],
+    tile: TileCoord,
+    lang: Lang,
+    website: &str,
+    outside: bool,
+) -> Vec<u8> {
+    let bounds = tile.buffered_bounds();
+    let mut out = Tile::default();
+    for layer in layers {
+        let mut tags = TagsBuilder::new();
+        let mut features = Vec::new();
+        match layer {
+            Layer::Communes => {
+                for c in catalog.communes.iter().filter(|c| intersects(c.bbox, bounds)) {
+                    let Some(g) = prepare(tile, &c.mercator) else { continue };
+                    let Ok(mut f) = g.to_mvt_unscaled() else { continue };
+                    f.id = Some(c.insee.parse().unwrap_or_else(|_| feature_id(&c.insee)));
+                    for (k, v) in [
+                        ("code", TileValue::Str(c.insee.clone())),
+                        ("name", TileValue::Str(c.name.clone())),
+                        ("population", TileValue::Int(c.population)),
+                    ] {
+                        let (k, v) = tags.insert_ref(k, v);
+                        f.tags.push(k);
+                        f.tags.push(v);
+                    }
+                    features.push(f);
+                }
+            }
+            _ => {
+                for i in catalog.intersecting(bounds) {
+                    let o = &catalog.offers[i];
+                    if !layer.holds(o) || (!outside && !o.in_territory) {
+                        continue;
+                    }
+                    let g = match layer {
+                        Layer::Offers => {
+                            let (x, y) = mercator::project(o.point[0], o.point[1]);
+                            Geometry::Point(geo::Point::new(x, y))
+                        }
+                        _ => match &o.mercator {
+                            Some(g) => g.clone(),
+                            None => continue,
+                        },
+                    };
+                    let Some(g) = prepare(tile, &g) else { continue };
+                    let Ok(mut f) = g.to_mvt_unscaled() else { continue };
+                    f.id = Some(feature_id(&o.id));
+                    offer_tags(&mut tags, &mut f, o, lang, website);
+                    features.push(f);
+                }
+            }
+        }
+        if features.is_empty() {
+            continue;
+        }
+        let (keys, values) = tags.into_tags();
+        out.layers.push(tile::Layer {
+            version: 2,
+            name: layer.name().to_owned(),
+            features,
+            keys,
+            values: values.into_iter().map(Into::into).collect(),
+            extent: Some(EXTENT),
+        });
+    }
+    if out.layers.is_empty() { Vec::new() } else { out.encode_to_vec() }
+}
+
+fn intersects(a: [f64; 4], b: [f64; 4]) -> bool {
+    a[0] <= b[2] && a[2] >= b[0] && a[1] <= b[3] && a[3] >= b[1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tile_addresses_are_checked() {
+        assert!(TileCoord::new(0, 0, 0).is_ok());
+        assert!(TileCoord::new(14, 8347, 5529).is_ok());
+        assert!(TileCoord::new(2, 4, 0).is_err());
+        assert!(TileCoord::new(23, 0, 0).is_err());
+    }
+
+    #[test]
+    fn rings_come_out_clockwise_on_screen_without_closing_repeats() {
+        // A counter-clockwise (on screen) square in tile units, with a repeated vertex.
+        let ring = LineString::from(vec![
+            (10.0, 10.0),
+            (10.0, 100.0),
+            (10.0, 100.0),
+            (100.0, 100.0),
+            (100.0, 10.0),
+            (10.0, 10.0),
+        ]);
+        let mp = clean_polygons(MultiPolygon(vec![Polygon::new(ring, vec![])])).expect("kept");
+        let p = &mp.0[0];
+        assert!(surveyor_area(&p.exterior().0) > 0.0);
+        assert_eq!(p.exterior().0.len(), 5, "the repeated vertex is gone");
+    }
+
+    #[test]
+    fn degenerate_rings_and_lines_are_dropped() {
+        let flat = LineString::from(vec![(1.0, 1.0), (1.2, 1.1), (1.4, 0.9), (1.0, 1.0)]);
+        assert!(clean_polygons(MultiPolygon(vec![Polygon::new(flat, vec![])])).is_none());
+        let dot = LineString::from(vec![(5.1, 5.1), (5.2, 4.9)]);
+        assert!(clean_lines(MultiLineString(vec![dot])).is_none());
+    }
+}

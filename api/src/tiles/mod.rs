@@ -1,0 +1,232 @@
+//! Vector tiles of the offer: `GET /tiles/{layers}/{z}/{x}/{y}.mvt` (MVT 2.1), TileJSON 3.0.0 at
+//! `GET /tiles/{layers}.json`, and a MapLibre style at `GET /tiles/style.json`.
+
+pub mod encode;
+pub mod mercator;
+pub mod style;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::catalog::{Catalog, OfferRecord};
+use crate::error::{Error, Result};
+use crate::http_cache::conditional;
+use crate::lang::Lang;
+use crate::state::AppState;
+use encode::{MAX_ZOOM, TileCoord};
+
+/// The layers of the map (names are part of the contract).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Layer {
+    /// Every published offer as a point.
+    Offers,
+    /// Offers whose place is an area or a line (cités, terrils, parks), routes aside.
+    Footprints,
+    /// Itineraries as lines.
+    Routes,
+    /// The communes as polygons.
+    Communes,
+}
+
+impl Layer {
+    /// Every layer, bottom to top.
+    pub const ALL: [Layer; 4] = [Layer::Communes, Layer::Footprints, Layer::Routes, Layer::Offers];
+
+    /// Its name in URLs and tiles.
+    pub fn name(self) -> &'static str {
+        match self {
+            Layer::Offers => "offers",
+            Layer::Footprints => "footprints",
+            Layer::Routes => "routes",
+            Layer::Communes => "communes",
+        }
+    }
+
+    /// Reads a layer name.
+    pub fn from_name(name: &str) -> Option<Layer> {
+        Layer::ALL.into_iter().find(|l| l.name() == name)
+    }
+
+    /// Reads a comma-separated list: unknown names are 404, repeats and empty lists 400.
+    pub fn parse_list(list: &str) -> Result<Vec<Layer>> {
+        let mut layers = Vec::new();
+        for name in list.split(',') {
+            let layer = Layer::from_name(name.trim()).ok_or_else(|| {
+                Error::NotFound(format!("no layer {name:?}: the layers are offers, footprints, routes, communes"))
+            })?;
+            if layers.contains(&layer) {
+                return Err(Error::BadUserInput(format!("layer {name:?} is listed twice")));
+            }
+            layers.push(layer);
+        }
+        Ok(layers)
+    }
+
+    /// Whether an offer belongs to this layer.
+    pub fn holds(self, o: &OfferRecord) -> bool {
+        match self {
+            Layer::Offers => true,
+            Layer::Routes => o.route.is_some() && o.geometry.is_some(),
+            Layer::Footprints => o.route.is_none() && o.geometry.is_some(),
+            Layer::Communes => false,
+        }
+    }
+
+    /// A one-line description.
+    pub fn description(self) -> &'static str {
+        match self {
+            Layer::Offers => "Every published offer as a point",
+            Layer::Footprints => "Offers whose place is an area or a line: cités minières, terrils, parks",
+            Layer::Routes => "Itineraries as lines",
+            Layer::Communes => "The 47 communes of La Porte du Hainaut",
+        }
+    }
+
+    /// Attribute names and types, as TileJSON's `vector_layers` lists them.
+    pub fn fields(self) -> Value {
+        match self {
+            Layer::Communes => json!({ "code": "String", "name": "String", "population": "Number" }),
+            _ => {
+                let mut f = json!({
+                    "id": "String", "slug": "String", "name": "String", "kind": "String", "themes": "String",
+                    "theme": "String", "isTotem": "Boolean", "url": "String", "commune": "String"
+                });
+                if self == Layer::Routes {
+                    f["lengthMeters"] = json!("Number");
+                    f["practices"] = json!("String");
+                }
+                f
+            }
+        }
+    }
+}
+
+/// Options of a tile or TileJSON request.
+#[derive(Debug, Default, Deserialize)]
+pub struct MapParams {
+    /// Language of the names.
+    pub lang: Option<String>,
+    /// Also show offers outside the territory.
+    #[serde(default)]
+    pub outside: bool,
+}
+
+/// Reads `?lang=`.
+pub fn parse_lang(lang: Option<&str>) -> Result<Lang> {
+    match lang {
+        None | Some("") => Ok(Lang::Fr),
+        Some(code) => {
+            Lang::from_code(code).ok_or_else(|| Error::BadUserInput(format!("lang {code:?}: use fr, en, nl or de")))
+        }
+    }
+}
+
+/// Bounds of the territory (west, south, east, north).
+pub fn territory_bounds(catalog: &Catalog) -> [f64; 4] {
+    let mut b = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
+    for c in &catalog.communes {
+        b = [b[0].min(c.bbox[0]), b[1].min(c.bbox[1]), b[2].max(c.bbox[2]), b[3].max(c.bbox[3])];
+    }
+    if catalog.communes.is_empty() { [-180.0, -85.0, 180.0, 85.0] } else { b }
+}
+
+/// The attribution of the data shown on maps.
+pub fn attribution(catalog: &Catalog) -> String {
+    let mut licences: Vec<String> = catalog
+        .offers
+        .iter()
+        .map(|o| {
+            if o.provenance.source == seed::territory::CURATED_SOURCE {
+                "Porte du Hainaut offer API (curated)".to_owned()
+            } else {
+                o.provenance.attribution.clone()
+            }
+        })
+        .collect();
+    if !catalog.communes.is_empty() {
+        licences.push("IGN Admin Express, INSEE COG (Licence Ouverte / Etalab 2.0)".to_owned());
+    }
+    licences.sort();
+    licences.dedup();
+    licences.join(" · ")
+}
+
+/// `GET /tiles/{layers}/{z}/{x}/{y}.mvt`.
+pub async fn tile(
+    State(state): State<AppState>,
+    Path((layers, z, x, y)): Path<(String, String, String, String)>,
+    Query(params): Query<MapParams>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let layers = Layer::parse_list(&layers)?;
+    let y = y.strip_suffix(".mvt").ok_or_else(|| Error::NotFound("tiles end in .mvt".into()))?;
+    let number = |v: &str, what: &str| {
+        v.parse::<u32>().map_err(|_| Error::BadUserInput(format!("{what} {v:?} is not a tile number")))
+    };
+    let coord = TileCoord::new(number(&z, "z")?, number(&x, "x")?, number(y, "y")?).map_err(Error::BadUserInput)?;
+    let lang = parse_lang(params.lang.as_deref())?;
+    let catalog = state.catalog.get();
+    let names: Vec<&str> = layers.iter().map(|l| l.name()).collect();
+    let key = format!(
+        "tile:{}:{}:{}/{}/{}:{}:{}",
+        catalog.version,
+        names.join(","),
+        coord.z,
+        coord.x,
+        coord.y,
+        lang.code(),
+        params.outside
+    );
+    let website = state.config.website_url();
+    let outside = params.outside;
+    let cached = state
+        .cache
+        .get_or_build(&key, move || encode::encode(&catalog, &layers, coord, lang, &website, outside))
+        .await?;
+    Ok(conditional(&headers, &cached, "application/vnd.mapbox-vector-tile", "public, max-age=60"))
+}
+
+/// `GET /tiles/{layers}.json`: TileJSON 3.0.0 (the route also serves `style.json`).
+pub async fn tilejson(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    Query(params): Query<MapParams>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let list = file.strip_suffix(".json").ok_or_else(|| Error::NotFound("TileJSON documents end in .json".into()))?;
+    let layers = Layer::parse_list(list)?;
+    let lang = parse_lang(params.lang.as_deref())?;
+    let catalog = state.catalog.get();
+    let base = state.config.base_url(&headers);
+    let [w, s, e, n] = territory_bounds(&catalog);
+    let mut query = Vec::new();
+    if lang != Lang::Fr {
+        query.push(format!("lang={}", lang.code()));
+    }
+    if params.outside {
+        query.push("outside=true".to_owned());
+    }
+    let query = if query.is_empty() { String::new() } else { format!("?{}", query.join("&")) };
+    let names: Vec<&str> = layers.iter().map(|l| l.name()).collect();
+    let doc = json!({
+        "tilejson": "3.0.0",
+        "name": format!("La Porte du Hainaut: {}", names.join(", ")),
+        "description": "The tourist offer of La Porte du Hainaut",
+        "version": "1.0.0",
+        "scheme": "xyz",
+        "tiles": [format!("{base}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt{query}", names.join(","))],
+        "vector_layers": layers.iter().map(|l| json!({
+            "id": l.name(), "description": l.description(), "fields": l.fields(), "minzoom": 0, "maxzoom": MAX_ZOOM,
+        })).collect::<Vec<_>>(),
+        "bounds": [w, s, e, n],
+        "center": [(w + e) / 2.0, (s + n) / 2.0, 10],
+        "minzoom": 0,
+        "maxzoom": MAX_ZOOM,
+        "attribution": attribution(&catalog),
+    });
+    Ok(Json(doc).into_response())
+}

@@ -1,0 +1,319 @@
+//! Maps: GeoJSON layers checked by an independent validator, vector tiles decoded by independent
+//! decoders, TileJSON and the MapLibre style against their specs, caching, and the map page in a
+//! real headless Chromium.
+#![allow(clippy::unwrap_used)]
+
+use std::f64::consts::PI;
+use std::path::Path;
+
+use serde_json::{Value, json};
+use tests::{Options, TestServer, run_checker, skip_or_fail};
+
+fn tmp_file(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path.display().to_string()
+}
+
+/// Web Mercator, written here independently of the server's code.
+fn tile_pixel(lon: f64, lat: f64, z: u32) -> (u32, u32, f64, f64) {
+    let n = 2f64.powi(z as i32);
+    let x = (lon + 180.0) / 360.0 * n;
+    let lat = lat.to_radians();
+    let y = (1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / PI) / 2.0 * n;
+    (x.floor() as u32, y.floor() as u32, x.fract() * 4096.0, y.fract() * 4096.0)
+}
+
+#[tokio::test]
+async fn geojson_layers_are_rfc_7946_to_the_letter() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let index: Value = server.get("/layers").await.json().await.unwrap();
+    let names: Vec<&str> = index["layers"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["offers", "routes", "footprints", "communes"]);
+    let mut files = Vec::new();
+    for name in &names {
+        let res = server.get(&format!("/layers/{name}.geojson")).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["content-type"], "application/geo+json");
+        let text = res.text().await.unwrap();
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        let features = doc["features"].as_array().unwrap();
+        assert!(!features.is_empty(), "{name} is empty");
+        for f in features {
+            assert!(f["id"].is_string(), "stable feature id");
+            if *name != "communes" {
+                for key in ["id", "slug", "name", "kind", "themes", "isTotem", "url"] {
+                    assert!(!f["properties"][key].is_null(), "{name}: {key} missing");
+                }
+            }
+        }
+        // No more than six decimals anywhere.
+        let too_precise = text
+            .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .any(|n| n.split_once('.').is_some_and(|(_, d)| d.len() > 6));
+        assert!(!too_precise, "{name} has more than six decimals");
+        files.push(tmp_file(&dir, &format!("{name}.geojson"), text.as_bytes()));
+    }
+    let args: Vec<&str> = files.iter().map(String::as_str).collect();
+    let Some(report) = run_checker("check_geojson.py", &args) else { return };
+    for (file, r) in report.as_object().unwrap() {
+        assert_eq!(r["structure"], json!({}), "{file}: {r}");
+        assert_eq!(r["invalid"], json!({}), "{file}: {r}");
+        assert_eq!(r["problematic"], json!({}), "{file}: {r}");
+    }
+}
+
+#[tokio::test]
+async fn geojson_layers_filter_and_refuse_bad_input() {
+    let server = TestServer::start().await;
+    let get = |q: &'static str| server.get(q);
+    let doc: Value = get("/layers/offers.geojson?commune=59526").await.json().await.unwrap();
+    let features = doc["features"].as_array().unwrap();
+    assert!(!features.is_empty());
+    assert!(features.iter().all(|f| f["properties"]["commune"] == "59526"));
+    let doc: Value = get("/layers/offers.geojson?kind=route").await.json().await.unwrap();
+    assert!(doc["features"].as_array().unwrap().iter().all(|f| f["properties"]["kind"] == "route"));
+    let doc: Value = get("/layers/footprints.geojson?theme=nature").await.json().await.unwrap();
+    assert!(
+        doc["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["properties"]["themes"].as_array().unwrap().contains(&json!("nature")))
+    );
+    let doc: Value = get("/layers/offers.geojson?bbox=3.40,50.43,3.46,50.47").await.json().await.unwrap();
+    for f in doc["features"].as_array().unwrap() {
+        let c = &f["geometry"]["coordinates"];
+        let (lon, lat) = (c[0].as_f64().unwrap(), c[1].as_f64().unwrap());
+        assert!((3.40..=3.46).contains(&lon) && (50.43..=50.47).contains(&lat));
+    }
+    for bad in [
+        "/layers/offers.geojson?bbox=1,2,3",
+        "/layers/offers.geojson?bbox=4,50,3,51",
+        "/layers/offers.geojson?kind=castle",
+        "/layers/offers.geojson?theme=x",
+        "/layers/offers.geojson?lang=xx",
+    ] {
+        let res = get(bad).await;
+        assert_eq!(res.status(), 400, "{bad}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "BAD_USER_INPUT");
+    }
+    assert_eq!(get("/layers/castles.geojson").await.status(), 404);
+}
+
+#[tokio::test]
+async fn the_fosse_d_arenberg_lands_on_its_pixel_of_the_z14_tile() {
+    let server = TestServer::start().await;
+    let data = server.data(r#"{ offer(slug: "fosse-d-arenberg") { id location { lat lon } } }"#, json!({})).await;
+    let (lat, lon) =
+        (data["offer"]["location"]["lat"].as_f64().unwrap(), data["offer"]["location"]["lon"].as_f64().unwrap());
+    let (tx, ty, px, py) = tile_pixel(lon, lat, 14);
+    let res = server.get(&format!("/tiles/offers,footprints,routes,communes/14/{tx}/{ty}.mvt")).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/vnd.mapbox-vector-tile");
+    let bytes = res.bytes().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = tmp_file(&dir, "z14.mvt", &bytes);
+
+    // The strict decoder accepts the tile.
+    let z = "14".to_owned();
+    let (x, y) = (tx.to_string(), ty.to_string());
+    let Some(strict) = run_checker("tippecanoe-decode", &[&file, &z, &x, &y]) else { return };
+    let layers: Vec<&str> =
+        strict["features"].as_array().unwrap().iter().map(|l| l["properties"]["layer"].as_str().unwrap()).collect();
+    assert_eq!(layers, ["offers", "footprints", "routes", "communes"], "one MVT layer each, in the order asked");
+
+    let Some(tile) = run_checker("decode_mvt.py", &[&file]) else { return };
+    assert_eq!(tile["offers"]["extent"], 4096);
+    assert_eq!(tile["offers"]["version"], 2);
+    let fosse = tile["offers"]["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["properties"]["slug"] == "fosse-d-arenberg")
+        .unwrap();
+    let (fx, fy) = (fosse["coordinates"][0].as_f64().unwrap(), fosse["coordinates"][1].as_f64().unwrap());
+    assert!((fx - px).abs() <= 1.0 && (fy - py).abs() <= 1.0, "at ({fx}, {fy}), expected ({px:.1}, {py:.1})");
+    assert_eq!(fosse["properties"]["isTotem"], true);
+    assert_eq!(fosse["properties"]["name"], "Fosse d'Arenberg");
+    assert!(fosse["id"].as_u64().unwrap() > 0, "numeric feature id");
+
+    // Polygon rings: exteriors clockwise on screen (positive area), holes the other way.
+    for layer in ["communes", "footprints"] {
+        for f in tile[layer]["features"].as_array().unwrap() {
+            for rings in f["ring_areas"].as_array().unwrap() {
+                let areas: Vec<f64> = rings.as_array().unwrap().iter().map(|a| a.as_f64().unwrap()).collect();
+                assert!(areas[0] > 0.0, "{layer} exterior ring of {} has area {}", f["properties"]["name"], areas[0]);
+                assert!(areas[1..].iter().all(|a| *a < 0.0), "{layer} holes of {}", f["properties"]["name"]);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_zoom_decodes_strictly_and_ids_are_stable() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut ids_by_zoom = Vec::new();
+    for z in [6u32, 8, 10, 12, 16] {
+        let (tx, ty, _, _) = tile_pixel(3.4265, 50.3836, z);
+        let bytes = server
+            .get(&format!("/tiles/offers,footprints,routes,communes/{z}/{tx}/{ty}.mvt"))
+            .await
+            .bytes()
+            .await
+            .unwrap();
+        assert!(!bytes.is_empty(), "z{z} is empty");
+        let file = tmp_file(&dir, &format!("z{z}.mvt"), &bytes);
+        let (zs, xs, ys) = (z.to_string(), tx.to_string(), ty.to_string());
+        let Some(_) = run_checker("tippecanoe-decode", &[&file, &zs, &xs, &ys]) else { return };
+        let Some(tile) = run_checker("decode_mvt.py", &[&file]) else { return };
+        let fosse = tile["offers"]["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["properties"]["slug"] == "fosse-d-arenberg")
+            .map(|f| f["id"].clone());
+        ids_by_zoom.push(fosse.unwrap());
+    }
+    assert!(ids_by_zoom.windows(2).all(|w| w[0] == w[1]), "the same feature keeps its id: {ids_by_zoom:?}");
+}
+
+#[tokio::test]
+async fn empty_out_of_range_and_unknown_tiles_answer_as_documented() {
+    let server = TestServer::start().await;
+    // Mid-Atlantic: nothing to draw.
+    let res = server.get("/tiles/offers,communes/10/300/400.mvt").await;
+    assert_eq!(res.status(), 204);
+    for (path, status) in [
+        ("/tiles/offers/3/8/0.mvt", 400),
+        ("/tiles/offers/23/0/0.mvt", 400),
+        ("/tiles/offers/a/0/0.mvt", 400),
+        ("/tiles/offers/1/0/-1.mvt", 400),
+        ("/tiles/castles/1/0/0.mvt", 404),
+        ("/tiles/offers,offers/1/0/0.mvt", 400),
+        ("/tiles/offers/1/0/0.png", 404),
+    ] {
+        let res = server.get(path).await;
+        assert_eq!(res.status(), status, "{path}");
+    }
+    let body: Value = server.get("/tiles/offers/3/8/0.mvt").await.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("below 8"), "{body}");
+}
+
+#[tokio::test]
+async fn tilejson_and_style_follow_their_specs() {
+    let server = TestServer::start_with(Options {
+        env: vec![("PUBLIC_URL".into(), "https://api.example.test/".into())],
+        ..Default::default()
+    })
+    .await;
+    let tj: Value = server.get("/tiles/offers,footprints,routes,communes.json").await.json().await.unwrap();
+    assert_eq!(tj["tilejson"], "3.0.0");
+    assert_eq!(tj["tiles"][0], "https://api.example.test/tiles/offers,footprints,routes,communes/{z}/{x}/{y}.mvt");
+    let layers = tj["vector_layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 4);
+    for l in layers {
+        assert!(l["id"].is_string() && l["fields"].is_object());
+    }
+    let b: Vec<f64> = tj["bounds"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert!(b[0] > 3.2 && b[1] > 50.2 && b[2] < 3.6 && b[3] < 50.6, "bounds of the territory: {b:?}");
+    let c: Vec<f64> = tj["center"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert!(c[0] > b[0] && c[0] < b[2] && c[1] > b[1] && c[1] < b[3]);
+    assert!(tj["minzoom"].as_u64().unwrap() <= tj["maxzoom"].as_u64().unwrap());
+    assert!(tj["attribution"].as_str().unwrap().contains("Licence Ouverte"));
+
+    let style = server.get("/tiles/style.json").await.text().await.unwrap();
+    let parsed: Value = serde_json::from_str(&style).unwrap();
+    assert_eq!(parsed["version"], 8);
+    assert_eq!(
+        parsed["sources"]["offer"]["url"],
+        "https://api.example.test/tiles/communes,footprints,routes,offers.json"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = tmp_file(&dir, "style.json", style.as_bytes());
+    let Some(errors) = run_checker("style-validate.mjs", &[&file]) else { return };
+    assert_eq!(errors, json!([]), "style errors");
+}
+
+#[tokio::test]
+async fn tiles_are_cached_conditional_and_compressed() {
+    let server = TestServer::start().await;
+    let path = format!("{}/tiles/communes/10/521/345.mvt", server.url);
+    let first = server.client.get(&path).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(first.headers()["cache-control"].to_str().unwrap().contains("max-age"));
+    let again = server.client.get(&path).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(again.status(), 304);
+    let gz = server.client.get(&path).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(gz.headers()["content-encoding"], "gzip");
+    let br = server.client.get(&path).header("accept-encoding", "br").send().await.unwrap();
+    assert_eq!(br.headers()["content-encoding"], "br");
+}
+
+#[tokio::test]
+async fn a_write_never_leaves_an_old_tile_behind() {
+    let db = tests::SqliteDatabase::create();
+    let server = TestServer::start_with(Options {
+        database_url: Some(db.url.clone()),
+        env: vec![("CATALOG_POLL_SECONDS".into(), "1".into())],
+        ..Default::default()
+    })
+    .await;
+    let (tx, ty, _, _) = tile_pixel(3.4265, 50.3836, 14);
+    let path = format!("/tiles/offers/14/{tx}/{ty}.mvt");
+    let before = server.get(&path).await.bytes().await.unwrap();
+    let layer_before = server.get("/layers/offers.geojson").await.text().await.unwrap();
+    assert!(layer_before.contains("Fosse d'Arenberg"));
+
+    // Another process writes: renames the Fosse and bumps the catalog version.
+    use sea_orm::ConnectionTrait;
+    let conn = db.connect().await;
+    conn.execute_unprepared(r#"UPDATE offers SET name = '{"fr":"Fosse d''Arenberg renommée"}', version = version + 1 WHERE slug = 'fosse-d-arenberg'"#).await.unwrap();
+    conn.execute_unprepared("UPDATE catalog_state SET version = version + 1").await.unwrap();
+
+    let mut after = before.clone();
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        after = server.get(&path).await.bytes().await.unwrap();
+        if after != before {
+            break;
+        }
+    }
+    assert_ne!(after, before, "the tile changed after the write");
+    let text = String::from_utf8_lossy(&after);
+    assert!(text.contains("renommée"));
+    let layer_after = server.get("/layers/offers.geojson").await.text().await.unwrap();
+    assert!(layer_after.contains("Fosse d'Arenberg renommée"));
+}
+
+#[tokio::test]
+async fn the_map_page_renders_the_territory_in_chromium() {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).exists() {
+        skip_or_fail("chromium", "apt-get install chromium");
+        return;
+    }
+    let server = TestServer::start().await;
+    let page = server.get("/map").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("/map/maplibre-gl.js") && !html.contains("unpkg") && !html.contains("cdn"));
+    assert_eq!(server.get("/map/maplibre-gl.js").await.status(), 200);
+
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("map.png");
+    let url = format!("{}/map", server.url);
+    let Some(report) = run_checker("map-check.mjs", &[&url, &shot.display().to_string()]) else { return };
+    assert_eq!(report["errors"], json!([]), "{report}");
+    assert_eq!(report["mapError"], Value::Null, "{report}");
+    assert!(report["rendered"].as_u64().unwrap() > 10, "{report}");
+    let layers: Vec<&str> = report["layers"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+    for l in ["communes-fill", "footprints-fill", "offers-circle", "totems-circle"] {
+        assert!(layers.contains(&l), "{l} not rendered: {layers:?}");
+    }
+    assert_eq!(report["popup"], "Fosse d'Arenberg", "{report}");
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "screenshot saved at {}", shot.display());
+}
