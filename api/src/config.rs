@@ -32,6 +32,39 @@ pub enum Command {
     Seed,
     /// Print the GraphQL schema (SDL), as committed in `api/schema.graphql`.
     Schema,
+    /// Manage API keys.
+    Keys {
+        /// What to do with keys.
+        #[command(subcommand)]
+        action: KeysCommand,
+    },
+}
+
+/// `api keys …`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print its token (shown once; only a hash is stored).
+    Create {
+        /// A name for the key (shown in the offer history).
+        #[arg(long)]
+        name: String,
+        /// admin, editor, provider or partner.
+        #[arg(long)]
+        role: String,
+        /// Organisation whose offers a provider key may edit.
+        #[arg(long)]
+        owner: Option<String>,
+        /// Requests per minute, instead of the role's default.
+        #[arg(long)]
+        quota: Option<u32>,
+    },
+    /// List the keys (never their tokens).
+    List,
+    /// Revoke a key by id or name.
+    Revoke {
+        /// Id or name of the key.
+        key: String,
+    },
 }
 
 /// Settings, from flags or the environment.
@@ -58,6 +91,15 @@ pub struct Config {
     /// Do not load the territory on an empty database.
     #[arg(long, env = "NO_SEED", global = true)]
     pub no_seed: bool,
+    /// Requests per minute per anonymous client address (0: unlimited).
+    #[arg(long, env = "RATE_LIMIT_ANONYMOUS", default_value_t = 3000, global = true)]
+    pub rate_limit_anonymous: u32,
+    /// Requests per minute per partner key (0: unlimited).
+    #[arg(long, env = "RATE_LIMIT_PARTNER", default_value_t = 30000, global = true)]
+    pub rate_limit_partner: u32,
+    /// Requests per minute per provider, editor or admin key (0: unlimited).
+    #[arg(long, env = "RATE_LIMIT_STAFF", default_value_t = 6000, global = true)]
+    pub rate_limit_staff: u32,
     /// Seconds between two polls of the catalog version in the database (other instances' writes).
     #[arg(long, env = "CATALOG_POLL_SECONDS", default_value_t = 2, global = true)]
     pub catalog_poll_seconds: u64,

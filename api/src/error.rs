@@ -11,6 +11,14 @@ pub enum Error {
     /// The client sent something invalid; the message says what.
     #[error("{0}")]
     BadUserInput(String),
+    /// A field of an input is invalid.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// Path of the field, e.g. `input.location.lat`.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
     /// Nothing at that id, slug or path.
     #[error("{0}")]
     NotFound(String),
@@ -50,7 +58,7 @@ impl Error {
     /// The stable code clients match on.
     pub fn code(&self) -> &'static str {
         match self {
-            Error::BadUserInput(_) => "BAD_USER_INPUT",
+            Error::BadUserInput(_) | Error::Invalid { .. } => "BAD_USER_INPUT",
             Error::NotFound(_) => "NOT_FOUND",
             Error::Unauthenticated(_) => "UNAUTHENTICATED",
             Error::Forbidden(_) => "FORBIDDEN",
@@ -63,13 +71,23 @@ impl Error {
     /// The HTTP status of the error.
     pub fn status_code(&self) -> StatusCode {
         match self {
-            Error::BadUserInput(_) => StatusCode::BAD_REQUEST,
+            Error::BadUserInput(_) | Error::Invalid { .. } => StatusCode::BAD_REQUEST,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// For a conflict, the current version named in its message (`… current version is N`).
+    fn current_version(&self) -> Option<i64> {
+        match self {
+            Error::Conflict(m) => {
+                m.rsplit("current version is ").next().and_then(|v| v.trim_end_matches('.').parse().ok())
+            }
+            _ => None,
         }
     }
 
@@ -88,10 +106,18 @@ impl Error {
     pub fn into_graphql(self) -> async_graphql::Error {
         let code = self.code();
         let retry = if let Error::RateLimited { retry_after } = &self { Some(*retry_after) } else { None };
+        let field = if let Error::Invalid { field, .. } = &self { Some(field.clone()) } else { None };
+        let current = if let Error::Conflict(_) = &self { self.current_version() } else { None };
         async_graphql::Error::new(self.public_message()).extend_with(|_, e| {
             e.set("code", code);
             if let Some(r) = retry {
                 e.set("retryAfter", r);
+            }
+            if let Some(f) = &field {
+                e.set("field", f.as_str());
+            }
+            if let Some(v) = current {
+                e.set("currentVersion", v);
             }
         })
     }

@@ -1,11 +1,14 @@
 //! The tourist-offer API of La Porte du Hainaut: configuration, state, GraphQL, and the HTTP
 //! router that serves them. `main.rs` only parses the command line and calls [`run`].
 
+pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod events;
+pub mod feeds;
 pub mod graphql;
 pub mod health;
 pub mod http_cache;

@@ -12,14 +12,18 @@ use sea_orm::DatabaseConnection;
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::Role;
+use crate::auth::rate_limit::{Quotas, RateLimiter};
 use crate::catalog::{Catalog, CatalogHandle};
-use crate::config::{Cli, Command, Config};
+use crate::config::{Cli, Command, Config, KeysCommand};
 use crate::error::{Error, Result};
+use crate::events::Events;
 use crate::graphql::persisted::PersistedQueries;
 use crate::http_cache::ResponseCache;
 use crate::shared::SharedStore;
 use crate::state::AppState;
-use crate::{db, graphql, health, layers, map, tiles};
+use crate::{auth, db, feeds, graphql, health, layers, map, tiles};
+use async_graphql_axum::GraphQLSubscription;
 
 /// Largest request body accepted (GraphQL documents and mutations).
 pub const BODY_LIMIT: usize = 256 * 1024;
@@ -34,17 +38,20 @@ pub fn router(state: AppState) -> Router {
         .route("/tiles/style.json", get(tiles::style::style))
         .route("/tiles/{file}", get(tiles::tilejson))
         .route("/tiles/{layers}/{z}/{x}/{y}", get(tiles::tile))
+        .route("/feeds/changes", get(feeds::changes))
         .route("/map", get(map::page))
         .route("/map/maplibre-gl.js", get(map::maplibre_js))
         .route("/map/maplibre-gl.css", get(map::maplibre_css))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route_service("/graphql/ws", GraphQLSubscription::new(state.schema.clone()))
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,
                 axum::Json(serde_json::json!({"error": {"code": "NOT_FOUND", "message": "no such path"}})),
             )
         })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::middleware))
         .layer(CompressionLayer::new())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(
@@ -75,11 +82,23 @@ pub async fn prepare(config: &Config) -> Result<AppState> {
         }
         None => SharedStore::none(),
     };
+    let events = Events::new(shared.clone());
+    let limiter = RateLimiter::new(
+        Quotas {
+            anonymous: config.rate_limit_anonymous,
+            partner: config.rate_limit_partner,
+            staff: config.rate_limit_staff,
+        },
+        shared.clone(),
+    );
     Ok(AppState {
         db,
         catalog: Arc::new(CatalogHandle::new(catalog)),
         config: Arc::new(config.clone()),
-        schema: graphql::build_schema(),
+        schema: graphql::build_schema(Some(events.clone())),
+        events,
+        limiter: Arc::new(limiter),
+        write_lock: Arc::new(tokio::sync::Mutex::new(())),
         persisted: Arc::new(PersistedQueries::new(shared.clone())),
         cache: Arc::new(ResponseCache::new(shared.clone())),
         shared,
@@ -105,23 +124,22 @@ fn spawn_catalog_poll(db: DatabaseConnection, catalog: Arc<CatalogHandle>, every
     });
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Installs the SIGINT/SIGTERM handlers now (before the server says it listens, so a signal
+/// sent right after is never lost) and returns the future that completes on either.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
-    tracing::info!("shutting down");
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| Error::Startup(format!("cannot handle SIGTERM: {e}")))?;
+    #[cfg(unix)]
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| Error::Startup(format!("cannot handle SIGINT: {e}")))?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! { _ = terminate.recv() => {}, _ = interrupt.recv() => {} }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    })
 }
 
 /// Serves HTTP until SIGINT or SIGTERM.
@@ -132,18 +150,52 @@ pub async fn serve(config: &Config) -> Result<()> {
         state.catalog.clone(),
         Duration::from_secs(config.catalog_poll_seconds.max(1)),
     );
+    state.events.spawn_listener(state.db.clone(), state.catalog.clone());
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .map_err(|e| Error::Startup(format!("cannot listen on {}: {e}", config.bind)))?;
     let addr = listener.local_addr().map_err(|e| Error::Startup(e.to_string()))?;
+    let shutdown = shutdown_signal()?;
     // The tests read this line to learn the port when they bind port 0.
     tracing::info!(%addr, "listening on http://{addr}");
     let app = router(state.clone());
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| Error::Startup(e.to_string()))?;
     state.db.close().await?;
+    Ok(())
+}
+
+async fn keys_command(config: &Config, action: KeysCommand) -> Result<()> {
+    use std::io::Write;
+    let db = db::connect(config).await?;
+    db::migrate(&db).await?;
+    let mut out = std::io::stdout();
+    let write =
+        |out: &mut std::io::Stdout, line: String| writeln!(out, "{line}").map_err(|e| Error::Internal(e.to_string()));
+    match action {
+        KeysCommand::Create { name, role, owner, quota } => {
+            let role = Role::from_code(&role)
+                .ok_or_else(|| Error::BadUserInput("--role is admin, editor, provider or partner".into()))?;
+            let created = auth::keys::create(&db, &name, role, owner.as_deref(), quota).await?;
+            tracing::info!(id = %created.key.id, name = %created.key.name, role = %created.key.role, "key created; its token is printed once");
+            write(&mut out, created.token)?;
+        }
+        KeysCommand::List => {
+            for k in auth::keys::list(&db).await? {
+                let state = if k.revoked_at.is_some() { "revoked" } else { "active" };
+                write(
+                    &mut out,
+                    format!("{}\t{}\t{}\t{}\t{}", k.id, k.name, k.role, k.owner.unwrap_or_default(), state),
+                )?;
+            }
+        }
+        KeysCommand::Revoke { key } => {
+            let k = auth::keys::revoke(&db, &key).await?;
+            write(&mut out, format!("revoked {} ({})", k.id, k.name))?;
+        }
+    }
     Ok(())
 }
 
@@ -167,6 +219,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             std::io::stdout().write_all(graphql::sdl().as_bytes()).map_err(|e| Error::Internal(e.to_string()))?;
             Ok(())
         }
+        Command::Keys { action } => keys_command(&cli.config, action).await,
         Command::Seed => {
             let db = db::connect(&cli.config).await?;
             db::migrate(&db).await?;

@@ -4,8 +4,10 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
+use crate::auth::rate_limit::RateLimiter;
 use crate::catalog::CatalogHandle;
 use crate::config::Config;
+use crate::events::Events;
 use crate::graphql::ApiSchema;
 use crate::graphql::persisted::PersistedQueries;
 use crate::http_cache::ResponseCache;
@@ -28,6 +30,14 @@ pub struct AppState {
     pub persisted: Arc<PersistedQueries>,
     /// Encoded tiles and layers, by catalog version.
     pub cache: Arc<ResponseCache>,
+    /// Announcements of offer changes.
+    pub events: Events,
+    /// Rate limits.
+    pub limiter: Arc<RateLimiter>,
+    /// Serialises this process's write transactions. SQLite allows one writer and refuses a
+    /// read transaction's upgrade to a write while another writes; PostgreSQL needs no such lock
+    /// (the version check in the `UPDATE` settles races) but it costs nothing there.
+    pub write_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Base URLs used to build absolute links.

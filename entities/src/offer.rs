@@ -89,6 +89,8 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// Soft deletion time.
     pub deleted_at: Option<DateTimeUtc>,
+    /// Catalog version of its last change (a gap-free order for change feeds).
+    pub catalog_version: i64,
 }
 
 /// Relations of an offer.

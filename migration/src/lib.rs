@@ -15,6 +15,7 @@ mod m20261125_000006_create_qr_codes;
 mod m20261125_000007_create_api_keys;
 mod m20261125_000008_create_revisions;
 mod m20261125_000009_create_catalog_state;
+mod m20261125_000010_add_offers_catalog_version;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000007_create_api_keys::Migration),
             Box::new(m20261125_000008_create_revisions::Migration),
             Box::new(m20261125_000009_create_catalog_state::Migration),
+            Box::new(m20261125_000010_add_offers_catalog_version::Migration),
         ]
     }
 }

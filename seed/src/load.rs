@@ -171,6 +171,7 @@ fn wanted_offer(r: &OfferRecord, current: Option<&offer::Model>) -> Result<offer
         created_at: current.map_or(now, |c| c.created_at),
         updated_at: current.map_or(now, |c| c.updated_at),
         deleted_at: current.and_then(|c| c.deleted_at),
+        catalog_version: current.map_or(0, |c| c.catalog_version),
     })
 }
 

@@ -301,3 +301,25 @@ pub fn run_checker(program: &str, args: &[&str]) -> Option<serde_json::Value> {
     assert!(out.status.success(), "{program} failed: {stderr}");
     Some(serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{program} printed no JSON ({e}): {stderr}")))
 }
+
+/// Creates an API key in a database with the real `keys create` command; returns its token.
+pub fn create_key(database_url: &str, name: &str, role: &str, owner: Option<&str>) -> String {
+    let mut cmd = Command::new(server_binary());
+    cmd.env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "warn")
+        .args(["keys", "create", "--name", name, "--role", role]);
+    if let Some(o) = owner {
+        cmd.args(["--owner", o]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "keys create failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+impl TestServer {
+    /// Runs a query with an API key.
+    pub async fn graphql_as(&self, token: &str, query: &str, variables: Value) -> Value {
+        let auth = format!("Bearer {token}");
+        self.graphql_with(query, variables, &[("authorization", auth.as_str())]).await
+    }
+}

@@ -170,6 +170,12 @@ pub struct OfferRecord {
     pub provenance: Provenance,
     /// Version.
     pub version: i32,
+    /// draft, published or archived.
+    pub status: String,
+    /// Soft deletion time.
+    pub deleted_at: Option<DateTime<Utc>>,
+    /// Organisation that owns it.
+    pub owner: Option<String>,
     /// Creation.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -315,6 +321,32 @@ impl Catalog {
             version,
             Rows { offers: rows, theme_links, correlates, occurrences, routes, stages, media, communes, themes },
         )
+    }
+
+    /// A snapshot of one offer whatever its status (a draft, an archived or deleted offer), for
+    /// those who may edit it; relations to other offers are left out.
+    pub async fn load_one(db: &DatabaseConnection, id: &str) -> Result<Option<(Catalog, usize)>> {
+        let Some(row) = Offer::find_by_id(id.to_owned()).one(db).await? else { return Ok(None) };
+        let rows = Rows {
+            offers: vec![row],
+            theme_links: OfferTheme::find().filter(entities::offer_theme::Column::OfferId.eq(id)).all(db).await?,
+            occurrences: EventOccurrence::find()
+                .filter(event_occurrence::Column::OfferId.eq(id))
+                .order_by_asc(event_occurrence::Column::StartsAt)
+                .all(db)
+                .await?,
+            routes: Route::find().filter(entities::route::Column::OfferId.eq(id)).all(db).await?,
+            media: Media::find()
+                .filter(media::Column::OfferId.eq(id))
+                .order_by_asc(media::Column::Position)
+                .all(db)
+                .await?,
+            communes: Commune::find().all(db).await?,
+            themes: Theme::find().all(db).await?,
+            ..Rows::default()
+        };
+        let catalog = Catalog::build(seed::load::catalog_version(db).await?, rows)?;
+        Ok(catalog.by_id(id).map(|i| (catalog, i)))
     }
 
     /// Builds the snapshot and its indexes from database rows.
@@ -525,6 +557,9 @@ fn record_from_row(m: offer::Model) -> Result<OfferRecord> {
         accessibility: m.accessibility,
         capacity: m.capacity,
         version: m.version,
+        status: m.status,
+        deleted_at: m.deleted_at,
+        owner: m.owner,
         created_at: m.created_at,
         updated_at: m.updated_at,
         themes: Vec::new(),

@@ -11,6 +11,7 @@ use std::time::Duration;
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{DocumentOperations, OperationType, Selection, SelectionSet};
 use async_graphql::{Request, Variables};
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -19,6 +20,7 @@ use serde_json::{Map, Value, json};
 
 use super::MAX_ALIASES;
 use super::persisted::PersistedError;
+use crate::auth::Caller;
 use crate::lang::Lang;
 use crate::offers::query::RequestLang;
 use crate::state::{AppState, Urls};
@@ -177,7 +179,14 @@ fn preflight(query: &str, operation_name: Option<&str>) -> Preflight {
     Preflight::Ok(op_type)
 }
 
-async fn execute(state: &AppState, headers: &HeaderMap, params: Params, media: Media, method: &Method) -> Response {
+async fn execute(
+    state: &AppState,
+    headers: &HeaderMap,
+    caller: Caller,
+    params: Params,
+    media: Media,
+    method: &Method,
+) -> Response {
     let query = match params.extensions.as_ref().and_then(|e| e.get("persistedQuery")) {
         Some(ext) => match state.persisted.resolve(ext, params.query.as_deref()).await {
             Ok(q) => q,
@@ -221,6 +230,8 @@ async fn execute(state: &AppState, headers: &HeaderMap, params: Params, media: M
     let request = request
         .data(state.catalog.get())
         .data(RequestLang(lang))
+        .data(caller)
+        .data(state.clone())
         .data(Urls { public: state.config.base_url(headers), website: state.config.website_url() });
     let response = match tokio::time::timeout(TIMEOUT, state.schema.execute(request)).await {
         Ok(r) => r,
@@ -269,7 +280,13 @@ async fn execute(state: &AppState, headers: &HeaderMap, params: Params, media: M
 }
 
 /// `POST /graphql`.
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn post(
+    State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let caller = caller.map_or(Caller::Anonymous, |c| c.0);
     let Some(media) = negotiate(&headers) else {
         return (StatusCode::NOT_ACCEPTABLE, "accept application/graphql-response+json or application/json")
             .into_response();
@@ -287,7 +304,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         return request_error(media, StatusCode::BAD_REQUEST, "batched requests are not supported");
     }
     match params_from_json(value) {
-        Ok(params) => execute(&state, &headers, params, media, &Method::POST).await,
+        Ok(params) => execute(&state, &headers, caller, params, media, &Method::POST).await,
         Err(message) => request_error(media, StatusCode::BAD_REQUEST, message),
     }
 }
@@ -295,9 +312,11 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
 /// `GET /graphql`: GraphiQL for a browser, else a query in the URL.
 pub async fn get(
     State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
+    let caller = caller.map_or(Caller::Anonymous, |c| c.0);
     let wants_html = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
     if wants_html && !q.contains_key("query") {
         return Html(GraphiQLSource::build().endpoint("/graphql").title("Porte du Hainaut offer API").finish())
@@ -308,7 +327,7 @@ pub async fn get(
             .into_response();
     };
     match params_from_query_string(&q) {
-        Ok(params) => execute(&state, &headers, params, media, &Method::GET).await,
+        Ok(params) => execute(&state, &headers, caller, params, media, &Method::GET).await,
         Err(message) => request_error(media, StatusCode::BAD_REQUEST, message),
     }
 }

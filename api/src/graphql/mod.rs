@@ -3,16 +3,44 @@
 pub mod http;
 pub mod persisted;
 
-use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema};
+use async_graphql::{Context, ID, MergedObject, Schema, Subscription as SubscriptionAttr};
+use futures::Stream;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::BroadcastStream;
 
-use crate::offers::OffersQuery;
+use crate::events::{Events, OfferChange};
+use crate::offers::{OffersMutation, OffersQuery};
 
 /// Every root query, merged from the domains.
 #[derive(MergedObject, Default)]
 pub struct Query(OffersQuery);
 
+/// Every mutation, merged from the domains.
+#[derive(MergedObject, Default)]
+pub struct Mutation(OffersMutation);
+
+/// Live updates, over `/graphql/ws` (graphql-transport-ws).
+#[derive(Default)]
+pub struct Subscription;
+
+#[SubscriptionAttr]
+impl Subscription {
+    /// Every change of an offer from now on (or of the given offers only).
+    async fn offer_changed(
+        &self,
+        ctx: &Context<'_>,
+        ids: Option<Vec<ID>>,
+    ) -> async_graphql::Result<impl Stream<Item = OfferChange> + use<>> {
+        let events = ctx.data::<Events>()?;
+        let ids: Option<Vec<String>> = ids.map(|v| v.into_iter().map(|i| i.0).collect());
+        Ok(BroadcastStream::new(events.subscribe())
+            .filter_map(|r| r.ok())
+            .filter(move |c| ids.as_ref().is_none_or(|ids| ids.contains(&c.id))))
+    }
+}
+
 /// The schema type.
-pub type ApiSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub type ApiSchema = Schema<Query, Mutation, Subscription>;
 
 /// Deepest query accepted.
 pub const MAX_DEPTH: usize = 12;
@@ -21,9 +49,14 @@ pub const MAX_COMPLEXITY: usize = 5_000;
 /// Most aliases accepted in one document.
 pub const MAX_ALIASES: usize = 30;
 
-/// Builds the schema with its limits.
-pub fn build_schema() -> ApiSchema {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+/// Builds the schema with its limits; `events` feeds the subscriptions.
+pub fn build_schema(events: Option<Events>) -> ApiSchema {
+    let builder = Schema::build(Query::default(), Mutation::default(), Subscription);
+    let builder = match events {
+        Some(e) => builder.data(e),
+        None => builder,
+    };
+    builder
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(32)
@@ -33,5 +66,5 @@ pub fn build_schema() -> ApiSchema {
 
 /// The schema in SDL, as committed in `api/schema.graphql`.
 pub fn sdl() -> String {
-    build_schema().sdl()
+    build_schema(None).sdl()
 }

@@ -6,12 +6,17 @@ use async_graphql::{Context, ID, Object};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use super::changes::ChangePage;
 use super::filter::{OfferFilter, find_offer};
 use super::types::{CommuneNode, OfferConnection, OfferEdge, OfferNode, PageInfo, ThemeNode, check_first};
 use crate::catalog::Catalog;
 use crate::catalog::query::{Hit, SortKey};
 use crate::error::Error;
 use crate::lang::Lang;
+use crate::state::AppState;
+use entities::offer;
+use entities::prelude::Offer;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 /// The language the request asked for through `Accept-Language`, if any.
 #[derive(Debug, Clone, Copy, Default)]
@@ -109,7 +114,8 @@ impl OffersQuery {
         page(&catalog, hits, first, after.as_deref(), self::lang(ctx, lang)).map_err(Error::into_graphql)
     }
 
-    /// One published offer, by id or by slug.
+    /// One offer, by id or by slug: a published one for everyone; drafts, archived and deleted
+    /// offers too for the keys that may edit them.
     async fn offer(
         &self,
         ctx: &Context<'_>,
@@ -118,17 +124,48 @@ impl OffersQuery {
         lang: Option<Lang>,
     ) -> async_graphql::Result<Option<OfferNode>> {
         let catalog = catalog(ctx)?;
-        let index = match (id, slug) {
-            (Some(id), None) => catalog.by_id(&id),
-            (None, Some(slug)) => catalog.by_slug(&slug),
+        let lang = self::lang(ctx, lang);
+        let index = match (&id, &slug) {
+            (Some(id), None) => catalog.by_id(id),
+            (None, Some(slug)) => catalog.by_slug(slug),
             _ => return Err(Error::BadUserInput("give exactly one of id and slug".into()).into_graphql()),
         };
-        Ok(index.map(|index| OfferNode {
-            catalog: catalog.clone(),
-            index,
-            lang: self::lang(ctx, lang),
-            distance: None,
-        }))
+        if let Some(index) = index {
+            return Ok(Some(OfferNode { catalog: catalog.clone(), index, lang, distance: None }));
+        }
+        let caller = super::mutation::caller(ctx);
+        if !caller.can_edit() {
+            return Ok(None);
+        }
+        let Ok(state) = ctx.data::<AppState>() else { return Ok(None) };
+        let row = match (id, slug) {
+            (Some(id), _) => Offer::find_by_id(id.0).one(&state.db).await,
+            (_, Some(slug)) => Offer::find().filter(offer::Column::Slug.eq(slug)).one(&state.db).await,
+            _ => Ok(None),
+        }
+        .map_err(|e| Error::from(e).into_graphql())?;
+        match row {
+            Some(row) if caller.can_edit_offer(row.owner.as_deref()) => {
+                Ok(Some(super::mutation::editable_node(state, &row.id, lang).await.map_err(Error::into_graphql)?))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Changes since an instant, in commit order: upserts for public offers, tombstones for
+    /// offers deleted, archived or unpublished. Resume with `after` (a cursor of a previous page).
+    async fn changes(
+        &self,
+        ctx: &Context<'_>,
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        after: Option<String>,
+        #[graphql(default = 100)] first: i32,
+    ) -> async_graphql::Result<ChangePage> {
+        let state = ctx.data::<AppState>().map_err(|_| Error::Internal("no state".into()).into_graphql())?;
+        if !(1..=1000).contains(&first) {
+            return Err(Error::BadUserInput("first must be between 1 and 1000".into()).into_graphql());
+        }
+        super::changes::page(&state.db, since, after.as_deref(), first as u64).await.map_err(Error::into_graphql)
     }
 
     /// The five totems, in the order of their themes.

@@ -444,9 +444,57 @@ impl OfferNode {
     async fn route(&self) -> Option<RouteDetails> {
         self.record().route.as_ref().map(|_| RouteDetails { node: self.clone() })
     }
-    /// Version, bumped by every change.
+    /// Version, bumped by every change (pass it as `expectedVersion`).
     async fn version(&self) -> i32 {
         self.record().version
+    }
+    /// draft, published or archived.
+    async fn status(&self) -> &str {
+        &self.record().status
+    }
+    /// When it was deleted (only editors see deleted offers).
+    async fn deleted_at(&self) -> Option<DateTime<Utc>> {
+        self.record().deleted_at
+    }
+    /// The organisation that owns it (editors and its providers only).
+    async fn owner(&self, ctx: &Context<'_>) -> Option<String> {
+        let caller = crate::offers::mutation::caller(ctx);
+        let owner = self.record().owner.clone();
+        caller.can_edit_offer(owner.as_deref()).then_some(owner).flatten()
+    }
+    /// Its history, newest first: who changed it, when, and what it was before (editors and
+    /// its providers only).
+    async fn revisions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+    ) -> async_graphql::Result<Vec<Revision>> {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+        let caller = crate::offers::mutation::caller(ctx);
+        caller.require_editing().map_err(Error::into_graphql)?;
+        if !caller.can_edit_offer(self.record().owner.as_deref()) {
+            return Err(Error::Forbidden("this key may not read this offer's history".into()).into_graphql());
+        }
+        let first = check_first(first, "revisions.first").map_err(Error::into_graphql)?;
+        let state =
+            ctx.data::<crate::state::AppState>().map_err(|_| Error::Internal("no state".into()).into_graphql())?;
+        let rows = entities::prelude::Revision::find()
+            .filter(entities::revision::Column::OfferId.eq(self.record().id.as_str()))
+            .order_by_desc(entities::revision::Column::Id)
+            .limit(first as u64)
+            .all(&state.db)
+            .await
+            .map_err(|e| Error::from(e).into_graphql())?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Revision {
+                version: r.version,
+                action: r.action,
+                actor: r.actor,
+                at: r.created_at,
+                before: r.before.map(Json),
+            })
+            .collect())
     }
     /// Creation time.
     async fn created_at(&self) -> DateTime<Utc> {
@@ -460,6 +508,21 @@ impl OfferNode {
     async fn url(&self, ctx: &Context<'_>) -> Option<String> {
         ctx.data_opt::<Urls>().map(|u| u.offer_page(&self.record().slug))
     }
+}
+
+/// One change in an offer's history.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Revision {
+    /// The offer's version after the change.
+    pub version: i32,
+    /// create, update, publish, unpublish, archive, delete, restore, seed or import.
+    pub action: String,
+    /// Who made it (`role:key name`).
+    pub actor: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The offer as it was before (absent for a creation).
+    pub before: Option<Json<Value>>,
 }
 
 /// The itinerary facts of a route.

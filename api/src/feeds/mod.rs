@@ -1,0 +1,40 @@
+//! Feeds for partner destinations. For now: the change feed at `GET /feeds/changes`, the REST
+//! twin of GraphQL's `changes`, to mirror the offer incrementally.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::offers::changes::{self, ChangePage};
+use crate::state::AppState;
+
+/// Query string of `GET /feeds/changes`.
+#[derive(Debug, Deserialize)]
+pub struct ChangesParams {
+    /// Only changes at or after this instant (RFC 3339).
+    pub since: Option<String>,
+    /// Resume after this cursor.
+    pub after: Option<String>,
+    /// Page size, 1 to 1000 (default 100).
+    pub limit: Option<u64>,
+}
+
+/// `GET /feeds/changes?since=&after=&limit=`.
+pub async fn changes(State(state): State<AppState>, Query(p): Query<ChangesParams>) -> Result<Json<ChangePage>> {
+    let since = p
+        .since
+        .as_deref()
+        .map(|s| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|d| d.with_timezone(&Utc))
+                .map_err(|_| Error::BadUserInput(format!("since {s:?} is not an RFC 3339 date-time")))
+        })
+        .transpose()?;
+    let limit = p.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(Error::BadUserInput("limit must be between 1 and 1000".into()));
+    }
+    Ok(Json(changes::page(&state.db, since, p.after.as_deref(), limit).await?))
+}
