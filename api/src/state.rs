@@ -34,6 +34,8 @@ pub struct AppState {
     pub events: Events,
     /// Rate limits.
     pub limiter: Arc<RateLimiter>,
+    /// Prometheus metrics.
+    pub metrics: Arc<crate::stats::metrics::Metrics>,
     /// Serialises this process's write transactions. SQLite allows one writer and refuses a
     /// read transaction's upgrade to a write while another writes; PostgreSQL needs no such lock
     /// (the version check in the `UPDATE` settles races) but it costs nothing there.

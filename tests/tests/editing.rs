@@ -434,6 +434,9 @@ async fn rate_limits_answer_429_with_retry_after() {
     assert!(retry.as_ref().unwrap().parse::<u64>().unwrap() <= 60);
     let body = server.graphql("{ totems { name } }", json!({})).await;
     assert_eq!(code(&body), "RATE_LIMITED");
+    // Another client address has its own quota (127.0.0.2 is loopback too).
+    let other = reqwest::Client::builder().local_address(std::net::IpAddr::from([127, 0, 0, 2])).build().unwrap();
+    assert_eq!(other.get(format!("{}/layers", server.url)).send().await.unwrap().status(), 200);
     // Probes are never limited.
     assert_eq!(server.get("/healthz").await.status(), 200);
 }

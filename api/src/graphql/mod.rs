@@ -10,14 +10,16 @@ use tokio_stream::wrappers::BroadcastStream;
 
 use crate::events::{Events, OfferChange};
 use crate::offers::{OffersMutation, OffersQuery};
+use crate::qr::graphql::QrMutation;
+use crate::stats::StatsQuery;
 
 /// Every root query, merged from the domains.
 #[derive(MergedObject, Default)]
-pub struct Query(OffersQuery);
+pub struct Query(OffersQuery, StatsQuery);
 
 /// Every mutation, merged from the domains.
 #[derive(MergedObject, Default)]
-pub struct Mutation(OffersMutation);
+pub struct Mutation(OffersMutation, QrMutation);
 
 /// Live updates, over `/graphql/ws` (graphql-transport-ws).
 #[derive(Default)]

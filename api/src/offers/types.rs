@@ -440,6 +440,16 @@ impl OfferNode {
             .map(|h| OfferNode { catalog: self.catalog.clone(), index: h.index, lang: self.lang, distance: h.distance })
             .collect())
     }
+    /// Its QR codes (signage).
+    async fn qr_codes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<crate::qr::graphql::QrCodeNode>> {
+        let r = self.record();
+        let target = if r.route.is_some() || r.kind == "route" {
+            crate::qr::codes::Target::Route(r.id.clone())
+        } else {
+            crate::qr::codes::Target::Offer(r.id.clone())
+        };
+        crate::qr::graphql::codes_of(ctx, &self.catalog, target, self.lang).await
+    }
     /// Route facts, for a route.
     async fn route(&self) -> Option<RouteDetails> {
         self.record().route.as_ref().map(|_| RouteDetails { node: self.clone() })
@@ -604,6 +614,11 @@ impl ThemeNode {
             lang: self.lang,
             distance: None,
         })
+    }
+    /// Its QR codes (signage).
+    async fn qr_codes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<crate::qr::graphql::QrCodeNode>> {
+        let target = crate::qr::codes::Target::Theme(self.record().code.clone());
+        crate::qr::graphql::codes_of(ctx, &self.catalog, target, self.lang).await
     }
     /// Number of published offers of the theme.
     async fn offer_count(&self) -> usize {

@@ -1,0 +1,120 @@
+//! `GET /metrics` in the Prometheus text format: requests by route and status, latencies, tile
+//! and layer cache hits, catalog version and size, QR scans.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use sea_orm::{EntityTrait, QuerySelect};
+
+use crate::state::AppState;
+
+/// Labels of a request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// The route pattern (not the raw path: ids would explode the series).
+    pub route: String,
+    /// HTTP status.
+    pub status: u16,
+}
+
+/// Labels of a latency.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    /// The route pattern.
+    pub route: String,
+}
+
+/// The metrics of the process.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+    cache_local_hits: Gauge,
+    cache_shared_hits: Gauge,
+    cache_misses: Gauge,
+    catalog_version: Gauge,
+    catalog_offers: Gauge,
+    qr_scans: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("porte_du_hainaut");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0005, 2.0, 14))
+        });
+        let m = Metrics {
+            requests: requests.clone(),
+            latency: latency.clone(),
+            cache_local_hits: Gauge::default(),
+            cache_shared_hits: Gauge::default(),
+            cache_misses: Gauge::default(),
+            catalog_version: Gauge::default(),
+            catalog_offers: Gauge::default(),
+            qr_scans: Gauge::default(),
+            registry: Registry::default(),
+        };
+        registry.register("http_requests", "HTTP requests by route and status", requests);
+        registry.register("http_request_duration_seconds", "HTTP request latency by route", latency);
+        registry.register(
+            "tile_cache_local_hits",
+            "Tiles and layers served from the process cache",
+            m.cache_local_hits.clone(),
+        );
+        registry.register("tile_cache_shared_hits", "Tiles and layers served from Redis", m.cache_shared_hits.clone());
+        registry.register("tile_cache_misses", "Tiles and layers encoded anew", m.cache_misses.clone());
+        registry.register("catalog_version", "Version of the catalog snapshot served", m.catalog_version.clone());
+        registry.register("catalog_offers", "Published offers in the catalog snapshot", m.catalog_offers.clone());
+        registry.register("qr_scans", "QR resolutions recorded in the database", m.qr_scans.clone());
+        Metrics { registry, ..m }
+    }
+}
+
+/// Middleware: counts and times every request by its route pattern.
+pub async fn middleware(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let start = Instant::now();
+    let response = next.run(req).await;
+    let status = response.status().as_u16();
+    state.metrics.requests.get_or_create(&RequestLabels { route: route.clone(), status }).inc();
+    state.metrics.latency.get_or_create(&RouteLabels { route }).observe(start.elapsed().as_secs_f64());
+    response
+}
+
+/// `GET /metrics`.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let m = &state.metrics;
+    let stats = &state.cache.stats;
+    let as_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    m.cache_local_hits.set(as_i64(stats.local_hits.load(Ordering::Relaxed)));
+    m.cache_shared_hits.set(as_i64(stats.shared_hits.load(Ordering::Relaxed)));
+    m.cache_misses.set(as_i64(stats.misses.load(Ordering::Relaxed)));
+    let catalog = state.catalog.get();
+    m.catalog_version.set(catalog.version);
+    m.catalog_offers.set(i64::try_from(catalog.offers.len()).unwrap_or(i64::MAX));
+    let scans: Option<i64> = entities::prelude::QrScan::find()
+        .select_only()
+        .column_as(sea_orm::sea_query::Expr::cust("CAST(COALESCE(SUM(count), 0) AS BIGINT)"), "total")
+        .into_tuple::<i64>()
+        .one(&state.db)
+        .await
+        .ok()
+        .flatten();
+    m.qr_scans.set(scans.unwrap_or(0));
+    let mut body = String::new();
+    if prometheus_client::encoding::text::encode(&mut body, &m.registry).is_err() {
+        return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "metrics encoding failed").into_response();
+    }
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response()
+}
