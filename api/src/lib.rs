@@ -16,6 +16,7 @@ pub mod lang;
 pub mod layers;
 pub mod map;
 pub mod offers;
+pub mod ogc;
 pub mod qr;
 pub mod server;
 pub mod shared;

@@ -15,14 +15,14 @@ use tower_http::trace::TraceLayer;
 use crate::auth::Role;
 use crate::auth::rate_limit::{Quotas, RateLimiter};
 use crate::catalog::{Catalog, CatalogHandle};
-use crate::config::{Cli, Command, Config, KeysCommand, QrCommand};
+use crate::config::{Cli, Command, Config, ImportCommand, KeysCommand, QrCommand};
 use crate::error::{Error, Result};
 use crate::events::Events;
 use crate::graphql::persisted::PersistedQueries;
 use crate::http_cache::ResponseCache;
 use crate::shared::SharedStore;
 use crate::state::AppState;
-use crate::{auth, db, feeds, graphql, health, layers, map, qr, tiles};
+use crate::{auth, db, feeds, graphql, health, layers, map, ogc, qr, tiles};
 use async_graphql_axum::GraphQLSubscription;
 
 /// Largest request body accepted (GraphQL documents and mutations).
@@ -39,8 +39,19 @@ pub fn router(state: AppState) -> Router {
         .route("/tiles/{file}", get(tiles::tilejson))
         .route("/tiles/{layers}/{z}/{x}/{y}", get(tiles::tile))
         .route("/feeds/changes", get(feeds::changes))
+        .route("/feeds/offers.geojson", get(feeds::offers::geojson))
+        .route("/feeds/offers.jsonld", get(feeds::offers::jsonld))
+        .route("/feeds/events.ics", get(feeds::offers::ics))
         .route("/q/{file}", get(qr::resolve))
         .route("/q/{code}/sign.svg", get(qr::sign))
+        .route("/ogc", get(ogc::landing))
+        .route("/ogc/", get(ogc::landing))
+        .route("/ogc/conformance", get(ogc::conformance))
+        .route("/ogc/api", get(ogc::openapi))
+        .route("/ogc/collections", get(ogc::collections))
+        .route("/ogc/collections/{id}", get(ogc::one_collection))
+        .route("/ogc/collections/{id}/items", get(ogc::items))
+        .route("/ogc/collections/{id}/items/{fid}", get(ogc::item))
         .route("/map", get(map::page))
         .route("/map/maplibre-gl.js", get(map::maplibre_js))
         .route("/map/maplibre-gl.css", get(map::maplibre_css))
@@ -231,6 +242,25 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Keys { action } => keys_command(&cli.config, action).await,
+        Command::Import { from: ImportCommand::Datatourisme { paths } } => {
+            use std::io::Write;
+            let db = db::connect(&cli.config).await?;
+            db::migrate(&db).await?;
+            let report = seed::datatourisme::import(&db, &paths).await.map_err(|e| Error::Internal(e.to_string()))?;
+            let mut out = std::io::stdout();
+            let mut lines = vec![format!(
+                "created {}, updated {}, unchanged {}, rejected {}",
+                report.created,
+                report.updated,
+                report.unchanged,
+                report.rejected.len()
+            )];
+            lines.extend(report.rejected.iter().map(|(name, why)| format!("rejected {name}: {why}")));
+            for l in lines {
+                writeln!(out, "{l}").map_err(|e| Error::Internal(e.to_string()))?;
+            }
+            Ok(())
+        }
         Command::Qr { action: QrCommand::Generate } => {
             let db = db::connect(&cli.config).await?;
             db::migrate(&db).await?;

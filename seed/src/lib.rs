@@ -3,6 +3,7 @@
 //! The open-data files are embedded in the binary so a fresh clone runs without `../shared`;
 //! `seed/data/README.md` gives their sources and licences.
 
+pub mod datatourisme;
 pub mod geometry;
 pub mod load;
 pub mod slug;

@@ -1,5 +1,7 @@
-//! Feeds for partner destinations. For now: the change feed at `GET /feeds/changes`, the REST
-//! twin of GraphQL's `changes`, to mirror the offer incrementally.
+//! Feeds for partner destinations: the offer as GeoJSON, schema.org JSON-LD and iCalendar
+//! (`offers`), and the change feed at `GET /feeds/changes`, the REST twin of GraphQL's `changes`.
+
+pub mod offers;
 
 use axum::Json;
 use axum::extract::{Query, State};

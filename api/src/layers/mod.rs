@@ -121,7 +121,8 @@ impl LayerFilter {
     }
 }
 
-fn offer_feature(o: &OfferRecord, layer: Layer, lang: Lang, website: &str) -> Value {
+/// One offer as a GeoJSON Feature of a layer.
+pub fn offer_feature(o: &OfferRecord, layer: Layer, lang: Lang, website: &str) -> Value {
     let geometry = match layer {
         Layer::Offers => {
             json!({ "type": "Point", "coordinates": [seed::geometry::round6(o.point[0]), seed::geometry::round6(o.point[1])] })

@@ -1,0 +1,297 @@
+//! Interoperability: the DATAtourisme importer on the six real objects, the partner feeds
+//! (GeoJSON, JSON-LD expanded by PyLD, iCalendar parsed by the icalendar package) and OGC API -
+//! Features read by OWSLib.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+use tests::{Options, SqliteDatabase, TestServer, run_checker};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/datatourisme")
+}
+
+fn import(db: &str, paths: &[&Path]) -> String {
+    let out = Command::new(tests::server_binary())
+        .env("DATABASE_URL", db)
+        .env("RUST_LOG", "warn")
+        .arg("import")
+        .arg("datatourisme")
+        .args(paths)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+async fn imported() -> (TestServer, SqliteDatabase) {
+    let db = SqliteDatabase::create();
+    let server = TestServer::start_with(Options {
+        database_url: Some(db.url.clone()),
+        env: vec![("CATALOG_POLL_SECONDS".into(), "1".into())],
+        ..Default::default()
+    })
+    .await;
+    let summary = import(&db.url, &[&fixtures()]);
+    assert!(summary.starts_with("created 6, updated 0, unchanged 0, rejected 0"), "{summary}");
+    // The running server learns of the import by polling the catalog version.
+    for _ in 0..50 {
+        if server.data("{ offers(filter: { text: \"MAZETTE\" }) { totalCount } }", json!({})).await["offers"]["totalCount"]
+            == 1
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    (server, db)
+}
+
+#[tokio::test]
+async fn the_six_objects_import_once_and_are_queryable() {
+    let (server, db) = imported().await;
+    let again = import(&db.url, &[&fixtures()]);
+    assert!(again.starts_with("created 0, updated 0, unchanged 6, rejected 0"), "{again}");
+
+    let q = r#"query($t: String!) { offers(filter: { text: $t }) { edges { node {
+        name kind location { lat lon } inTerritory commune { code } address { postalCode locality inseeCode }
+        occurrences { start end } media { url licence credit } labels openingHours openingHoursText
+        source { name id licence attribution updatedAt } contact { phones emails websites } } } } }"#;
+    let server = &server;
+    let get =
+        |t: &'static str| async move { server.data(q, json!({ "t": t })).await["offers"]["edges"][0]["node"].clone() };
+
+    let mazette = get("MAZETTE").await;
+    assert_eq!(mazette["kind"], "ACCOMMODATION");
+    assert_eq!(mazette["location"]["lat"], 45.802394);
+    assert_eq!(mazette["location"]["lon"], 0.727444);
+    assert_eq!(mazette["inTerritory"], false);
+    assert_eq!(mazette["commune"], Value::Null);
+    assert_eq!(mazette["address"]["inseeCode"], "87204", "an offer from elsewhere keeps its commune");
+    let media = mazette["media"].as_array().unwrap();
+    assert!(!media.is_empty());
+    assert_eq!(media[0]["licence"], "By-NC-ND 4.0", "each picture keeps its own licence");
+    assert_eq!(media[0]["credit"], "Gîtes de France® Haute-Vienne");
+    assert_eq!(mazette["source"]["name"], "datatourisme");
+    assert!(mazette["source"]["attribution"].as_str().unwrap().starts_with("DATAtourisme"));
+
+    let expo = get("Émotions enfouies").await;
+    assert_eq!(expo["kind"], "EVENT");
+    assert_eq!(expo["occurrences"].as_array().unwrap().len(), 537, "every period is an occurrence");
+    let jeanne = get("Chez Jeanne").await;
+    assert_eq!(jeanne["kind"], "RESTAURANT");
+    assert!(jeanne["contact"]["phones"].as_array().unwrap().contains(&json!("+33 2 14 14 13 60")));
+    let escapade = get("Escapade Nature").await;
+    assert_eq!(escapade["kind"], "SITE");
+    assert!(escapade["labels"].as_array().unwrap().contains(&json!("qualite-tourisme")));
+    assert!(escapade["openingHours"].as_str().unwrap().contains("Fr 16:30-18:00"), "{escapade}");
+    assert_eq!(get("Bien-être et soins").await["kind"], "ACTIVITY");
+    assert_eq!(get("maisons de vacances GHK").await["kind"], "ACCOMMODATION");
+
+    // Offers from elsewhere stay off the territory's maps unless asked for.
+    let layer = server.get("/layers/offers.geojson").await.text().await.unwrap();
+    assert!(!layer.contains("MAZETTE"));
+    let layer = server.get("/layers/offers.geojson?outside=true").await.text().await.unwrap();
+    assert!(layer.contains("MAZETTE"));
+}
+
+#[tokio::test]
+async fn a_newer_last_update_updates_and_a_bad_object_is_rejected_alone() {
+    let db = SqliteDatabase::create();
+    let _server = TestServer::start_with(Options { database_url: Some(db.url.clone()), ..Default::default() }).await;
+    import(&db.url, &[&fixtures()]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut v: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("30-0049c43b-5087-3c44-87ef-349d316fc2b8.json")).unwrap(),
+    )
+    .unwrap();
+    v["lastUpdateDatatourisme"] = json!("2026-11-01T00:00:00Z");
+    v["rdfs:label"]["fr"] = json!(["Chez Jeanne, crêperie"]);
+    std::fs::write(dir.path().join("newer.json"), v.to_string()).unwrap();
+    let mut broken = v.clone();
+    broken["@id"] = json!("https://data.datatourisme.fr/30/not-placed");
+    broken["isLocatedAt"] = json!([]);
+    std::fs::write(dir.path().join("no-place.json"), broken.to_string()).unwrap();
+    std::fs::write(dir.path().join("truncated.json"), "{\"@id\": \"https://data.datatourisme.fr/30/x\", ").unwrap();
+    let summary = import(&db.url, &[dir.path()]);
+    assert!(summary.starts_with("created 0, updated 1, unchanged 0, rejected 2"), "{summary}");
+    assert!(
+        summary.contains("no-place.json: no isLocatedAt") && summary.contains("truncated.json: not JSON"),
+        "{summary}"
+    );
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let conn = db.connect().await;
+    let n = entities::prelude::Offer::find()
+        .filter(entities::offer::Column::Source.eq("datatourisme"))
+        .count(&conn)
+        .await
+        .unwrap();
+    assert_eq!(n, 6, "nothing partial was written");
+    let jeanne = entities::prelude::Offer::find()
+        .filter(entities::offer::Column::Name.contains("crêperie"))
+        .one(&conn)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(jeanne.version, 2);
+}
+
+#[tokio::test]
+async fn a_zip_of_a_flux_export_imports() {
+    let db = SqliteDatabase::create();
+    let _server = TestServer::start_with(Options { database_url: Some(db.url.clone()), ..Default::default() }).await;
+    let dir = tempfile::tempdir().unwrap();
+    let zip = dir.path().join("flux.zip");
+    let status = Command::new("python3")
+        .args(["-c", "import sys, zipfile, glob, os\nz = zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED)\nfor f in sorted(glob.glob(os.path.join(sys.argv[2], '*.json'))): z.write(f, 'objects/' + os.path.basename(f))\nz.writestr('index.json', '[]')\nz.close()"])
+        .arg(&zip)
+        .arg(fixtures())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let summary = import(&db.url, &[&zip]);
+    assert!(summary.starts_with("created 6, updated 0, unchanged 0, rejected 0"), "{summary}");
+}
+
+#[tokio::test]
+async fn feeds_are_valid_incremental_and_conditional() {
+    let (server, _db) = imported().await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // GeoJSON.
+    let res = server.get("/feeds/offers.geojson").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/geo+json");
+    let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+    let modified = res.headers()["last-modified"].to_str().unwrap().to_owned();
+    let text = res.text().await.unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc["numberMatched"], 73);
+    let file = dir.path().join("feed.geojson");
+    std::fs::write(&file, &text).unwrap();
+    if let Some(r) = run_checker("check_geojson.py", &[file.to_str().unwrap()]) {
+        let r = &r[file.to_str().unwrap()];
+        assert_eq!(r["structure"], json!({}), "{r}");
+        assert_eq!(r["invalid"], json!({}), "{r}");
+    }
+    let not_modified = server
+        .client
+        .get(format!("{}/feeds/offers.geojson", server.url))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_modified.status(), 304);
+    let not_modified = server
+        .client
+        .get(format!("{}/feeds/offers.geojson", server.url))
+        .header("if-modified-since", &modified)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_modified.status(), 304);
+    // Paging with a next link, filters, and `since`.
+    let page = server.get("/feeds/offers.geojson?limit=10&theme=decouverte").await;
+    let next = page.headers()["link"].to_str().unwrap().to_owned();
+    assert!(next.contains("offset=10") && next.contains("theme=decouverte") && next.contains("rel=\"next\""), "{next}");
+    let page: Value = page.json().await.unwrap();
+    assert_eq!(page["numberReturned"], 10);
+    let since: Value = server.get("/feeds/offers.geojson?since=2099-01-01T00:00:00Z").await.json().await.unwrap();
+    assert_eq!(since["numberMatched"], 0);
+    assert_eq!(server.get("/feeds/offers.geojson?since=yesterday").await.status(), 400);
+
+    // JSON-LD, expanded by a JSON-LD processor.
+    let text = server.get("/feeds/offers.jsonld").await.text().await.unwrap();
+    let file = dir.path().join("feed.jsonld");
+    std::fs::write(&file, &text).unwrap();
+    if let Some(r) = run_checker("jsonld_expand.py", &[file.to_str().unwrap()]) {
+        assert_eq!(r["count"], 73);
+        let types: Vec<String> = r["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|n| n["types"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_owned()))
+            .collect();
+        for t in ["TouristAttraction", "LodgingBusiness", "FoodEstablishment", "Event", "TouristTrip"] {
+            assert!(types.contains(&format!("https://schema.org/{t}")), "{t} missing");
+        }
+        let mazette = r["nodes"].as_array().unwrap().iter().find(|n| n["names"]["fr"] == "MAZETTE").unwrap();
+        assert_eq!(mazette["has_geo"], true);
+        assert_eq!(mazette["images"][0], "By-NC-ND 4.0");
+    }
+
+    // iCalendar, parsed by a real parser.
+    let res = server.get("/feeds/events.ics?from=2025-01-01T00:00:00Z&to=2025-12-31T23:59:59Z").await;
+    assert_eq!(res.headers()["content-type"], "text/calendar; charset=utf-8");
+    let text = res.text().await.unwrap();
+    let file = dir.path().join("events.ics");
+    std::fs::write(&file, &text).unwrap();
+    if let Some(r) = run_checker("ics_check.py", &[file.to_str().unwrap()]) {
+        assert_eq!(r["version"], "2.0");
+        let events = r["events"].as_array().unwrap();
+        assert!(!events.is_empty());
+        let uids: std::collections::HashSet<&str> = events.iter().map(|e| e["uid"].as_str().unwrap()).collect();
+        assert_eq!(uids.len(), events.len(), "stable, unique UIDs");
+        for e in events {
+            assert!(e["start"].as_str().unwrap().starts_with("2025") || e["end"].as_str().unwrap().starts_with("2025"));
+            assert!(e["start"].as_str().unwrap().ends_with("+00:00"), "times are UTC: {e}");
+            assert!(
+                e["dtstamp"].is_string() && e["geo"].is_array() && e["url"].is_string() && e["location"].is_string(),
+                "{e}"
+            );
+        }
+        // 5 March 2025, a whole day in Saumur: from midnight Paris time (23:00 UTC the day before).
+        assert!(events.iter().any(|e| e["start"] == "2025-03-04T23:00:00+00:00"), "Paris days");
+    }
+}
+
+#[tokio::test]
+async fn ogc_api_features_reads_with_owslib() {
+    let server = TestServer::start().await;
+    let landing: Value = server.get("/ogc").await.json().await.unwrap();
+    assert!(landing["links"].as_array().unwrap().iter().any(|l| l["rel"] == "service-desc"));
+    let api = server.get("/ogc/api").await;
+    assert!(api.headers()["content-type"].to_str().unwrap().starts_with("application/vnd.oai.openapi+json"));
+    let api: Value = api.json().await.unwrap();
+    assert_eq!(api["openapi"], "3.0.3");
+
+    let url = format!("{}/ogc", server.url);
+    let Some(r) = run_checker("ogc_client.py", &[&url, "offers", "3.40,50.43,3.46,50.47"]) else { return };
+    assert!(
+        r["conformsTo"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core"))
+    );
+    assert_eq!(r["collections"], json!(["offers", "routes", "footprints", "communes"]));
+    let features = r["features"].as_array().unwrap();
+    assert!(features.iter().any(|f| f["name"] == "musée de la Tour abbatiale"), "{r}");
+    for f in features {
+        let c = f["coordinates"].as_array().unwrap();
+        let (lon, lat) = (c[0].as_f64().unwrap(), c[1].as_f64().unwrap());
+        assert!((3.40..=3.46).contains(&lon) && (50.43..=50.47).contains(&lat));
+    }
+    assert_eq!(r["numberMatched"], r["numberReturned"]);
+
+    // Paging with next links, one item, and bad requests.
+    let page: Value = server.get("/ogc/collections/footprints/items?limit=5").await.json().await.unwrap();
+    assert_eq!(page["numberReturned"], 5);
+    let next = page["links"].as_array().unwrap().iter().find(|l| l["rel"] == "next").unwrap()["href"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(next.contains("offset=5"));
+    let id = page["features"][0]["id"].as_str().unwrap();
+    let one = server.get(&format!("/ogc/collections/footprints/items/{id}")).await;
+    assert_eq!(one.status(), 200);
+    assert_eq!(one.headers()["content-type"], "application/geo+json");
+    let commune: Value = server.get("/ogc/collections/communes/items/59632").await.json().await.unwrap();
+    assert_eq!(commune["properties"]["name"], "Wallers");
+    assert_eq!(server.get("/ogc/collections/footprints/items/nope").await.status(), 404);
+    assert_eq!(server.get("/ogc/collections/castles/items").await.status(), 404);
+    assert_eq!(server.get("/ogc/collections/offers/items?limit=0").await.status(), 400);
+    assert_eq!(server.get("/ogc/collections/offers/items?color=red").await.status(), 400);
+    let filtered: Value = server.get("/ogc/collections/offers/items?kind=route&limit=100").await.json().await.unwrap();
+    assert_eq!(filtered["numberMatched"], 4);
+}
