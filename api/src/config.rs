@@ -28,8 +28,12 @@ pub enum Command {
         #[arg(long)]
         down: bool,
     },
-    /// Load the territory's reference data (idempotent).
-    Seed,
+    /// Load the territory's reference data (idempotent), or synthetic data for scale tests.
+    Seed {
+        /// What else to load.
+        #[command(subcommand)]
+        what: Option<SeedCommand>,
+    },
     /// Print the GraphQL schema (SDL), as committed in `api/schema.graphql`.
     Schema,
     /// Import offers from another system.
@@ -49,6 +53,20 @@ pub enum Command {
         /// What to do with keys.
         #[command(subcommand)]
         action: KeysCommand,
+    },
+}
+
+/// `api seed …`.
+#[derive(Debug, Subcommand)]
+pub enum SeedCommand {
+    /// Add N clearly fictional offers over the Hauts-de-France box (scale tests only).
+    Synth {
+        /// How many offers.
+        #[arg(long)]
+        offers: usize,
+        /// Seed of the generator (the same seed gives the same data).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
 }
 

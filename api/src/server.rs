@@ -6,16 +6,18 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Request, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::DatabaseConnection;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::Role;
 use crate::auth::rate_limit::{Quotas, RateLimiter};
 use crate::catalog::{Catalog, CatalogHandle};
-use crate::config::{Cli, Command, Config, ImportCommand, KeysCommand, QrCommand};
+use crate::config::{Cli, Command, Config, ImportCommand, KeysCommand, QrCommand, SeedCommand};
 use crate::error::{Error, Result};
 use crate::events::Events;
 use crate::graphql::persisted::PersistedQueries;
@@ -68,6 +70,11 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::middleware))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::stats::metrics::middleware))
         .layer(CompressionLayer::new())
+        // A bug must cost one request a 500, never the connection (nor leak its detail).
+        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send + 'static>| {
+            tracing::error!("a request handler panicked");
+            Error::Internal("panic".into()).into_response()
+        }))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(
             TraceLayer::new_for_http()
@@ -268,7 +275,15 @@ pub async fn run(cli: Cli) -> Result<()> {
             tracing::info!(created, kept, "QR codes for every totem and corrélat");
             Ok(())
         }
-        Command::Seed => {
+        Command::Seed { what: Some(SeedCommand::Synth { offers, seed }) } => {
+            let db = db::connect(&cli.config).await?;
+            db::migrate(&db).await?;
+            db::seed_if_empty(&db).await?;
+            let n = seed::synth::generate(&db, offers, seed).await?;
+            tracing::info!(offers = n, "synthetic offers added (fictional, source = synthetic)");
+            Ok(())
+        }
+        Command::Seed { what: None } => {
             let db = db::connect(&cli.config).await?;
             db::migrate(&db).await?;
             let report = db::seed(&db).await?;

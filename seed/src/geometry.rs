@@ -18,8 +18,35 @@ pub enum GeometryError {
     Empty,
 }
 
+/// Checks that every position is an array of two or three finite numbers, nested as the type
+/// says, before the conversion (which indexes positions without checking them).
+fn check_positions(v: &Value, depth: usize) -> Result<(), GeometryError> {
+    let bad = || GeometryError::NotGeoJson("every position must be [longitude, latitude]".into());
+    let items = v.as_array().ok_or_else(bad)?;
+    if depth == 0 {
+        let ok = (2..=3).contains(&items.len()) && items.iter().all(|n| n.as_f64().is_some_and(f64::is_finite));
+        return if ok { Ok(()) } else { Err(bad()) };
+    }
+    items.iter().try_for_each(|i| check_positions(i, depth - 1))
+}
+
 /// Reads a GeoJSON geometry object.
 pub fn parse(value: &Value) -> Result<Geometry<f64>, GeometryError> {
+    let depth = match value.get("type").and_then(Value::as_str) {
+        Some("Point") => Some(0),
+        Some("MultiPoint" | "LineString") => Some(1),
+        Some("MultiLineString" | "Polygon") => Some(2),
+        Some("MultiPolygon") => Some(3),
+        _ => None,
+    };
+    if let (Some(depth), Some(coords)) = (depth, value.get("coordinates")) {
+        check_positions(coords, depth)?;
+    }
+    if let Some(Value::Array(parts)) = value.get("geometries") {
+        for part in parts {
+            parse(part)?;
+        }
+    }
     let geometry: geojson::Geometry =
         serde_json::from_value(value.clone()).map_err(|e| GeometryError::NotGeoJson(e.to_string()))?;
     Geometry::<f64>::try_from(geometry).map_err(|e| GeometryError::NotGeoJson(e.to_string()))
@@ -103,5 +130,12 @@ mod tests {
     #[test]
     fn garbage_is_refused() {
         assert!(parse(&json!({"type": "Pointless"})).is_err());
+        // A one-number position made the geojson conversion panic: it is refused before.
+        assert!(parse(&json!({"type": "LineString", "coordinates": [[3.4]]})).is_err());
+        assert!(parse(&json!({"type": "Polygon", "coordinates": [[[3.4, 50.3], [1.0]]]})).is_err());
+        assert!(
+            parse(&json!({"type": "GeometryCollection", "geometries": [{"type": "Point", "coordinates": [1.0]}]}))
+                .is_err()
+        );
     }
 }

@@ -7,6 +7,7 @@ pub mod datatourisme;
 pub mod geometry;
 pub mod load;
 pub mod slug;
+pub mod synth;
 pub mod territory;
 
 pub use load::{LoadError, LoadReport, load, offer_id};

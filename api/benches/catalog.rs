@@ -1,0 +1,49 @@
+//! Criterion benchmarks of the serving path on the real territory: cold encoding of a composite
+//! tile at z10, z12 and z14 (no cache), and the catalog's `near` and `text` selections, plus the
+//! catalog build. Run with `cargo bench -p api --bench catalog`; figures go to BENCHMARKS.md.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+
+use api::catalog::Catalog;
+use api::catalog::query::{Near, OfferQuery};
+use api::lang::Lang;
+use api::tiles::Layer;
+use api::tiles::encode::{TileCoord, encode};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+fn catalog() -> Catalog {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let db = sea_orm::Database::connect("sqlite::memory:").await.expect("sqlite");
+        api::db::migrate(&db).await.expect("migrate");
+        api::db::seed(&db).await.expect("seed");
+        Catalog::load(&db).await.expect("catalog")
+    })
+}
+
+/// The tile holding the Fosse d'Arenberg at a zoom.
+fn tile(z: u32) -> TileCoord {
+    let (x, y) = api::tiles::mercator::project(3.4265, 50.3836);
+    let n = f64::from(1u32 << z);
+    TileCoord::new(z, (x * n) as u32, (y * n) as u32).expect("tile")
+}
+
+fn benches(c: &mut Criterion) {
+    let catalog = catalog();
+    let layers = [Layer::Offers, Layer::Footprints, Layer::Routes, Layer::Communes];
+    for z in [10, 12, 14] {
+        let t = tile(z);
+        c.bench_function(&format!("cold composite tile z{z}"), |b| {
+            b.iter(|| black_box(encode(&catalog, &layers, t, Lang::Fr, "https://example.org", false)))
+        });
+    }
+    let near =
+        OfferQuery { near: Some(Near { lat: 50.3836, lon: 3.4265, radius_meters: 20_000.0 }), ..Default::default() };
+    c.bench_function("select near 20 km", |b| b.iter(|| black_box(catalog.select(&near))));
+    let text = OfferQuery { text: Some("cité minière".into()), ..Default::default() };
+    c.bench_function("select text", |b| b.iter(|| black_box(catalog.select(&text))));
+}
+
+criterion_group!(name = serving; config = Criterion::default().sample_size(50); targets = benches);
+criterion_main!(serving);
