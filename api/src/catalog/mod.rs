@@ -23,33 +23,52 @@ use crate::error::{Error, Result};
 use crate::lang::Lang;
 use text::{Field, TextIndex};
 
-/// Multilingual text: French is the language of record.
+/// Multilingual text: French is the language of record. A slot per language (fr, en, nl, de):
+/// no hash map per field, which matters at hundreds of thousands of offers.
 #[derive(Debug, Clone, Default)]
-pub struct Texts(pub HashMap<Lang, String>);
+pub struct Texts([Option<Box<str>>; 4]);
+
+fn slot(lang: Lang) -> usize {
+    match lang {
+        Lang::Fr => 0,
+        Lang::En => 1,
+        Lang::Nl => 2,
+        Lang::De => 3,
+    }
+}
 
 impl Texts {
     /// Reads `{"fr": …, "en": …}`, ignoring unknown languages and empty strings.
     pub fn from_json(value: Option<&Value>) -> Texts {
-        let mut map = HashMap::new();
+        let mut texts = Texts::default();
         if let Some(Value::Object(o)) = value {
             for (k, v) in o {
                 if let (Some(lang), Some(text)) = (Lang::from_code(k), v.as_str())
                     && !text.trim().is_empty()
                 {
-                    map.insert(lang, text.to_owned());
+                    texts.0[slot(lang)] = Some(text.into());
                 }
             }
         }
-        Texts(map)
+        texts
+    }
+
+    /// The text in exactly this language.
+    pub fn exact(&self, lang: Lang) -> Option<&str> {
+        self.0[slot(lang)].as_deref()
+    }
+
+    /// Every text, French first.
+    pub fn values(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().filter_map(|t| t.as_deref())
     }
 
     /// The text in a language, else in French, else in any language; with the language used.
     pub fn get(&self, lang: Lang) -> Option<(&str, Lang)> {
-        self.0
-            .get(&lang)
-            .map(|t| (t.as_str(), lang))
-            .or_else(|| self.0.get(&Lang::Fr).map(|t| (t.as_str(), Lang::Fr)))
-            .or_else(|| Lang::ALL.iter().find_map(|l| self.0.get(l).map(|t| (t.as_str(), *l))))
+        self.exact(lang)
+            .map(|t| (t, lang))
+            .or_else(|| self.exact(Lang::Fr).map(|t| (t, Lang::Fr)))
+            .or_else(|| Lang::ALL.iter().find_map(|l| self.exact(*l).map(|t| (t, *l))))
     }
 }
 
@@ -96,17 +115,17 @@ pub struct RouteInfo {
     pub line_precision: String,
 }
 
-/// Where a record comes from.
+/// Where a record comes from. The texts shared by many records are interned.
 #[derive(Debug, Clone)]
 pub struct Provenance {
     /// Source system.
-    pub source: String,
+    pub source: Arc<str>,
     /// Id in the source.
     pub source_id: String,
     /// Licence.
-    pub licence: String,
+    pub licence: Arc<str>,
     /// Attribution.
-    pub attribution: String,
+    pub attribution: Arc<str>,
     /// Page in the source.
     pub url: Option<String>,
     /// Last change in the source.
@@ -138,8 +157,6 @@ pub struct OfferRecord {
     pub geo_precision: String,
     /// Footprint or line.
     pub geometry: Option<Geometry<f64>>,
-    /// The same as GeoJSON.
-    pub geometry_json: Option<Value>,
     /// The geometry projected to the Web Mercator unit square, for tiles.
     pub mercator: Option<Geometry<f64>>,
     /// Bounding box (west, south, east, north).
@@ -197,6 +214,12 @@ pub struct OfferRecord {
 }
 
 impl OfferRecord {
+    /// The footprint or line as RFC 7946 GeoJSON, written when asked for (not kept: it would
+    /// double the memory of the catalog).
+    pub fn geometry_json(&self) -> Option<Value> {
+        self.geometry.as_ref().map(seed::geometry::to_geojson)
+    }
+
     /// Whether the offer is accessible to wheelchair users by its data.
     pub fn is_accessible(&self) -> bool {
         match &self.accessibility {
@@ -304,11 +327,19 @@ impl Catalog {
     /// Reads the published offer from the database.
     pub async fn load(db: &DatabaseConnection) -> Result<Catalog> {
         let version = seed::load::catalog_version(db).await?;
-        let rows = Offer::find()
+        // Rows are converted as they stream in, so the database rows of the whole offer are never
+        // all in memory at once (at 500,000 offers they would be gigabytes the allocator keeps).
+        let mut records = Records::default();
+        let mut rows = Vec::new();
+        let mut stream = Offer::find()
             .filter(offer::Column::Status.eq("published"))
             .filter(offer::Column::DeletedAt.is_null())
-            .all(db)
+            .stream(db)
             .await?;
+        while let Some(row) = futures::StreamExt::next(&mut stream).await {
+            rows.push(records.convert(row?)?);
+        }
+        drop(stream);
         let theme_links = OfferTheme::find().all(db).await?;
         let correlates = OfferCorrelate::find().all(db).await?;
         let occurrences = EventOccurrence::find().order_by_asc(event_occurrence::Column::StartsAt).all(db).await?;
@@ -328,7 +359,7 @@ impl Catalog {
     pub async fn load_one(db: &DatabaseConnection, id: &str) -> Result<Option<(Catalog, usize)>> {
         let Some(row) = Offer::find_by_id(id.to_owned()).one(db).await? else { return Ok(None) };
         let rows = Rows {
-            offers: vec![row],
+            offers: vec![Records::default().convert(row)?],
             theme_links: OfferTheme::find().filter(entities::offer_theme::Column::OfferId.eq(id)).all(db).await?,
             occurrences: EventOccurrence::find()
                 .filter(event_occurrence::Column::OfferId.eq(id))
@@ -351,7 +382,7 @@ impl Catalog {
 
     /// Builds the snapshot and its indexes from database rows.
     pub fn build(version: i64, rows: Rows) -> Result<Catalog> {
-        let mut offers: Vec<OfferRecord> = rows.offers.into_iter().map(record_from_row).collect::<Result<_>>()?;
+        let mut offers = rows.offers;
         offers.sort_by(|a, b| a.sort_name.cmp(&b.sort_name).then_with(|| a.id.cmp(&b.id)));
         let by_id: HashMap<String, usize> = offers.iter().enumerate().map(|(i, o)| (o.id.clone(), i)).collect();
         let by_slug = offers.iter().enumerate().map(|(i, o)| (o.slug.clone(), i)).collect();
@@ -461,10 +492,10 @@ impl Catalog {
         );
         let mut text = TextIndex::default();
         for (i, o) in offers.iter().enumerate() {
-            for t in o.name.0.values() {
+            for t in o.name.values() {
                 text.add(i, Field::Name, t);
             }
-            for t in o.short_description.0.values().chain(o.description.0.values()) {
+            for t in o.short_description.values().chain(o.description.values()) {
                 text.add(i, Field::Body, t);
             }
         }
@@ -484,11 +515,46 @@ impl Catalog {
     }
 }
 
+/// Converts offer rows to catalog records, parsing each opening-hours expression and keeping
+/// each provenance text once however many offers share them.
+#[derive(Default)]
+pub struct Records {
+    schedules: HashMap<String, Option<opening_hours::OpeningHours>>,
+    interned: HashMap<String, Arc<str>>,
+}
+
+impl Records {
+    fn intern(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.interned.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.interned.insert(s.to_owned(), a.clone());
+        a
+    }
+
+    /// Converts one row.
+    pub fn convert(&mut self, row: offer::Model) -> Result<OfferRecord> {
+        let schedule = match &row.opening_hours {
+            Some(h) => self.schedules.entry(h.clone()).or_insert_with(|| h.parse().ok()).clone(),
+            None => None,
+        };
+        let (source, licence, attribution) =
+            (self.intern(&row.source), self.intern(&row.source_licence), self.intern(&row.source_attribution));
+        let mut r = record_from_row(row)?;
+        r.schedule = schedule;
+        r.provenance.source = source;
+        r.provenance.licence = licence;
+        r.provenance.attribution = attribution;
+        Ok(r)
+    }
+}
+
 /// The rows a snapshot is built from.
 #[derive(Debug, Default)]
 pub struct Rows {
-    /// Published offers.
-    pub offers: Vec<offer::Model>,
+    /// Published offers, converted (see [`Records`]).
+    pub offers: Vec<OfferRecord>,
     /// Offer themes.
     pub theme_links: Vec<entities::offer_theme::Model>,
     /// Corrélats.
@@ -523,8 +589,7 @@ fn record_from_row(m: offer::Model) -> Result<OfferRecord> {
     let name = Texts::from_json(Some(&m.name));
     let sort_name = name.get(Lang::Fr).map(|(t, _)| text::tokens(t).join(" ")).unwrap_or_default();
     Ok(OfferRecord {
-        schedule: m.opening_hours.as_deref().and_then(|s| s.parse().ok()),
-        geometry_json: geometry.as_ref().map(seed::geometry::to_geojson),
+        schedule: None,
         mercator: geometry.as_ref().map(crate::tiles::mercator::project_geometry),
         geometry,
         short_description: Texts::from_json(m.short_description.as_ref()),
@@ -534,10 +599,10 @@ fn record_from_row(m: offer::Model) -> Result<OfferRecord> {
         point: [m.lon, m.lat],
         bbox: [m.min_lon, m.min_lat, m.max_lon, m.max_lat],
         provenance: Provenance {
-            source: m.source,
+            source: Arc::from(m.source),
             source_id: m.source_id,
-            licence: m.source_licence,
-            attribution: m.source_attribution,
+            licence: Arc::from(m.source_licence),
+            attribution: Arc::from(m.source_attribution),
             url: m.source_url,
             updated_at: m.source_updated_at,
         },

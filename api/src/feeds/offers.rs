@@ -175,7 +175,7 @@ fn name(o: &OfferRecord) -> String {
 fn texts_json(t: &crate::catalog::Texts) -> Value {
     let mut m = Map::new();
     for l in Lang::ALL {
-        if let Some(s) = t.0.get(&l) {
+        if let Some(s) = t.exact(l) {
             m.insert(l.code().to_owned(), json!(s));
         }
     }
@@ -208,7 +208,7 @@ pub async fn geojson(
                     "name": texts_json(&o.name), "shortDescription": texts_json(&o.short_description),
                     "description": texts_json(&o.description), "commune": o.commune, "inTerritory": o.in_territory,
                     "address": o.address, "contacts": o.contacts, "openingHours": o.opening_hours, "labels": o.labels,
-                    "capacity": o.capacity, "geoPrecision": o.geo_precision, "footprint": o.geometry_json,
+                    "capacity": o.capacity, "geoPrecision": o.geo_precision, "footprint": o.geometry_json(),
                     "occurrences": o.occurrences.iter().map(|x| json!({ "start": x.start, "end": x.end })).collect::<Vec<_>>(),
                     "url": format!("{website}/offres/{}", o.slug), "version": o.version, "updatedAt": o.updated_at,
                     "source": { "name": o.provenance.source, "id": o.provenance.source_id, "licence": o.provenance.licence, "attribution": o.provenance.attribution },
@@ -250,7 +250,7 @@ pub async fn jsonld(
         Value::Array(
             Lang::ALL
                 .iter()
-                .filter_map(|l| t.0.get(l).map(|v| json!({ "@value": v, "@language": l.code() })))
+                .filter_map(|l| t.exact(*l).map(|v| json!({ "@value": v, "@language": l.code() })))
                 .collect(),
         )
     };

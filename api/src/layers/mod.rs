@@ -127,7 +127,7 @@ pub fn offer_feature(o: &OfferRecord, layer: Layer, lang: Lang, website: &str) -
         Layer::Offers => {
             json!({ "type": "Point", "coordinates": [seed::geometry::round6(o.point[0]), seed::geometry::round6(o.point[1])] })
         }
-        _ => o.geometry_json.clone().unwrap_or(Value::Null),
+        _ => o.geometry_json().unwrap_or(Value::Null),
     };
     let (name, name_lang) = o.name.get(lang).unwrap_or(("", Lang::Fr));
     let mut props = Map::new();

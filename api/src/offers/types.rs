@@ -288,7 +288,7 @@ impl OfferNode {
     }
     /// Languages the name is available in.
     async fn languages(&self) -> Vec<Lang> {
-        Lang::ALL.into_iter().filter(|l| self.record().name.0.contains_key(l)).collect()
+        Lang::ALL.into_iter().filter(|l| self.record().name.exact(*l).is_some()).collect()
     }
     /// Representative point.
     async fn location(&self) -> Location {
@@ -306,7 +306,7 @@ impl OfferNode {
     /// Footprint or line as a GeoJSON geometry (RFC 7946), or the point when it has none.
     async fn geometry(&self) -> Json<Value> {
         let r = self.record();
-        Json(r.geometry_json.clone().unwrap_or_else(|| serde_json::json!({"type": "Point", "coordinates": r.point})))
+        Json(r.geometry_json().unwrap_or_else(|| serde_json::json!({"type": "Point", "coordinates": r.point})))
     }
     /// Bounding box `[west, south, east, north]`.
     async fn bbox(&self) -> Vec<f64> {
@@ -409,10 +409,10 @@ impl OfferNode {
     async fn source(&self) -> Source {
         let p = &self.record().provenance;
         Source {
-            name: p.source.clone(),
+            name: p.source.to_string(),
             id: p.source_id.clone(),
-            licence: p.licence.clone(),
-            attribution: p.attribution.clone(),
+            licence: p.licence.to_string(),
+            attribution: p.attribution.to_string(),
             url: p.url.clone(),
             updated_at: p.updated_at,
         }

@@ -140,10 +140,10 @@ pub fn attribution(catalog: &Catalog) -> String {
         .offers
         .iter()
         .map(|o| {
-            if o.provenance.source == seed::territory::CURATED_SOURCE {
+            if &*o.provenance.source == seed::territory::CURATED_SOURCE {
                 "Porte du Hainaut offer API (curated)".to_owned()
             } else {
-                o.provenance.attribution.clone()
+                o.provenance.attribution.to_string()
             }
         })
         .collect();
