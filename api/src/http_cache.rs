@@ -51,7 +51,8 @@ pub struct CacheStats {
 
 /// The cache of encoded responses.
 pub struct ResponseCache {
-    local: Mutex<(HashMap<String, Cached>, usize)>,
+    /// Entries, their total size, and the catalog version they belong to.
+    local: Mutex<(HashMap<String, Cached>, usize, i64)>,
     shared: SharedStore,
     /// Counters.
     pub stats: CacheStats,
@@ -60,23 +61,29 @@ pub struct ResponseCache {
 impl ResponseCache {
     /// A cache in front of the shared store.
     pub fn new(shared: SharedStore) -> ResponseCache {
-        ResponseCache { local: Mutex::new((HashMap::new(), 0)), shared, stats: CacheStats::default() }
+        ResponseCache { local: Mutex::new((HashMap::new(), 0, 0)), shared, stats: CacheStats::default() }
     }
 
-    fn remember(&self, key: &str, cached: &Cached) {
+    fn remember(&self, version: i64, key: &str, cached: &Cached) {
         if let Ok(mut guard) = self.local.lock() {
-            let (map, bytes) = &mut *guard;
-            if *bytes + cached.body.len() > LOCAL_BUDGET {
+            let (map, bytes, current) = &mut *guard;
+            if version < *current {
+                return;
+            }
+            // Entries of older versions can never be asked for again: drop them.
+            if version > *current || *bytes + cached.body.len() > LOCAL_BUDGET {
                 map.clear();
                 *bytes = 0;
+                *current = version;
             }
             *bytes += cached.body.len();
             map.insert(key.to_owned(), cached.clone());
         }
     }
 
-    /// The cached body for a key, or the one `build` encodes (off the async threads).
-    pub async fn get_or_build<F>(&self, key: &str, build: F) -> Result<Cached>
+    /// The cached body for a key of a catalog version, or the one `build` encodes (off the async
+    /// threads). The key must contain the version.
+    pub async fn get_or_build<F>(&self, version: i64, key: &str, build: F) -> Result<Cached>
     where
         F: FnOnce() -> Vec<u8> + Send + 'static,
     {
@@ -87,14 +94,14 @@ impl ResponseCache {
         if let Some(bytes) = self.shared.get(key).await {
             self.stats.shared_hits.fetch_add(1, Ordering::Relaxed);
             let cached = Cached::new(Bytes::from(bytes));
-            self.remember(key, &cached);
+            self.remember(version, key, &cached);
             return Ok(cached);
         }
         self.stats.misses.fetch_add(1, Ordering::Relaxed);
         let body =
             tokio::task::spawn_blocking(build).await.map_err(|e| Error::Internal(format!("encoder task: {e}")))?;
         let cached = Cached::new(Bytes::from(body));
-        self.remember(key, &cached);
+        self.remember(version, key, &cached);
         self.shared.set(key, &cached.body, SHARED_TTL).await;
         Ok(cached)
     }

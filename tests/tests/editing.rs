@@ -181,7 +181,7 @@ async fn bad_input_is_refused_with_its_field_and_nothing_is_written() {
             "input.slug",
         ),
         (
-            json!({ "kind": "SITE", "name": { "fr": "Fosse d'Arenberg" }, "location": { "lat": 50.38, "lon": 3.42 } }),
+            json!({ "kind": "SITE", "name": { "fr": "x" }, "slug": "fosse-d-arenberg", "location": { "lat": 50.38, "lon": 3.42 } }),
             "input.slug",
         ),
         (
@@ -227,6 +227,10 @@ async fn bad_input_is_refused_with_its_field_and_nothing_is_written() {
     use sea_orm::{EntityTrait, PaginatorTrait};
     let conn = sea_orm::Database::connect(&s.url).await.unwrap();
     assert_eq!(entities::prelude::Offer::find().count(&conn).await.unwrap(), 67, "no offer row was added");
+    // A name whose slug is taken gets a distinct one; an explicit slug must be free (above).
+    let body = s.server.graphql_as(&s.editor, CREATE, json!({ "input": { "kind": "SITE", "name": { "fr": "Fosse d'Arenberg" }, "location": { "lat": 50.38, "lon": 3.42 } } })).await;
+    let slug = body["data"]["createOffer"]["slug"].as_str().unwrap().to_owned();
+    assert!(slug.starts_with("fosse-d-arenberg-") && slug.len() == "fosse-d-arenberg-".len() + 8, "{body}");
 }
 
 #[tokio::test]
@@ -462,4 +466,23 @@ async fn keys_are_listed_without_tokens_and_revocation_takes_effect() {
     assert!(out.status.success());
     let body = s.server.graphql_as(&s.editor, "{ totems { name } }", json!({})).await;
     assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
+}
+
+#[tokio::test]
+async fn rate_limits_are_shared_by_instances_through_redis() {
+    let Some(redis) = redis_or_skip().await else { return };
+    // A limit of 6 per minute over two instances: the 7th request, whichever instance takes it, waits.
+    let env = vec![("REDIS_URL".into(), redis), ("RATE_LIMIT_ANONYMOUS".into(), "6".into())];
+    let a = TestServer::start_with(Options { env: env.clone(), ..Default::default() }).await;
+    let b = TestServer::start_with(Options { env, ..Default::default() }).await;
+    tokio::time::sleep(Duration::from_millis(800)).await; // both connected to Redis
+    // Another client address than the other tests', so this minute's counter is this test's own.
+    let client = reqwest::Client::builder().local_address(std::net::IpAddr::from([127, 0, 0, 3])).build().unwrap();
+    let mut statuses = Vec::new();
+    for i in 0..8 {
+        let server = if i % 2 == 0 { &a } else { &b };
+        statuses.push(client.get(format!("{}/layers", server.url)).send().await.unwrap().status().as_u16());
+    }
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert!(limited >= 2, "the shared counter limits across instances: {statuses:?}");
 }

@@ -232,11 +232,12 @@ pub async fn layer(
     })?;
     let catalog = state.catalog.get();
     let filter = LayerFilter::parse(&params, &catalog)?;
+    let version = catalog.version;
     let key = format!("layer:{}:{}:{}", catalog.version, layer.name(), filter.key());
     let website = state.config.website_url();
     let cached = state
         .cache
-        .get_or_build(&key, move || {
+        .get_or_build(version, &key, move || {
             serde_json::to_vec(&collection(&catalog, layer, &filter, &website)).unwrap_or_default()
         })
         .await?;

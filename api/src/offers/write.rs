@@ -98,7 +98,13 @@ async fn finish(state: &AppState, txn: DatabaseTransaction, offer: &offer::Model
         .exec(&txn)
         .await?;
     txn.commit().await?;
-    state.catalog.reload(&state.db).await?;
+    // The public snapshot changes only when the offer was or becomes public; a draft's edits
+    // leave it as it is (and its caches warm). The version poll catches up on the rest.
+    let public =
+        (offer.status == "published" && offer.deleted_at.is_none()) || state.catalog.get().by_id(&offer.id).is_some();
+    if public {
+        state.catalog.reload(&state.db).await?;
+    }
     let change = OfferChange {
         id: offer.id.clone(),
         version: offer.version,
@@ -374,6 +380,11 @@ pub async fn create(state: &AppState, caller: &Caller, input: OfferInput) -> Res
     let themes = merge(&catalog, caller, &mut o, &input, true)?;
     let _writer = state.write_lock.lock().await;
     let txn = state.db.begin().await?;
+    // A slug made from the name may already be taken (the same event in two towns): it then gets
+    // the start of the id. A slug given explicitly must be free.
+    if input.slug.is_none() && slug_is_free(&txn, &o.slug, &id).await.is_err() {
+        o.slug = format!("{}-{}", o.slug, &id[..8]);
+    }
     slug_is_free(&txn, &o.slug, &id).await?;
     o.clone().into_active_model().insert(&txn).await?;
     set_themes(&txn, &id, themes.unwrap_or_default()).await?;

@@ -171,6 +171,7 @@ pub async fn tile(
     let lang = parse_lang(params.lang.as_deref())?;
     let catalog = state.catalog.get();
     let names: Vec<&str> = layers.iter().map(|l| l.name()).collect();
+    let version = catalog.version;
     let key = format!(
         "tile:{}:{}:{}/{}/{}:{}:{}",
         catalog.version,
@@ -185,7 +186,7 @@ pub async fn tile(
     let outside = params.outside;
     let cached = state
         .cache
-        .get_or_build(&key, move || encode::encode(&catalog, &layers, coord, lang, &website, outside))
+        .get_or_build(version, &key, move || encode::encode(&catalog, &layers, coord, lang, &website, outside))
         .await?;
     Ok(conditional(&headers, &cached, "application/vnd.mapbox-vector-tile", "public, max-age=60"))
 }
