@@ -125,6 +125,32 @@ fn next_link(base: &str, path: &str, query: &Option<String>, s: &Selection) -> O
     Some(format!("{base}{path}?{q}offset={}", s.offset + s.items.len()))
 }
 
+/// What every feed starts from: the snapshot, the selection and the links.
+struct Page {
+    catalog: std::sync::Arc<Catalog>,
+    s: Selection,
+    website: String,
+    base: String,
+    next: Option<String>,
+}
+
+impl Page {
+    fn new(
+        state: &AppState,
+        p: &FeedParams,
+        uri: &axum::http::Uri,
+        headers: &HeaderMap,
+        path: &str,
+        events: bool,
+    ) -> Result<Page> {
+        let catalog = state.catalog.get();
+        let s = select(&catalog, p, events)?;
+        let base = state.config.base_url(headers);
+        let next = next_link(&base, path, &uri.query().map(str::to_owned), &s);
+        Ok(Page { catalog, s, website: state.config.website_url(), base, next })
+    }
+}
+
 fn http_date(t: DateTime<Utc>) -> String {
     t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
 }
@@ -189,11 +215,7 @@ pub async fn geojson(
     uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let catalog = state.catalog.get();
-    let s = select(&catalog, &p, false)?;
-    let website = state.config.website_url();
-    let base = state.config.base_url(&headers);
-    let next = next_link(&base, "/feeds/offers.geojson", &uri.query().map(str::to_owned), &s);
+    let Page { catalog, s, website, next, .. } = Page::new(&state, &p, &uri, &headers, "/feeds/offers.geojson", false)?;
     let features: Vec<Value> = s
         .items
         .iter()
@@ -241,11 +263,8 @@ pub async fn jsonld(
     uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let catalog = state.catalog.get();
-    let s = select(&catalog, &p, false)?;
-    let website = state.config.website_url();
-    let base = state.config.base_url(&headers);
-    let next = next_link(&base, "/feeds/offers.jsonld", &uri.query().map(str::to_owned), &s);
+    let Page { catalog, s, website, base, next } =
+        Page::new(&state, &p, &uri, &headers, "/feeds/offers.jsonld", false)?;
     let lang_values = |t: &crate::catalog::Texts| -> Value {
         Value::Array(
             Lang::ALL
@@ -332,11 +351,7 @@ pub async fn ics(
     uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let catalog = state.catalog.get();
-    let s = select(&catalog, &p, true)?;
-    let website = state.config.website_url();
-    let base = state.config.base_url(&headers);
-    let next = next_link(&base, "/feeds/events.ics", &uri.query().map(str::to_owned), &s);
+    let Page { catalog, s, website, next, .. } = Page::new(&state, &p, &uri, &headers, "/feeds/events.ics", true)?;
     let from = instant("from", &p.from)?;
     let to = instant("to", &p.to)?;
     let mut cal = Calendar::new();
