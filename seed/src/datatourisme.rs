@@ -237,7 +237,7 @@ fn opening_hours(specs: &[&Value]) -> (Option<String>, Option<String>) {
     }
     rules.dedup();
     let expression = (expressible && !rules.is_empty()).then(|| rules.join(", "));
-    let expression = expression.filter(|e| e.parse::<opening_hours::OpeningHours>().is_ok());
+    let expression = expression.filter(|e| crate::hours::parse(e).is_ok());
     let text = if expression.is_none() && !specs.is_empty() && notes.is_empty() {
         Some(format!("{} périodes d'ouverture non exprimables en syntaxe OpenStreetMap", specs.len()))
     } else {

@@ -5,6 +5,7 @@
 
 pub mod datatourisme;
 pub mod geometry;
+pub mod hours;
 pub mod load;
 pub mod slug;
 pub mod synth;

@@ -201,6 +201,11 @@ async fn bad_input_is_refused_with_its_field_and_nothing_is_written() {
             "input.openingHours",
         ),
         (
+            // Found by fuzzing: it tripped a debug assertion of the parser.
+            json!({ "kind": "SITE", "name": { "fr": "x" }, "location": { "lat": 50.38, "lon": 3.42 }, "openingHours": "20:00-8:00/24:00" }),
+            "input.openingHours",
+        ),
+        (
             json!({ "kind": "ACCOMMODATION", "name": { "fr": "x" }, "location": { "lat": 50.38, "lon": 3.42 }, "capacity": { "beds": -2 } }),
             "input.capacity.beds",
         ),

@@ -536,7 +536,7 @@ impl Records {
     /// Converts one row.
     pub fn convert(&mut self, row: offer::Model) -> Result<OfferRecord> {
         let schedule = match &row.opening_hours {
-            Some(h) => self.schedules.entry(h.clone()).or_insert_with(|| h.parse().ok()).clone(),
+            Some(h) => self.schedules.entry(h.clone()).or_insert_with(|| seed::hours::parse(h).ok()).clone(),
             None => None,
         };
         let (source, licence, attribution) =

@@ -286,8 +286,7 @@ pub fn location(field: &str, l: LocationInput) -> Result<(f64, f64)> {
 /// Checks an opening-hours expression with the `opening-hours` parser.
 pub fn opening_hours(field: &str, v: &str) -> Result<String> {
     let v = text(field, v, 1000)?;
-    v.parse::<opening_hours::OpeningHours>()
-        .map_err(|e| invalid(field, format!("not OpenStreetMap opening_hours syntax: {e}")))?;
+    seed::hours::parse(&v).map_err(|e| invalid(field, format!("not OpenStreetMap opening_hours syntax: {e}")))?;
     Ok(v)
 }
 
