@@ -174,6 +174,28 @@ fn osm_time(s: &str) -> Option<String> {
     Some(t.format("%H:%M").to_string())
 }
 
+/// Both ends of a range converted; neither given is no range; anything else (one end, or an end
+/// that does not convert) cannot be said in OpenStreetMap syntax.
+fn range(
+    a: Option<&str>,
+    b: Option<&str>,
+    convert: fn(&str) -> Option<String>,
+    expressible: &mut bool,
+) -> Option<(String, String)> {
+    match (a, b) {
+        (None, None) => None,
+        (Some(a), Some(b)) => {
+            let both = convert(a).zip(convert(b));
+            *expressible &= both.is_some();
+            both
+        }
+        _ => {
+            *expressible = false;
+            None
+        }
+    }
+}
+
 /// `openingHoursSpecification` → an OpenStreetMap expression (rules joined with `,` so they add
 /// up, each with its validity dates) when every part can be said so, plus the remarks as text.
 fn opening_hours(specs: &[&Value]) -> (Option<String>, Option<String>) {
@@ -191,38 +213,11 @@ fn opening_hours(specs: &[&Value]) -> (Option<String>, Option<String>) {
             .filter_map(|d| d.get("@id").and_then(Value::as_str))
             .filter_map(day_code)
             .collect();
-        let dates = match (
-            s.get("schema:validFrom").and_then(Value::as_str),
-            s.get("schema:validThrough").and_then(Value::as_str),
-        ) {
-            (Some(f), Some(t)) => match (osm_date(f), osm_date(t)) {
-                (Some(f), Some(t)) => Some(format!("{f}-{t}")),
-                _ => {
-                    expressible = false;
-                    None
-                }
-            },
-            (None, None) => None,
-            _ => {
-                expressible = false;
-                None
-            }
-        };
-        let times =
-            match (s.get("schema:opens").and_then(Value::as_str), s.get("schema:closes").and_then(Value::as_str)) {
-                (Some(o), Some(c)) => match (osm_time(o), osm_time(c)) {
-                    (Some(o), Some(c)) => Some(format!("{o}-{}", if c == "00:00" { "24:00".to_owned() } else { c })),
-                    _ => {
-                        expressible = false;
-                        None
-                    }
-                },
-                (None, None) => None,
-                _ => {
-                    expressible = false;
-                    None
-                }
-            };
+        let field = |k: &str| s.get(k).and_then(Value::as_str);
+        let dates = range(field("schema:validFrom"), field("schema:validThrough"), osm_date, &mut expressible)
+            .map(|(f, t)| format!("{f}-{t}"));
+        let times = range(field("schema:opens"), field("schema:closes"), osm_time, &mut expressible)
+            .map(|(o, c)| format!("{o}-{}", if c == "00:00" { "24:00".to_owned() } else { c }));
         let mut rule: Vec<String> = Vec::new();
         rule.extend(dates);
         if !days.is_empty() {
