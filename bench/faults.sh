@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Fault drills against the release binary on the machine's PostgreSQL and Redis, under load:
 #   1. Redis stopped for 10 s during a read load: reads go on (degraded), recover when it returns.
-#   2. PostgreSQL restarted during a read load: reads never stop; a write during the restart
-#      fails cleanly, a write after it succeeds.
+#   2. PostgreSQL restarted during a read load: reads never stop, with or without a key checked
+#      before; a write during the restart fails cleanly (503 UNAVAILABLE), a write after it succeeds.
 #   3. The process killed (SIGKILL) during a DATAtourisme import: no partial offer afterwards, and
 #      the import completes when run again.
 # It stops and restarts the local services with the machine's own commands. Prints its findings.
@@ -23,6 +23,8 @@ start_redis() { redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 -
 pid=$!
 until curl -sf "$base/readyz" >/dev/null; do sleep 0.1; done
 token=$(cd "$work" && "$bin" keys create --name drill --role editor 2>/dev/null)
+curl -sf "$base/graphql" -H 'content-type: application/json' -H "authorization: Bearer $token" \
+  -d '{"query":"{ totems { name } }"}' >/dev/null # the key is checked once while the database is up
 
 echo "== 1. Redis stopped for 10 s under load (wrk, 32 connections, 25 s)"
 wrk -t2 -c32 -d25s -s bench/wrk/graphql-near.lua "$base/graphql" >"$work/wrk1.txt" &
@@ -45,6 +47,7 @@ echo "   postgres stopped at t=5 s"
 read -r id version < <(curl -s "$base/graphql" -H 'content-type: application/json' -d "$q" | python3 -c "import json,sys; o=json.load(sys.stdin)['data']['offer']; print(o['id'], o['version'])")
 mutation="{\"query\":\"mutation(\$id: ID!, \$v: Int!) { updateOffer(id: \$id, expectedVersion: \$v, input: { labels: [\\\"drill\\\"] }) { version } }\",\"variables\":{\"id\":\"$id\",\"v\":$version}}"
 echo "   a write while it is down: $(curl -s "$base/graphql" -H 'content-type: application/json' -H "authorization: Bearer $token" -d "$mutation" | head -c 200)"
+echo "   a read with the key while it is down: $(curl -s -o /dev/null -w '%{http_code}' "$base/graphql" -H 'content-type: application/json' -H "authorization: Bearer $token" -d '{"query":"{ totems { name } }"}')"
 sleep 3
 pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
 echo "   postgres started at t=8 s"

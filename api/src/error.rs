@@ -51,6 +51,24 @@ pub enum Error {
     Internal(String),
 }
 
+/// Seconds to wait after the database could not be reached.
+const UNAVAILABLE_RETRY_AFTER: u64 = 5;
+
+/// Whether a database error means the database cannot be reached now (it restarts, the network
+/// fails, the pool has no connection to give) rather than a fault of the query: such an error is
+/// a 503 `UNAVAILABLE` with `Retry-After`, which clients may retry.
+fn unreachable(e: &sea_orm::DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    use sea_orm::{DbErr, RuntimeErr};
+    match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            matches!(**e, Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed)
+        }
+        _ => false,
+    }
+}
+
 /// Results of the API.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -64,6 +82,7 @@ impl Error {
             Error::Forbidden(_) => "FORBIDDEN",
             Error::Conflict(_) => "CONFLICT",
             Error::RateLimited { .. } => "RATE_LIMITED",
+            Error::Database(e) if unreachable(e) => "UNAVAILABLE",
             Error::Database(_) | Error::Seed(_) | Error::Startup(_) | Error::Internal(_) => "INTERNAL",
         }
     }
@@ -77,7 +96,17 @@ impl Error {
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::Database(e) if unreachable(e) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Seconds the client should wait before trying again, for the errors that pass.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Error::RateLimited { retry_after } => Some(*retry_after),
+            Error::Database(e) if unreachable(e) => Some(UNAVAILABLE_RETRY_AFTER),
+            _ => None,
         }
     }
 
@@ -94,6 +123,10 @@ impl Error {
     /// The message shown to the client: internal detail is logged, never returned.
     pub fn public_message(&self) -> String {
         match self {
+            Error::Database(e) if unreachable(e) => {
+                tracing::warn!(error = %e, "the database cannot be reached");
+                "the database cannot be reached for now: retry shortly".to_owned()
+            }
             Error::Database(_) | Error::Seed(_) | Error::Startup(_) | Error::Internal(_) => {
                 tracing::error!(error = ?self, "internal error");
                 "internal error".to_owned()
@@ -105,7 +138,7 @@ impl Error {
     /// Converts into a GraphQL error carrying `extensions.code`.
     pub fn into_graphql(self) -> async_graphql::Error {
         let code = self.code();
-        let retry = if let Error::RateLimited { retry_after } = &self { Some(*retry_after) } else { None };
+        let retry = self.retry_after();
         let field = if let Error::Invalid { field, .. } = &self { Some(field.clone()) } else { None };
         let current = if let Error::Conflict(_) = &self { self.current_version() } else { None };
         async_graphql::Error::new(self.public_message()).extend_with(|_, e| {
@@ -128,9 +161,7 @@ impl IntoResponse for Error {
         let status = self.status_code();
         let body = json!({ "error": { "code": self.code(), "message": self.public_message() } });
         let mut response = (status, axum::Json(body)).into_response();
-        if let Error::RateLimited { retry_after } = self
-            && let Ok(v) = retry_after.to_string().parse()
-        {
+        if let Some(v) = self.retry_after().and_then(|s| s.to_string().parse().ok()) {
             response.headers_mut().insert("retry-after", v);
         }
         response

@@ -120,6 +120,7 @@ pub async fn prepare(config: &Config) -> Result<AppState> {
         schema: graphql::build_schema(Some(events.clone())),
         events,
         limiter: Arc::new(limiter),
+        auth: Arc::default(),
         write_lock: Arc::new(tokio::sync::Mutex::new(())),
         metrics: Arc::new(crate::stats::metrics::Metrics::default()),
         persisted: Arc::new(PersistedQueries::new(shared.clone())),

@@ -34,6 +34,8 @@ pub struct AppState {
     pub events: Events,
     /// Rate limits.
     pub limiter: Arc<RateLimiter>,
+    /// API keys, checked and remembered.
+    pub auth: Arc<crate::auth::Authenticator>,
     /// Prometheus metrics.
     pub metrics: Arc<crate::stats::metrics::Metrics>,
     /// Serialises this process's write transactions. SQLite allows one writer and refuses a

@@ -451,6 +451,32 @@ async fn rate_limits_answer_429_with_retry_after() {
 }
 
 #[tokio::test]
+async fn guessing_keys_is_throttled_like_anonymous_requests() {
+    let server = TestServer::start_with(Options {
+        env: vec![("RATE_LIMIT_ANONYMOUS".into(), "3".into())],
+        ..Default::default()
+    })
+    .await;
+    // An address of its own (127.0.0.4 is loopback too), so this minute's counter is this test's.
+    let client = reqwest::Client::builder().local_address(std::net::IpAddr::from([127, 0, 0, 4])).build().unwrap();
+    let mut statuses = Vec::new();
+    for i in 0..5 {
+        let r = client
+            .post(format!("{}/graphql", server.url))
+            .bearer_auth(format!("phk_guess{i}"))
+            .json(&json!({ "query": "{ totems { name } }" }))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.unwrap();
+        statuses.push((status, code(&body).to_owned()));
+    }
+    let expected = [(401, "UNAUTHENTICATED"); 3].into_iter().chain([(429, "RATE_LIMITED"); 2]);
+    assert_eq!(statuses, expected.map(|(s, c)| (s, c.to_owned())).collect::<Vec<_>>());
+}
+
+#[tokio::test]
 async fn keys_are_listed_without_tokens_and_revocation_takes_effect() {
     let (s, _db) = setup().await;
     let out = std::process::Command::new(tests::server_binary())

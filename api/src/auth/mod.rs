@@ -3,6 +3,10 @@
 pub mod keys;
 pub mod rate_limit;
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use axum::http::{HeaderMap, header};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
@@ -121,22 +125,72 @@ pub fn bearer(headers: &HeaderMap) -> Result<Option<String>> {
     Ok(Some(token.trim().to_owned()))
 }
 
-/// Finds the caller of a request: anonymous without a token, an error for a wrong or revoked one.
-pub async fn authenticate(db: &DatabaseConnection, headers: &HeaderMap) -> Result<Caller> {
-    let Some(token) = bearer(headers)? else { return Ok(Caller::Anonymous) };
-    let hash = keys::hash_token(&token);
-    let key = entities::prelude::ApiKey::find().filter(api_key::Column::TokenHash.eq(hash)).one(db).await?;
-    match key {
-        Some(k) if k.revoked_at.is_none() => Ok(Caller::Key {
-            role: Role::from_code(&k.role)
-                .ok_or_else(|| Error::Internal(format!("key {} has role {}", k.id, k.role)))?,
-            id: k.id,
-            name: k.name,
-            owner: k.owner,
-            quota: k.quota_per_minute.and_then(|q| u32::try_from(q).ok()),
-        }),
-        Some(_) => Err(Error::Unauthenticated("this API key has been revoked".into())),
-        None => Err(Error::Unauthenticated("unknown API key".into())),
+/// How long a key checked in the database may stand in for it while the database cannot answer.
+const STALE_KEY_FOR: Duration = Duration::from_secs(15 * 60);
+/// How many checked keys are remembered.
+const REMEMBERED_KEYS: usize = 10_000;
+
+/// Finds callers from their tokens. Every request checks its key in the database, so a revoked
+/// key stops at once; the keys found valid are remembered for a while, so that requests with a
+/// key go on while the database restarts (as anonymous reads do, from the catalog).
+#[derive(Default)]
+pub struct Authenticator {
+    known: Mutex<HashMap<String, (Caller, Instant)>>,
+}
+
+impl Authenticator {
+    /// The caller of a request: anonymous without a token, an error for a wrong or revoked one.
+    pub async fn authenticate(&self, db: &DatabaseConnection, headers: &HeaderMap) -> Result<Caller> {
+        let Some(token) = bearer(headers)? else { return Ok(Caller::Anonymous) };
+        let hash = keys::hash_token(&token);
+        let found = match entities::prelude::ApiKey::find().filter(api_key::Column::TokenHash.eq(&hash)).one(db).await {
+            Ok(found) => found,
+            Err(e) => return self.remembered(&hash).ok_or_else(|| Error::from(e)),
+        };
+        let caller = match found {
+            Some(k) if k.revoked_at.is_none() => Caller::Key {
+                role: Role::from_code(&k.role)
+                    .ok_or_else(|| Error::Internal(format!("key {} has role {}", k.id, k.role)))?,
+                id: k.id,
+                name: k.name,
+                owner: k.owner,
+                quota: k.quota_per_minute.and_then(|q| u32::try_from(q).ok()),
+            },
+            found => {
+                self.forget(&hash);
+                return Err(Error::Unauthenticated(
+                    if found.is_some() { "this API key has been revoked" } else { "unknown API key" }.into(),
+                ));
+            }
+        };
+        self.remember(hash, &caller);
+        Ok(caller)
+    }
+
+    fn remembered(&self, hash: &str) -> Option<Caller> {
+        let known = self.known.lock().ok()?;
+        let (caller, checked) = known.get(hash)?;
+        (checked.elapsed() < STALE_KEY_FOR).then(|| {
+            tracing::warn!("the database cannot check keys: using a key checked {:?} ago", checked.elapsed());
+            caller.clone()
+        })
+    }
+
+    fn remember(&self, hash: String, caller: &Caller) {
+        let Ok(mut known) = self.known.lock() else { return };
+        if known.len() >= REMEMBERED_KEYS {
+            known.retain(|_, (_, checked)| checked.elapsed() < STALE_KEY_FOR);
+            if known.len() >= REMEMBERED_KEYS {
+                known.clear();
+            }
+        }
+        known.insert(hash, (caller.clone(), Instant::now()));
+    }
+
+    fn forget(&self, hash: &str) {
+        if let Ok(mut known) = self.known.lock() {
+            known.remove(hash);
+        }
     }
 }
 
@@ -154,8 +208,12 @@ pub async fn middleware(
         return next.run(req).await;
     }
     let addr = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
-    let result = match authenticate(&state.db, req.headers()).await {
+    let result = match state.auth.authenticate(&state.db, req.headers()).await {
         Ok(caller) => state.limiter.check(&caller, addr).await.map(|()| caller),
+        // Wrong keys count against the address's quota, so that guessing them is throttled too.
+        Err(e @ Error::Unauthenticated(_)) => {
+            Err(state.limiter.check(&Caller::Anonymous, addr).await.err().unwrap_or(e))
+        }
         Err(e) => Err(e),
     };
     match result {
@@ -165,7 +223,7 @@ pub async fn middleware(
         }
         Err(e) if path.starts_with("/graphql") => {
             let status = e.status_code();
-            let retry = if let Error::RateLimited { retry_after } = &e { Some(*retry_after) } else { None };
+            let retry = e.retry_after();
             let body = serde_json::json!({ "errors": [{ "message": e.public_message(), "extensions": { "code": e.code() } }] });
             let mut r =
                 (status, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body.to_string()).into_response();
@@ -175,5 +233,47 @@ pub async fn middleware(
             r
         }
         Err(e) => e.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bearing(token: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, format!("Bearer {token}").parse().expect("header value"));
+        headers
+    }
+
+    #[tokio::test]
+    async fn a_checked_key_outlives_a_database_outage_and_a_revoked_one_does_not() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("keys.db").display());
+        let db = sea_orm::Database::connect(&url).await.expect("database");
+        crate::db::migrate(&db).await.expect("migrations");
+        let desk = keys::create(&db, "desk", Role::Editor, None, None).await.expect("key");
+        let gone = keys::create(&db, "gone", Role::Editor, None, None).await.expect("key");
+        let never = keys::create(&db, "never", Role::Partner, None, None).await.expect("key");
+        let auth = Authenticator::default();
+
+        let caller = auth.authenticate(&db, &bearing(&desk.token)).await.expect("valid key");
+        assert_eq!(caller.role(), Some(Role::Editor));
+        auth.authenticate(&db, &bearing(&gone.token)).await.expect("valid key");
+        keys::revoke(&db, "gone").await.expect("revoked");
+        assert!(matches!(auth.authenticate(&db, &bearing(&gone.token)).await, Err(Error::Unauthenticated(_))));
+
+        // The pool is shared by every clone: closing it is the database going away.
+        db.clone().close().await.expect("closed");
+        assert_eq!(auth.authenticate(&db, &bearing(&desk.token)).await.expect("remembered key"), caller);
+        // Neither a revoked key nor one never checked is vouched for without the database.
+        assert!(matches!(auth.authenticate(&db, &bearing(&gone.token)).await, Err(Error::Database(_))));
+        match auth.authenticate(&db, &bearing(&never.token)).await {
+            Err(e) => {
+                assert_eq!((e.code(), e.status_code().as_u16(), e.retry_after()), ("UNAVAILABLE", 503, Some(5)));
+            }
+            Ok(c) => panic!("a key never checked passed without the database: {c:?}"),
+        }
+        assert_eq!(auth.authenticate(&db, &HeaderMap::new()).await.expect("no key"), Caller::Anonymous);
     }
 }
