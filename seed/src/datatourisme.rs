@@ -169,9 +169,13 @@ fn osm_date(s: &str) -> Option<String> {
     Some(date.format("%Y %b %d").to_string())
 }
 
+/// A time of day as the flux writes it: `14:30:00`, sometimes `14:30`.
+fn time_of_day(s: &str) -> Option<NaiveTime> {
+    NaiveTime::parse_from_str(s, "%H:%M:%S").or_else(|_| NaiveTime::parse_from_str(s, "%H:%M")).ok()
+}
+
 fn osm_time(s: &str) -> Option<String> {
-    let t = NaiveTime::parse_from_str(s, "%H:%M:%S").or_else(|_| NaiveTime::parse_from_str(s, "%H:%M")).ok()?;
-    Some(t.format("%H:%M").to_string())
+    Some(time_of_day(s)?.format("%H:%M").to_string())
 }
 
 /// Both ends of a range converted; neither given is no range; anything else (one end, or an end
@@ -260,15 +264,11 @@ fn occurrences(periods: &[&Value]) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
         else {
             continue;
         };
-        let st = p
-            .get("startTime")
-            .and_then(Value::as_str)
-            .and_then(|t| NaiveTime::parse_from_str(t, "%H:%M:%S").ok())
-            .unwrap_or(NaiveTime::MIN);
+        let st = p.get("startTime").and_then(Value::as_str).and_then(time_of_day).unwrap_or(NaiveTime::MIN);
         let et = p
             .get("endTime")
             .and_then(Value::as_str)
-            .and_then(|t| NaiveTime::parse_from_str(t, "%H:%M:%S").ok())
+            .and_then(time_of_day)
             .unwrap_or_else(|| NaiveTime::from_hms_opt(23, 59, 59).unwrap_or(NaiveTime::MIN));
         if let (Some(start), Some(end)) = (paris(sd, st), paris(ed, et))
             && end >= start
@@ -637,6 +637,12 @@ mod tests {
         let occ = occurrences(&[&p]);
         assert_eq!(occ[0].0.to_rfc3339(), "2025-03-04T23:00:00+00:00");
         assert_eq!(occ[0].1.to_rfc3339(), "2025-03-05T22:59:59+00:00");
+        // Times come with or without seconds.
+        let p =
+            json!({"startDate": "2025-07-14", "endDate": "2025-07-14", "startTime": "21:30", "endTime": "23:00:00"});
+        let occ = occurrences(&[&p]);
+        assert_eq!(occ[0].0.to_rfc3339(), "2025-07-14T19:30:00+00:00");
+        assert_eq!(occ[0].1.to_rfc3339(), "2025-07-14T21:00:00+00:00");
     }
 
     #[test]
