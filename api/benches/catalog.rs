@@ -40,9 +40,9 @@ fn benches(c: &mut Criterion) {
     }
     let near =
         OfferQuery { near: Some(Near { lat: 50.3836, lon: 3.4265, radius_meters: 20_000.0 }), ..Default::default() };
-    c.bench_function("select near 20 km", |b| b.iter(|| black_box(catalog.select(&near))));
+    c.bench_function("select near 20 km", |b| b.iter(|| black_box(catalog.select(&near, None, 20))));
     let text = OfferQuery { text: Some("cité minière".into()), ..Default::default() };
-    c.bench_function("select text", |b| b.iter(|| black_box(catalog.select(&text))));
+    c.bench_function("select text", |b| b.iter(|| black_box(catalog.select(&text, None, 20))));
 }
 
 criterion_group!(name = serving; config = Criterion::default().sample_size(50); targets = benches);

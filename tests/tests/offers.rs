@@ -72,35 +72,62 @@ async fn text_search_ignores_accents_case_and_punctuation() {
 }
 
 #[tokio::test]
-async fn paging_seven_at_a_time_returns_each_offer_exactly_once() {
+async fn paging_seven_at_a_time_returns_each_offer_exactly_once_in_every_order() {
     let server = TestServer::start().await;
-    let total = server.data("{ offers { totalCount } }", json!({})).await["offers"]["totalCount"].as_u64().unwrap();
-    let mut seen = HashSet::new();
-    let mut after: Option<String> = None;
-    let mut pages = 0;
-    loop {
-        let data = server
+    // By name, by distance, by relevance: pages of seven give the same sequence as one page of all.
+    for filter in [
+        json!({}),
+        json!({ "near": { "lat": 50.3836, "lon": 3.4265, "radiusMeters": 30000 } }),
+        json!({ "text": "cite" }),
+    ] {
+        let all = server
             .data(
-                "query($after: String) { offers(first: 7, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id } } } }",
-                json!({ "after": after }),
+                "query($f: OfferFilter) { offers(filter: $f, first: 100) { totalCount edges { node { id } } } }",
+                json!({ "f": filter }),
             )
             .await;
-        let page = &data["offers"];
-        assert_eq!(page["totalCount"].as_u64().unwrap(), total);
-        let edges = page["edges"].as_array().unwrap();
-        assert!(edges.len() <= 7);
-        for e in edges {
-            assert!(seen.insert(e["node"]["id"].as_str().unwrap().to_owned()), "{e} seen twice");
+        let total = all["offers"]["totalCount"].as_u64().unwrap();
+        assert!(total > 7, "{filter}: {total} matches");
+        let expected: Vec<&str> =
+            all["offers"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["id"].as_str().unwrap()).collect();
+        assert_eq!(expected.len() as u64, total);
+        let mut paged: Vec<String> = Vec::new();
+        let mut after: Option<String> = None;
+        let mut pages = 0;
+        loop {
+            let data = server
+                .data(
+                    "query($f: OfferFilter, $after: String) { offers(filter: $f, first: 7, after: $after) { totalCount pageInfo { hasNextPage hasPreviousPage endCursor } edges { cursor node { id } } } }",
+                    json!({ "f": filter, "after": after }),
+                )
+                .await;
+            let page = &data["offers"];
+            assert_eq!(page["totalCount"].as_u64().unwrap(), total);
+            assert_eq!(page["pageInfo"]["hasPreviousPage"].as_bool().unwrap(), pages > 0);
+            let edges = page["edges"].as_array().unwrap();
+            assert!(edges.len() <= 7);
+            paged.extend(edges.iter().map(|e| e["node"]["id"].as_str().unwrap().to_owned()));
+            pages += 1;
+            if !page["pageInfo"]["hasNextPage"].as_bool().unwrap() {
+                break;
+            }
+            after = page["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+            assert!(pages < 100);
         }
-        pages += 1;
-        if !page["pageInfo"]["hasNextPage"].as_bool().unwrap() {
-            break;
-        }
-        after = page["pageInfo"]["endCursor"].as_str().map(str::to_owned);
-        assert!(pages < 100);
+        assert_eq!(paged, expected, "{filter}");
+        assert_eq!(pages, total.div_ceil(7));
+        assert_eq!(paged.iter().collect::<HashSet<_>>().len() as u64, total, "{filter}: an offer seen twice");
     }
-    assert_eq!(seen.len() as u64, total);
-    assert_eq!(pages, total.div_ceil(7));
+    // A cursor of one ordering is refused by another.
+    let by_name = server.data("{ offers(first: 1) { pageInfo { endCursor } } }", json!({})).await;
+    let cursor = by_name["offers"]["pageInfo"]["endCursor"].as_str().unwrap();
+    let body = server
+        .graphql(
+            "query($after: String) { offers(filter: { text: \"cite\" }, after: $after) { totalCount } }",
+            json!({ "after": cursor }),
+        )
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ use geo::{Distance, Haversine, Point};
 use rstar::AABB;
 
 use super::{Catalog, OfferRecord};
+use crate::error::Error;
 
 /// The largest `near` radius, in metres.
 pub const MAX_RADIUS_METERS: f64 = 200_000.0;
@@ -109,22 +110,6 @@ impl SortKey {
             (None, None) => SortKey::Name { n: o.sort_name.clone(), id: o.id.clone() },
         }
     }
-
-    /// Order of two keys of the same kind; `None` when the kinds differ (a cursor of another query).
-    pub fn compare(&self, other: &SortKey) -> Option<Ordering> {
-        match (self, other) {
-            (SortKey::Distance { v: a, id: ia }, SortKey::Distance { v: b, id: ib }) => {
-                Some(a.total_cmp(b).then_with(|| ia.cmp(ib)))
-            }
-            (SortKey::Score { v: a, n: na, id: ia }, SortKey::Score { v: b, n: nb, id: ib }) => {
-                Some(b.total_cmp(a).then_with(|| na.cmp(nb)).then_with(|| ia.cmp(ib)))
-            }
-            (SortKey::Name { n: na, id: ia }, SortKey::Name { n: nb, id: ib }) => {
-                Some(na.cmp(nb).then_with(|| ia.cmp(ib)))
-            }
-            _ => None,
-        }
-    }
 }
 
 fn distance_meters(a: [f64; 2], b: [f64; 2]) -> f64 {
@@ -135,9 +120,66 @@ fn paris_local(t: DateTime<Utc>) -> chrono::NaiveDateTime {
     t.with_timezone(&chrono_tz::Europe::Paris).naive_local()
 }
 
+/// One page of a selection.
+#[derive(Debug)]
+pub struct Selected {
+    /// Every offer the query matches.
+    pub total: usize,
+    /// The matches that come at or before the cursor.
+    pub before: usize,
+    /// The page, in order.
+    pub hits: Vec<Hit>,
+}
+
+/// How a selection is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Order {
+    /// By distance under `near`, then id.
+    Distance,
+    /// By text score (descending) under `text`, then name, then id.
+    Score,
+    /// By name, then id: the catalog's own order, so by index.
+    Name,
+}
+
 impl Catalog {
-    /// Selects and orders offers: by distance under `near`, by relevance under `text`, else by name.
-    pub fn select(&self, q: &OfferQuery) -> Vec<Hit> {
+    /// Selects and orders offers (by distance under `near`, by relevance under `text`, else by
+    /// name) and returns the `first` after the cursor `after`. Only the page is sorted: the rest
+    /// of the matches are counted and partitioned, so a page out of many matches stays cheap.
+    /// A cursor of another ordering is `BAD_USER_INPUT`.
+    pub fn select(&self, q: &OfferQuery, after: Option<&SortKey>, first: usize) -> Result<Selected, Error> {
+        let (mut hits, order) = self.matching(q);
+        let total = hits.len();
+        if let Some(key) = after {
+            let same = matches!(
+                (order, key),
+                (Order::Distance, SortKey::Distance { .. })
+                    | (Order::Score, SortKey::Score { .. })
+                    | (Order::Name, SortKey::Name { .. })
+            );
+            if !same {
+                return Err(Error::BadUserInput("after: the cursor belongs to a differently ordered query".into()));
+            }
+            hits.retain(|h| self.compare_to_key(h, key) == Ordering::Greater);
+        }
+        let before = total - hits.len();
+        let by = |a: &Hit, b: &Hit| self.compare_hits(order, a, b);
+        if hits.len() > first {
+            if first == 0 {
+                hits.clear();
+            } else {
+                hits.select_nth_unstable_by(first - 1, by);
+                hits.truncate(first);
+            }
+        }
+        if order != Order::Name {
+            hits.sort_unstable_by(by);
+        }
+        Ok(Selected { total, before, hits })
+    }
+
+    /// Every match of a query, unordered unless by name, and the order they are to be given in.
+    fn matching(&self, q: &OfferQuery) -> (Vec<Hit>, Order) {
         let mut hits: Vec<Hit> = if let Some(text) = &q.text {
             self.text.search(text).into_iter().map(|(index, s)| Hit { index, distance: None, score: Some(s) }).collect()
         } else if let Some(n) = q.near {
@@ -154,12 +196,12 @@ impl Catalog {
                 .locate_in_envelope(&AABB::from_corners([w, s], [e, north]))
                 .map(|p| Hit { index: p.data, distance: None, score: None })
                 .collect();
-            v.sort_by_key(|h| h.index);
+            v.sort_unstable_by_key(|h| h.index);
             v
         } else if let Some(t) = q.totem {
             let mut v: Vec<Hit> =
                 self.offers[t].correlates.iter().map(|&index| Hit { index, distance: None, score: None }).collect();
-            v.sort_by_key(|h| h.index);
+            v.sort_unstable_by_key(|h| h.index);
             v
         } else {
             (0..self.offers.len()).map(|index| Hit { index, distance: None, score: None }).collect()
@@ -173,22 +215,53 @@ impl Catalog {
                     return false;
                 }
                 h.distance = Some(d);
+                // Under `near` the distance orders; the text score only selected.
+                h.score = None;
             }
             self.matches(o, h.index, q, open_at)
         });
-        if q.near.is_some() {
-            hits.sort_by(|a, b| {
-                let (oa, ob) = (&self.offers[a.index], &self.offers[b.index]);
-                a.distance.unwrap_or(0.0).total_cmp(&b.distance.unwrap_or(0.0)).then_with(|| oa.id.cmp(&ob.id))
-            });
-            // Under `near` the distance orders; the text score only selected.
-            for h in &mut hits {
-                h.score = None;
-            }
+        let order = if q.near.is_some() {
+            Order::Distance
         } else if q.text.is_some() {
-            hits.sort_by(|a, b| SortKey::of(self, a).compare(&SortKey::of(self, b)).unwrap_or(Ordering::Equal));
+            Order::Score
+        } else {
+            Order::Name
+        };
+        (hits, order)
+    }
+
+    /// The order of two hits of one selection.
+    fn compare_hits(&self, order: Order, a: &Hit, b: &Hit) -> Ordering {
+        let (oa, ob) = (&self.offers[a.index], &self.offers[b.index]);
+        match order {
+            Order::Distance => {
+                a.distance.unwrap_or(0.0).total_cmp(&b.distance.unwrap_or(0.0)).then_with(|| oa.id.cmp(&ob.id))
+            }
+            Order::Score => b
+                .score
+                .unwrap_or(0.0)
+                .total_cmp(&a.score.unwrap_or(0.0))
+                .then_with(|| oa.sort_name.cmp(&ob.sort_name))
+                .then_with(|| oa.id.cmp(&ob.id)),
+            Order::Name => a.index.cmp(&b.index),
         }
-        hits
+    }
+
+    /// Where a hit stands against a cursor's key of the same ordering (as `SortKey::compare`).
+    fn compare_to_key(&self, h: &Hit, key: &SortKey) -> Ordering {
+        let o = &self.offers[h.index];
+        match key {
+            SortKey::Distance { v, id } => {
+                h.distance.unwrap_or(0.0).total_cmp(v).then_with(|| o.id.as_str().cmp(id.as_str()))
+            }
+            SortKey::Score { v, n, id } => v
+                .total_cmp(&h.score.unwrap_or(0.0))
+                .then_with(|| o.sort_name.as_str().cmp(n.as_str()))
+                .then_with(|| o.id.as_str().cmp(id.as_str())),
+            SortKey::Name { n, id } => {
+                o.sort_name.as_str().cmp(n.as_str()).then_with(|| o.id.as_str().cmp(id.as_str()))
+            }
+        }
     }
 
     fn matches(&self, o: &OfferRecord, index: usize, q: &OfferQuery, open_at: Option<chrono::NaiveDateTime>) -> bool {
@@ -242,11 +315,76 @@ impl Catalog {
         true
     }
 
-    /// Offers within `radius_meters` of an offer, nearest first, itself excluded.
-    pub fn nearby(&self, index: usize, radius_meters: f64, kinds: &[String]) -> Vec<Hit> {
+    /// The `first` offers within `radius_meters` of an offer, nearest first, itself excluded.
+    pub fn nearby(&self, index: usize, radius_meters: f64, kinds: &[String], first: usize) -> Vec<Hit> {
         let [lon, lat] = self.offers[index].point;
         let q =
             OfferQuery { near: Some(Near { lat, lon, radius_meters }), kinds: kinds.to_vec(), ..Default::default() };
-        self.select(&q).into_iter().filter(|h| h.index != index).collect()
+        let page = self.select(&q, None, first.saturating_add(1)).map(|s| s.hits).unwrap_or_default();
+        page.into_iter().filter(|h| h.index != index).take(first).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn territory() -> Catalog {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async {
+            let db = sea_orm::Database::connect("sqlite::memory:").await.expect("sqlite");
+            crate::db::migrate(&db).await.expect("migrations");
+            crate::db::seed(&db).await.expect("territory");
+            Catalog::load(&db).await.expect("catalog")
+        })
+    }
+
+    fn ids(c: &Catalog, hits: &[Hit]) -> Vec<String> {
+        hits.iter().map(|h| c.offers[h.index].id.clone()).collect()
+    }
+
+    #[test]
+    fn pages_are_slices_of_the_whole_ordering() {
+        let c = territory();
+        let near = Near { lat: 50.3836, lon: 3.4265, radius_meters: 30_000.0 };
+        // The reference order of `near`, computed from the records alone.
+        let mut by_distance: Vec<(f64, String)> = c
+            .offers
+            .iter()
+            .map(|o| (distance_meters([near.lon, near.lat], o.point), o.id.clone()))
+            .filter(|(d, _)| *d <= near.radius_meters)
+            .collect();
+        by_distance.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        let queries = [
+            OfferQuery { near: Some(near), ..Default::default() },
+            OfferQuery { text: Some("cite".into()), ..Default::default() },
+            OfferQuery::default(),
+        ];
+        for q in &queries {
+            let all = c.select(q, None, usize::MAX).expect("selection");
+            assert_eq!((all.total, all.before, all.hits.len()), (all.hits.len(), 0, all.total));
+            assert!(all.total > 10, "{q:?} matches {}", all.total);
+            if q.near.is_some() {
+                assert_eq!(ids(&c, &all.hits), by_distance.iter().map(|(_, id)| id.clone()).collect::<Vec<_>>());
+            }
+            for first in [1, 3, 7] {
+                let mut walked = Vec::new();
+                let mut after: Option<SortKey> = None;
+                loop {
+                    let page = c.select(q, after.as_ref(), first).expect("page");
+                    assert_eq!((page.total, page.before), (all.total, walked.len()));
+                    assert!(page.hits.len() <= first);
+                    walked.extend(page.hits.iter().copied());
+                    match page.hits.last() {
+                        Some(last) if walked.len() < all.total => after = Some(SortKey::of(&c, last)),
+                        _ => break,
+                    }
+                }
+                assert_eq!(ids(&c, &walked), ids(&c, &all.hits), "{q:?} by {first}");
+            }
+        }
+        // A cursor of another ordering is refused.
+        let name_cursor = SortKey::of(&c, &c.select(&queries[2], None, 1).expect("page").hits[0]);
+        assert!(matches!(c.select(&queries[0], Some(&name_cursor), 5), Err(Error::BadUserInput(_))));
     }
 }

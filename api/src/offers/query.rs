@@ -10,7 +10,7 @@ use super::changes::ChangePage;
 use super::filter::{OfferFilter, find_offer};
 use super::types::{CommuneNode, OfferConnection, OfferEdge, OfferNode, PageInfo, ThemeNode, check_first};
 use crate::catalog::Catalog;
-use crate::catalog::query::{Hit, SortKey};
+use crate::catalog::query::{OfferQuery, Selected, SortKey};
 use crate::error::Error;
 use crate::lang::Lang;
 use crate::state::AppState;
@@ -42,52 +42,30 @@ fn decode_cursor(cursor: &str) -> Result<SortKey, Error> {
     serde_json::from_slice(&bytes).map_err(|_| Error::BadUserInput("after: not a cursor of this API".into()))
 }
 
-/// Cuts one page out of ordered hits.
+/// Selects one page of offers and wraps it as a connection.
 pub fn page(
     catalog: &Arc<Catalog>,
-    hits: Vec<Hit>,
+    query: &OfferQuery,
     first: usize,
     after: Option<&str>,
     lang: Lang,
 ) -> Result<OfferConnection, Error> {
-    let total_count = hits.len();
-    let start = match after {
-        None => 0,
-        Some(cursor) => {
-            let key = decode_cursor(cursor)?;
-            let mut start = hits.len();
-            for (i, h) in hits.iter().enumerate() {
-                match SortKey::of(catalog, h).compare(&key) {
-                    Some(std::cmp::Ordering::Greater) => {
-                        start = i;
-                        break;
-                    }
-                    Some(_) => {}
-                    None => {
-                        return Err(Error::BadUserInput(
-                            "after: the cursor belongs to a differently ordered query".into(),
-                        ));
-                    }
-                }
-            }
-            start
-        }
-    };
-    let edges: Vec<OfferEdge> = hits[start..]
+    let after = after.map(decode_cursor).transpose()?;
+    let Selected { total, before, hits } = catalog.select(query, after.as_ref(), first)?;
+    let edges: Vec<OfferEdge> = hits
         .iter()
-        .take(first)
         .map(|h| OfferEdge {
             cursor: encode_cursor(&SortKey::of(catalog, h)),
             node: OfferNode { catalog: catalog.clone(), index: h.index, lang, distance: h.distance },
         })
         .collect();
     let page_info = PageInfo {
-        has_next_page: start + edges.len() < total_count,
-        has_previous_page: start > 0,
+        has_next_page: before + edges.len() < total,
+        has_previous_page: before > 0,
         start_cursor: edges.first().map(|e| e.cursor.clone()),
         end_cursor: edges.last().map(|e| e.cursor.clone()),
     };
-    Ok(OfferConnection { edges, page_info, total_count })
+    Ok(OfferConnection { edges, page_info, total_count: total })
 }
 
 /// Root queries of the offer.
@@ -110,8 +88,7 @@ impl OffersQuery {
         let catalog = catalog(ctx)?;
         let first = check_first(first, "first").map_err(Error::into_graphql)?;
         let query = filter.unwrap_or_default().into_query(&catalog).map_err(Error::into_graphql)?;
-        let hits = catalog.select(&query);
-        page(&catalog, hits, first, after.as_deref(), self::lang(ctx, lang)).map_err(Error::into_graphql)
+        page(&catalog, &query, first, after.as_deref(), self::lang(ctx, lang)).map_err(Error::into_graphql)
     }
 
     /// One offer, by id or by slug: a published one for everyone; drafts, archived and deleted

@@ -434,9 +434,8 @@ impl OfferNode {
         let kinds: Vec<String> = kinds.unwrap_or_default().into_iter().map(|k| k.code().to_owned()).collect();
         Ok(self
             .catalog
-            .nearby(self.index, radius_meters, &kinds)
+            .nearby(self.index, radius_meters, &kinds, first)
             .into_iter()
-            .take(first)
             .map(|h| OfferNode { catalog: self.catalog.clone(), index: h.index, lang: self.lang, distance: h.distance })
             .collect())
     }
