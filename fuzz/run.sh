@@ -23,7 +23,12 @@ for i, s in enumerate(["Mo-Fr 10:00-18:00; Sa 10:00-12:00", "24/7", "2024 Jul 01
 for i, s in enumerate(["offers,footprints/14/8347/5529.mvt", "communes/0/0/0", "3.4,50.3,3.5,50.4"]):
     open(f"corpus/tile_request/t{i}", "w").write(s)
 PY
+logs="${FUZZ_LOGS:-$(mktemp -d)}"
+mkdir -p "$logs"
 for t in "${targets[@]}"; do
-  echo "== $t for ${secs} s"
-  RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" -s none -- -max_total_time="$secs" -rss_limit_mb=4096 2>&1 | grep -E "^#[0-9]+.*(DONE|pulse)|Done [0-9]+ runs|SUMMARY|panicked|crash-|ERROR" | tail -4
+  echo "== $t for ${secs} s (whole log: $logs/$t.log)"
+  RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" -s none -- -max_total_time="$secs" -rss_limit_mb=4096 \
+    -print_final_stats=1 >"$logs/$t.log" 2>&1 || echo "   the run stopped on a finding (exit $?)"
+  grep -E "^#[0-9]+.*(DONE|pulse)|Done [0-9]+ runs|SUMMARY|panicked|crash-|ERROR|stat::number_of_executed_units|stat::peak_rss" \
+    "$logs/$t.log" | tail -6 || true
 done
