@@ -1,6 +1,7 @@
 //! Criterion benchmarks of the serving path on the real territory: cold encoding of a composite
 //! tile at z10, z12 and z14 (no cache), and the catalog's `near` and `text` selections, plus the
-//! catalog build. Run with `cargo bench -p api --bench catalog`; figures go to BENCHMARKS.md.
+//! catalog build. Run with `cargo bench -p api --bench catalog`; with `BENCH_SYNTH_OFFERS=N` the
+//! selections are measured again over N synthetic offers. Figures go to BENCHMARKS.md.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
@@ -12,14 +13,31 @@ use api::tiles::Layer;
 use api::tiles::encode::{TileCoord, encode};
 use criterion::{Criterion, criterion_group, criterion_main};
 
-fn catalog() -> Catalog {
+/// The territory's catalog, plus `synthetic` fictional offers (`api seed synth`).
+fn load_catalog(synthetic: usize) -> Catalog {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
         let db = sea_orm::Database::connect("sqlite::memory:").await.expect("sqlite");
         api::db::migrate(&db).await.expect("migrate");
         api::db::seed(&db).await.expect("seed");
+        if synthetic > 0 {
+            seed::synth::generate(&db, synthetic, 1).await.expect("synthetic offers");
+        }
         Catalog::load(&db).await.expect("catalog")
     })
+}
+
+/// The `near` and `text` selections of the load benchmarks, a page of 20.
+fn selections(c: &mut Criterion, catalog: &Catalog, suffix: &str) {
+    let near =
+        OfferQuery { near: Some(Near { lat: 50.3836, lon: 3.4265, radius_meters: 20_000.0 }), ..Default::default() };
+    c.bench_function(&format!("select near 20 km{suffix}"), |b| b.iter(|| black_box(catalog.select(&near, None, 20))));
+    // Every match in order, as a page used to cost before only the page was sorted.
+    c.bench_function(&format!("select near 20 km, every match ordered{suffix}"), |b| {
+        b.iter(|| black_box(catalog.select(&near, None, usize::MAX)))
+    });
+    let text = OfferQuery { text: Some("cité minière".into()), ..Default::default() };
+    c.bench_function(&format!("select text{suffix}"), |b| b.iter(|| black_box(catalog.select(&text, None, 20))));
 }
 
 /// The tile holding the Fosse d'Arenberg at a zoom.
@@ -30,7 +48,7 @@ fn tile(z: u32) -> TileCoord {
 }
 
 fn benches(c: &mut Criterion) {
-    let catalog = catalog();
+    let catalog = load_catalog(0);
     let layers = [Layer::Offers, Layer::Footprints, Layer::Routes, Layer::Communes];
     for z in [10, 12, 14] {
         let t = tile(z);
@@ -38,11 +56,11 @@ fn benches(c: &mut Criterion) {
             b.iter(|| black_box(encode(&catalog, &layers, t, Lang::Fr, "https://example.org", false)))
         });
     }
-    let near =
-        OfferQuery { near: Some(Near { lat: 50.3836, lon: 3.4265, radius_meters: 20_000.0 }), ..Default::default() };
-    c.bench_function("select near 20 km", |b| b.iter(|| black_box(catalog.select(&near, None, 20))));
-    let text = OfferQuery { text: Some("cité minière".into()), ..Default::default() };
-    c.bench_function("select text", |b| b.iter(|| black_box(catalog.select(&text, None, 20))));
+    selections(c, &catalog, "");
+    // With BENCH_SYNTH_OFFERS=N, the selections again with N synthetic offers in the catalog.
+    if let Some(n) = std::env::var("BENCH_SYNTH_OFFERS").ok().and_then(|v| v.parse::<usize>().ok()) {
+        selections(c, &load_catalog(n), &format!(", {n} synthetic offers"));
+    }
 }
 
 criterion_group!(name = serving; config = Criterion::default().sample_size(50); targets = benches);
