@@ -8,6 +8,7 @@
 # It stops and restarts the local services with the machine's own commands. Prints its findings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/tools.sh
 cargo build --release -p api >/dev/null
 bin="$PWD/target/release/api"
 port=18997
@@ -28,9 +29,9 @@ curl -sf "$base/graphql" -H 'content-type: application/json' -H "authorization: 
 
 echo "== 1. Redis stopped for 10 s under load (wrk, 32 connections, 25 s)"
 wrk -t2 -c32 -d25s -s bench/wrk/graphql-near.lua "$base/graphql" >"$work/wrk1.txt" &
-w=$!
-sleep 5; redis-cli -h 127.0.0.1 shutdown nosave >/dev/null 2>&1 || true; echo "   redis stopped at t=5 s"
-sleep 10; start_redis; echo "   redis started at t=15 s"
+w=$!; t0=$SECONDS
+sleep 5; redis-cli -h 127.0.0.1 shutdown nosave >/dev/null 2>&1 || true; echo "   redis stopped at t=$((SECONDS - t0)) s"
+sleep 10; start_redis; echo "   redis started at t=$((SECONDS - t0)) s"
 wait $w
 grep -E "Requests/sec|requests in|Non-2xx|Socket errors" "$work/wrk1.txt" | sed 's/^/   /'
 grep -q "Non-2xx" "$work/wrk1.txt" && echo "   RESULT: some reads failed" || echo "   RESULT: no failed read"
@@ -40,17 +41,18 @@ echo "   tiles after Redis came back: $(curl -s -o /dev/null -w '%{http_code}' "
 echo "== 2. PostgreSQL restarted under load (wrk, 32 connections, 20 s)"
 q='{"query":"{ offer(slug: \"musee-municipal\") { id version } }"}'
 wrk -t2 -c32 -d20s -s bench/wrk/graphql-near.lua "$base/graphql" >"$work/wrk2.txt" &
-w=$!
+w=$!; t0=$SECONDS
 sleep 5
 pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main stop -m fast
-echo "   postgres stopped at t=5 s"
+echo "   postgres stopped at t=$((SECONDS - t0)) s"
 read -r id version < <(curl -s "$base/graphql" -H 'content-type: application/json' -d "$q" | python3 -c "import json,sys; o=json.load(sys.stdin)['data']['offer']; print(o['id'], o['version'])")
 mutation="{\"query\":\"mutation(\$id: ID!, \$v: Int!) { updateOffer(id: \$id, expectedVersion: \$v, input: { labels: [\\\"drill\\\"] }) { version } }\",\"variables\":{\"id\":\"$id\",\"v\":$version}}"
-echo "   a write while it is down: $(curl -s "$base/graphql" -H 'content-type: application/json' -H "authorization: Bearer $token" -d "$mutation" | head -c 200)"
-echo "   a read with the key while it is down: $(curl -s -o /dev/null -w '%{http_code}' "$base/graphql" -H 'content-type: application/json' -H "authorization: Bearer $token" -d '{"query":"{ totems { name } }"}')"
+took=$(curl -s -o "$work/write.json" -w '%{http_code} in %{time_total} s' "$base/graphql" -H 'content-type: application/json' -H "authorization: Bearer $token" -d "$mutation")
+echo "   a write while it is down: $took, $(python3 -c "import json,sys; e=json.load(open(sys.argv[1]))['errors'][0]; print(e['extensions'], e['message'])" "$work/write.json")"
+echo "   a read with the key while it is down: $(curl -s -o /dev/null -w '%{http_code} in %{time_total} s' "$base/graphql" -H 'content-type: application/json' -H "authorization: Bearer $token" -d '{"query":"{ totems { name } }"}')"
 sleep 3
 pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
-echo "   postgres started at t=8 s"
+echo "   postgres started at t=$((SECONDS - t0)) s"
 wait $w
 grep -E "Requests/sec|requests in|Non-2xx|Socket errors" "$work/wrk2.txt" | sed 's/^/   /'
 grep -q "Non-2xx" "$work/wrk2.txt" && echo "   RESULT: some reads failed" || echo "   RESULT: no failed read"

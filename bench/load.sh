@@ -5,6 +5,7 @@
 # SQLite file and no Redis). Rate limits are off for the run. Prints wrk's summaries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/tools.sh
 secs="${1:-20}"
 conns="${2:-32}"
 cargo build --release -p api >/dev/null

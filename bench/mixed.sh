@@ -5,6 +5,7 @@
 # resident memory sampled during the run. Usage: bench/mixed.sh [seconds] [connections]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/tools.sh
 secs="${1:-60}"
 conns="${2:-64}"
 cargo build --release -p api >/dev/null

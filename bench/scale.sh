@@ -5,6 +5,7 @@
 # Usage: bench/scale.sh N [N ...]   (e.g. bench/scale.sh 0 2000 10000 100000 500000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/tools.sh
 cargo build --release -p api >/dev/null
 bin="$PWD/target/release/api"
 port=18998

@@ -93,6 +93,67 @@ impl PgDatabase {
     pub async fn connect(&self) -> DatabaseConnection {
         Database::connect(&self.url).await.unwrap()
     }
+
+    /// `host:port` of its server.
+    pub fn server_address(&self) -> String {
+        let url = url::Url::parse(&self.url).unwrap();
+        format!("{}:{}", url.host_str().unwrap_or("127.0.0.1"), url.port().unwrap_or(5432))
+    }
+
+    /// Its URL through another address (a [`TcpProxy`]).
+    pub fn url_via(&self, addr: std::net::SocketAddr) -> String {
+        let mut url = url::Url::parse(&self.url).unwrap();
+        url.set_host(Some(&addr.ip().to_string())).unwrap();
+        url.set_port(Some(addr.port())).unwrap();
+        url.to_string()
+    }
+}
+
+/// A TCP relay to a server that can be cut and restored: an outage of that server on demand,
+/// seen by the client as its connections dropping and new ones being refused.
+pub struct TcpProxy {
+    /// The address clients connect to.
+    pub addr: std::net::SocketAddr,
+    target: String,
+    relay: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TcpProxy {
+    /// Relays a local address to `target` (`host:port`).
+    pub async fn start(target: &str) -> TcpProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        TcpProxy { addr, target: target.to_owned(), relay: Some(Self::relay(listener, target.to_owned())) }
+    }
+
+    fn relay(listener: tokio::net::TcpListener, target: String) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            // Dropped with this task: the connections end with it.
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let target = target.clone();
+                connections.spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        })
+    }
+
+    /// Drops every connection and refuses new ones.
+    pub async fn cut(&mut self) {
+        if let Some(relay) = self.relay.take() {
+            relay.abort();
+            let _ = relay.await;
+        }
+    }
+
+    /// Accepts connections again, on the same address.
+    pub async fn restore(&mut self) {
+        let listener = tokio::net::TcpListener::bind(self.addr).await.unwrap();
+        self.relay = Some(Self::relay(listener, self.target.clone()));
+    }
 }
 
 impl Drop for PgDatabase {

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tests::{Options, PgDatabase, SqliteDatabase, TestServer, create_key, redis_or_skip, run_checker};
+use tests::{Options, PgDatabase, SqliteDatabase, TcpProxy, TestServer, create_key, redis_or_skip, run_checker};
 
 const CREATE: &str =
     "mutation($input: OfferInput!) { createOffer(input: $input) { id slug status version owner commune { code } } }";
@@ -448,6 +448,55 @@ async fn rate_limits_answer_429_with_retry_after() {
     assert_eq!(other.get(format!("{}/layers", server.url)).send().await.unwrap().status(), 200);
     // Probes are never limited.
     assert_eq!(server.get("/healthz").await.status(), 200);
+}
+
+// Multi-threaded: the relay must run while the test waits on the key commands it starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_keeps_reads_going_and_fails_writes_with_503_until_it_ends() {
+    let Some(pg) = PgDatabase::create().await else { return };
+    let mut proxy = TcpProxy::start(&pg.server_address()).await;
+    let s = setup_on(&pg.url_via(proxy.addr)).await;
+    let offer = s.server.data(r#"{ offer(slug: "musee-municipal") { id version } }"#, json!({})).await;
+    let (id, version) = (offer["offer"]["id"].clone(), offer["offer"]["version"].as_i64().unwrap());
+    let change = json!({ "id": id, "v": version, "input": { "labels": ["panne"] } });
+    // The editor's key is checked once while the database answers.
+    let body = s.server.graphql_as(&s.editor, "{ totems { name } }", json!({})).await;
+    assert_eq!(body["data"]["totems"].as_array().map(Vec::len), Some(5), "{body}");
+
+    proxy.cut().await;
+    // Reads go on from the catalog, anonymous or with a key checked before.
+    for token in [None, Some(&s.editor)] {
+        let body = match token {
+            None => s.server.graphql("{ totems { name } }", json!({})).await,
+            Some(t) => s.server.graphql_as(t, "{ totems { name } }", json!({})).await,
+        };
+        assert_eq!(body["data"]["totems"].as_array().map(Vec::len), Some(5), "{body}");
+    }
+    assert_eq!(s.server.get("/tiles/offers/10/521/345.mvt").await.status(), 200);
+    // A write fails cleanly, with a delay to retry after.
+    let body = s.server.graphql_as(&s.editor, UPDATE, change.clone()).await;
+    assert_eq!(code(&body), "UNAVAILABLE", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["retryAfter"], 5);
+    // A key never checked cannot be vouched for without the database; REST answers 503 too.
+    let body = s.server.graphql_as(&s.partner, "{ totems { name } }", json!({})).await;
+    assert_eq!(code(&body), "UNAVAILABLE", "{body}");
+    let r = s.server.get("/feeds/changes").await;
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("5"));
+
+    proxy.restore().await;
+    // Once the database is back, the same write goes through, once.
+    let mut body = Value::Null;
+    for _ in 0..50 {
+        body = s.server.graphql_as(&s.editor, UPDATE, change.clone()).await;
+        if code(&body) != "UNAVAILABLE" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(body["data"]["updateOffer"]["version"].as_i64(), Some(version + 1), "{body}");
+    let body = s.server.graphql_as(&s.partner, "{ totems { name } }", json!({})).await;
+    assert!(body["errors"].is_null(), "{body}");
 }
 
 #[tokio::test]

@@ -129,6 +129,11 @@ pub fn bearer(headers: &HeaderMap) -> Result<Option<String>> {
 const STALE_KEY_FOR: Duration = Duration::from_secs(15 * 60);
 /// How many checked keys are remembered.
 const REMEMBERED_KEYS: usize = 10_000;
+/// Longest a key check waits for the database.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
+/// After the database failed to answer a key check, how long checks go to the remembered keys
+/// straight away instead of each waiting for it.
+const RETRY_DATABASE_AFTER: Duration = Duration::from_secs(5);
 
 /// Finds callers from their tokens. Every request checks its key in the database, so a revoked
 /// key stops at once; the keys found valid are remembered for a while, so that requests with a
@@ -136,16 +141,19 @@ const REMEMBERED_KEYS: usize = 10_000;
 #[derive(Default)]
 pub struct Authenticator {
     known: Mutex<HashMap<String, (Caller, Instant)>>,
+    unreachable_since: Mutex<Option<Instant>>,
 }
 
 impl Authenticator {
     /// The caller of a request: anonymous without a token, an error for a wrong or revoked one.
+    /// While the database cannot be reached, a key checked in the last 15 minutes passes and
+    /// any other is `UNAVAILABLE` (503).
     pub async fn authenticate(&self, db: &DatabaseConnection, headers: &HeaderMap) -> Result<Caller> {
         let Some(token) = bearer(headers)? else { return Ok(Caller::Anonymous) };
         let hash = keys::hash_token(&token);
-        let found = match entities::prelude::ApiKey::find().filter(api_key::Column::TokenHash.eq(&hash)).one(db).await {
+        let found = match self.lookup(db, &hash).await {
             Ok(found) => found,
-            Err(e) => return self.remembered(&hash).ok_or_else(|| Error::from(e)),
+            Err(e) => return self.remembered(&hash).ok_or(e),
         };
         let caller = match found {
             Some(k) if k.revoked_at.is_none() => Caller::Key {
@@ -165,6 +173,29 @@ impl Authenticator {
         };
         self.remember(hash, &caller);
         Ok(caller)
+    }
+
+    /// The key of a token hash in the database, unless the database just failed to answer.
+    async fn lookup(&self, db: &DatabaseConnection, hash: &str) -> Result<Option<api_key::Model>> {
+        let unreachable = || Error::Database(sea_orm::DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout));
+        let recently_down =
+            self.unreachable_since.lock().ok().and_then(|g| *g).is_some_and(|t| t.elapsed() < RETRY_DATABASE_AFTER);
+        if recently_down {
+            return Err(unreachable());
+        }
+        let query = entities::prelude::ApiKey::find().filter(api_key::Column::TokenHash.eq(hash)).one(db);
+        let result = match tokio::time::timeout(LOOKUP_TIMEOUT, query).await {
+            Ok(Ok(found)) => Ok(found),
+            Ok(Err(e)) => Err(Error::from(e)),
+            Err(_) => Err(unreachable()),
+        };
+        if let Ok(mut since) = self.unreachable_since.lock() {
+            *since = match &result {
+                Err(e) if e.code() == "UNAVAILABLE" => Some(Instant::now()),
+                _ => None,
+            };
+        }
+        result
     }
 
     fn remembered(&self, hash: &str) -> Option<Caller> {
