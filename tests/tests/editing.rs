@@ -348,6 +348,29 @@ async fn the_change_feed_carries_upserts_and_tombstones_in_order() {
         .unwrap();
     assert_eq!(rest["nodes"][0]["id"], fosse["id"]);
     assert_eq!(rest["nodes"][0]["kind"], "UPSERT");
+    // A draft deleted before it was ever published leaves nothing for a mirror to remove; a
+    // published offer taken back to draft is a tombstone.
+    let b = s.server.graphql_as(&s.editor, CREATE, json!({ "input": event("B") })).await["data"]["createOffer"]["id"]
+        .clone();
+    let body = s.server.graphql_as(&s.editor, del, json!({ "id": b, "v": 1 })).await;
+    assert!(body["data"]["deleteOffer"].is_object(), "{body}");
+    let unpublish = "mutation($id: ID!, $v: Int!) { unpublishOffer(id: $id, expectedVersion: $v) { version } }";
+    let body = s.server.graphql_as(&s.editor, unpublish, json!({ "id": a, "v": 2 })).await;
+    assert!(body["data"]["unpublishOffer"].is_object(), "{body}");
+    let later: Value = s
+        .server
+        .get(&format!("/feeds/changes?after={}", rest["endCursor"].as_str().unwrap()))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let nodes = later["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 1, "{later}");
+    assert_eq!(
+        (&nodes[0]["id"], &nodes[0]["kind"], &nodes[0]["reason"]),
+        (&a, &json!("TOMBSTONE"), &json!("unpublished"))
+    );
+    assert_eq!(later["endCursor"], nodes[0]["cursor"]);
 }
 
 #[tokio::test]

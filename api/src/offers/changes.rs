@@ -5,9 +5,13 @@ use async_graphql::{Enum, ID, SimpleObject};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use entities::offer;
-use entities::prelude::Offer;
-use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use std::collections::HashSet;
+
+use entities::prelude::{Offer, Revision};
+use entities::{offer, revision};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+};
 
 use crate::error::{Error, Result};
 
@@ -81,32 +85,94 @@ pub async fn page(
                 .add(Condition::all().add(offer::Column::CatalogVersion.eq(v)).add(offer::Column::Id.gt(id))),
         );
     }
-    let rows =
-        q.order_by_asc(offer::Column::CatalogVersion).order_by_asc(offer::Column::Id).limit(first + 1).all(db).await?;
+    let mut rows: Vec<FeedRow> = q
+        .select_only()
+        .columns([
+            offer::Column::Id,
+            offer::Column::CatalogVersion,
+            offer::Column::Status,
+            offer::Column::DeletedAt,
+            offer::Column::Version,
+            offer::Column::UpdatedAt,
+        ])
+        .order_by_asc(offer::Column::CatalogVersion)
+        .order_by_asc(offer::Column::Id)
+        .limit(first + 1)
+        .into_model()
+        .all(db)
+        .await?;
     let has_next_page = rows.len() as u64 > first;
+    rows.truncate(first as usize);
+    let ever_public = ever_public(db, rows.iter().filter(|o| o.hidden_because().is_some())).await?;
     let nodes: Vec<Change> = rows
-        .into_iter()
-        .take(first as usize)
-        .map(|o| {
-            let reason = if o.deleted_at.is_some() {
-                Some("deleted")
-            } else if o.status == "archived" {
-                Some("archived")
-            } else if o.status != "published" {
-                Some("unpublished")
-            } else {
-                None
-            };
-            Change {
+        .iter()
+        .filter_map(|o| {
+            let reason = o.hidden_because();
+            // An offer that never was public has nothing to remove from a mirror.
+            if reason.is_some() && !ever_public.contains(&o.id) {
+                return None;
+            }
+            Some(Change {
                 cursor: encode(o.catalog_version, &o.id),
-                id: ID(o.id),
+                id: ID(o.id.clone()),
                 kind: if reason.is_some() { ChangeKind::Tombstone } else { ChangeKind::Upsert },
                 reason: reason.map(str::to_owned),
                 version: o.version,
                 at: o.updated_at,
-            }
+            })
         })
         .collect();
-    let end_cursor = nodes.last().map(|c| c.cursor.clone()).or_else(|| after.map(str::to_owned));
+    // The cursor moves past the rows left out too.
+    let end_cursor = rows.last().map(|o| encode(o.catalog_version, &o.id)).or_else(|| after.map(str::to_owned));
     Ok(ChangePage { nodes, end_cursor, has_next_page })
+}
+
+/// The columns of an offer the feed reads.
+#[derive(Debug, FromQueryResult)]
+struct FeedRow {
+    id: String,
+    catalog_version: i64,
+    status: String,
+    deleted_at: Option<DateTime<Utc>>,
+    version: i32,
+    updated_at: DateTime<Utc>,
+}
+
+impl FeedRow {
+    /// Why the offer is not public, if it is not.
+    fn hidden_because(&self) -> Option<&'static str> {
+        if self.deleted_at.is_some() {
+            Some("deleted")
+        } else if self.status == "archived" {
+            Some("archived")
+        } else if self.status != "published" {
+            Some("unpublished")
+        } else {
+            None
+        }
+    }
+}
+
+/// Which of these offers were published at some point: a revision holds them as published before
+/// a change.
+async fn ever_public<'a>(db: &DatabaseConnection, rows: impl Iterator<Item = &'a FeedRow>) -> Result<HashSet<String>> {
+    let ids: Vec<&str> = rows.map(|o| o.id.as_str()).collect();
+    if ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let befores: Vec<(String, Option<serde_json::Value>)> = Revision::find()
+        .select_only()
+        .columns([revision::Column::OfferId, revision::Column::Before])
+        .filter(revision::Column::OfferId.is_in(ids))
+        .filter(revision::Column::Before.is_not_null())
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(befores
+        .into_iter()
+        .filter(|(_, before)| {
+            before.as_ref().and_then(|b| b.get("status")).and_then(|s| s.as_str()) == Some("published")
+        })
+        .map(|(id, _)| id)
+        .collect())
 }

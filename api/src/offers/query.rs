@@ -130,7 +130,8 @@ impl OffersQuery {
     }
 
     /// Changes since an instant, in commit order: upserts for public offers, tombstones for
-    /// offers deleted, archived or unpublished. Resume with `after` (a cursor of a previous page).
+    /// offers once public and now deleted, archived or unpublished (drafts never published do not
+    /// appear). Resume with `after` (a cursor of a previous page).
     async fn changes(
         &self,
         ctx: &Context<'_>,
