@@ -149,23 +149,33 @@ pub fn offer_feature(o: &OfferRecord, layer: Layer, lang: Lang, website: &str) -
     json!({ "type": "Feature", "id": o.id, "geometry": geometry, "properties": props })
 }
 
-/// Builds a layer as a GeoJSON FeatureCollection.
-pub fn collection(catalog: &Catalog, layer: Layer, filter: &LayerFilter, website: &str) -> Value {
-    let features: Vec<Value> = match layer {
+/// Builds a layer as a GeoJSON FeatureCollection, written feature by feature: a layer of
+/// 100,000 offers never exists as one JSON tree in memory.
+pub fn collection(catalog: &Catalog, layer: Layer, filter: &LayerFilter, website: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 * 1024);
+    out.extend_from_slice(br#"{"type":"FeatureCollection","features":["#);
+    let mut first = true;
+    let mut push = |feature: Value| {
+        if !std::mem::take(&mut first) {
+            out.push(b',');
+        }
+        // Writing a JSON value into a vector cannot fail.
+        let _ = serde_json::to_writer(&mut out, &feature);
+    };
+    match layer {
         Layer::Communes => catalog
             .communes
             .iter()
             .filter(|c| filter.bbox.is_none_or(|b| meets(c.bbox, b)))
             .filter(|c| filter.communes.is_empty() || filter.communes.contains(&c.insee))
-            .map(|c| {
-                json!({
+            .for_each(|c| {
+                push(json!({
                     "type": "Feature",
                     "id": c.insee,
                     "geometry": c.geometry_json,
                     "properties": { "code": c.insee, "name": c.name, "population": c.population, "postcodes": c.postcodes },
-                })
-            })
-            .collect(),
+                }))
+            }),
         _ => {
             let candidates: Vec<usize> = match filter.bbox {
                 Some(b) => catalog.intersecting(b),
@@ -177,11 +187,11 @@ pub fn collection(catalog: &Catalog, layer: Layer, filter: &LayerFilter, website
                 .filter(|o| layer.holds(o) && filter.keeps(o))
                 // A point layer keeps the points inside the box, not the footprints that meet it.
                 .filter(|o| layer != Layer::Offers || filter.bbox.is_none_or(|b| inside(o.point, b)))
-                .map(|o| offer_feature(o, layer, filter.lang, website))
-                .collect()
+                .for_each(|o| push(offer_feature(o, layer, filter.lang, website)))
         }
-    };
-    json!({ "type": "FeatureCollection", "features": features })
+    }
+    out.extend_from_slice(b"]}");
+    out
 }
 
 fn inside(p: [f64; 2], b: [f64; 4]) -> bool {
@@ -235,11 +245,7 @@ pub async fn layer(
     let version = catalog.version;
     let key = format!("layer:{}:{}:{}", catalog.version, layer.name(), filter.key());
     let website = state.config.website_url();
-    let cached = state
-        .cache
-        .get_or_build(version, &key, move || {
-            serde_json::to_vec(&collection(&catalog, layer, &filter, &website)).unwrap_or_default()
-        })
-        .await?;
+    let cached =
+        state.cache.get_or_build(version, &key, move || collection(&catalog, layer, &filter, &website)).await?;
     Ok(conditional(&headers, &cached, "application/geo+json", "public, max-age=60").into_response())
 }
