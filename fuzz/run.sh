@@ -2,6 +2,7 @@
 # Runs each fuzz target for SECONDS (default 300) with libFuzzer through cargo fuzz, seeding the
 # corpora from the project's real data. This machine has only a stable toolchain: RUSTC_BOOTSTRAP
 # lets cargo fuzz pass its -Z flags, and `-s none` skips AddressSanitizer (not shipped for stable).
+# An input that runs over 10 s is a finding too (libFuzzer writes it as a timeout artifact).
 # Usage: fuzz/run.sh [seconds] [target ...]
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -27,7 +28,7 @@ logs="${FUZZ_LOGS:-$(mktemp -d)}"
 mkdir -p "$logs"
 for t in "${targets[@]}"; do
   echo "== $t for ${secs} s (whole log: $logs/$t.log)"
-  RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" -s none -- -max_total_time="$secs" -rss_limit_mb=4096 \
+  RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" -s none -- -max_total_time="$secs" -rss_limit_mb=4096 -timeout=10 \
     -print_final_stats=1 >"$logs/$t.log" 2>&1 || echo "   the run stopped on a finding (exit $?)"
   grep -E "^#[0-9]+.*(DONE|pulse)|Done [0-9]+ runs|SUMMARY|panicked|crash-|ERROR|stat::number_of_executed_units|stat::peak_rss" \
     "$logs/$t.log" | tail -6 || true
