@@ -26,6 +26,8 @@ for i, s in enumerate(["offers,footprints/14/8347/5529.mvt", "communes/0/0/0", "
 PY
 logs="${FUZZ_LOGS:-$(mktemp -d)}"
 mkdir -p "$logs"
+# Inputs that once crashed or hung a target stay in its corpus.
+for d in regressions/*/; do cp "$d"* "corpus/$(basename "$d")/"; done
 for t in "${targets[@]}"; do
   echo "== $t for ${secs} s (whole log: $logs/$t.log)"
   RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" -s none -- -max_total_time="$secs" -rss_limit_mb=4096 -timeout=10 \
