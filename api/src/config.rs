@@ -151,6 +151,31 @@ pub struct Config {
     /// Seconds between two polls of the catalog version in the database (other instances' writes).
     #[arg(long, env = "CATALOG_POLL_SECONDS", default_value_t = 2, global = true)]
     pub catalog_poll_seconds: u64,
+    /// Megabytes of encoded tiles and layers kept in process (keys and bodies counted).
+    #[arg(long, env = "CACHE_MB", default_value_t = 256, global = true)]
+    pub cache_mb: u64,
+    /// Open connections in total (default: what the process's file descriptor limit allows).
+    #[arg(long, env = "MAX_CONNECTIONS", global = true)]
+    pub max_connections: Option<usize>,
+    /// Open connections from one client address (an IPv6 /64 counts as one address).
+    #[arg(long, env = "MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256, global = true)]
+    pub max_connections_per_address: usize,
+    /// Seconds a client has to send a whole request head; a keep-alive connection idle that long
+    /// is closed.
+    #[arg(long, env = "HEADER_TIMEOUT_SECONDS", default_value_t = 15, global = true)]
+    pub header_timeout_seconds: u64,
+    /// Proxies (addresses or CIDR blocks, comma-separated) whose `X-Forwarded-For` and `Forwarded`
+    /// headers are believed for the client's address; no other's are.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = proxy, global = true)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// Reads a proxy: an address or a CIDR block.
+fn proxy(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{text:?} is neither an IP address nor a CIDR block"))
 }
 
 impl Config {

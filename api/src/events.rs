@@ -85,31 +85,34 @@ impl Events {
     pub fn spawn_listener(&self, db: DatabaseConnection, catalog: Arc<CatalogHandle>) {
         let Some(url) = self.shared.url().map(str::to_owned) else { return };
         let local = self.local.clone();
-        tokio::spawn(async move {
-            loop {
-                let listen = async {
-                    let client = redis::Client::open(url.as_str())?;
-                    let mut pubsub = client.get_async_pubsub().await?;
-                    pubsub.subscribe(CHANNEL).await?;
-                    tracing::info!("listening to offer changes on Redis");
-                    let mut messages = pubsub.on_message();
-                    while let Some(msg) = messages.next().await {
-                        let Ok(text) = msg.get_payload::<String>() else { continue };
-                        let Ok(change) = serde_json::from_str::<OfferChange>(&text) else { continue };
-                        if change.catalog_version > catalog.get().version {
-                            if let Err(e) = catalog.reload(&db).await {
-                                tracing::warn!(error = %e.public_message(), "catalog reload failed");
-                                continue;
+        crate::tasks::supervise("announcement-listener", move || {
+            let (url, local, db, catalog) = (url.clone(), local.clone(), db.clone(), catalog.clone());
+            async move {
+                loop {
+                    let listen = async {
+                        let client = redis::Client::open(url.as_str())?;
+                        let mut pubsub = client.get_async_pubsub().await?;
+                        pubsub.subscribe(CHANNEL).await?;
+                        tracing::info!("listening to offer changes on Redis");
+                        let mut messages = pubsub.on_message();
+                        while let Some(msg) = messages.next().await {
+                            let Ok(text) = msg.get_payload::<String>() else { continue };
+                            let Ok(change) = serde_json::from_str::<OfferChange>(&text) else { continue };
+                            if change.catalog_version > catalog.get().version {
+                                if let Err(e) = catalog.reload(&db).await {
+                                    tracing::warn!(error = %e.public_message(), "catalog reload failed");
+                                    continue;
+                                }
+                                let _ = local.send(change);
                             }
-                            let _ = local.send(change);
                         }
+                        Ok::<_, redis::RedisError>(())
+                    };
+                    if let Err(e) = listen.await {
+                        tracing::warn!(error = %e, "Redis announcements interrupted; retrying");
                     }
-                    Ok::<_, redis::RedisError>(())
-                };
-                if let Err(e) = listen.await {
-                    tracing::warn!(error = %e, "Redis announcements interrupted; retrying");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
                 }
-                tokio::time::sleep(Duration::from_secs(2)).await;
             }
         });
     }

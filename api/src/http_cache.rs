@@ -1,110 +1,190 @@
-//! Encoded responses (tiles, GeoJSON layers) cached by catalog version, in Redis when configured
-//! and in process otherwise, served with `ETag` / `If-None-Match` and `Cache-Control`. Keys carry
-//! the catalog version, so a write can never leave an old tile behind.
+//! Encoded responses (tiles, GeoJSON layers) kept by a typed key, in Redis when configured and in
+//! process (moka: bounded by bytes, keys counted, one encoding per key when many requests miss
+//! at once), served with `ETag` / `If-None-Match` and `Cache-Control`.
+//!
+//! A key carries the catalog version its content was built from, so a write never leaves an old
+//! tile behind; only validated parameters reach a key, and every entry weighs its key as well as
+//! its body, so what clients send cannot grow the process past its budget.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use sha2::{Digest, Sha256};
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 
 use crate::error::{Error, Result};
 use crate::shared::SharedStore;
 
-/// Bytes kept in process before the cache starts over.
-const LOCAL_BUDGET: usize = 256 * 1024 * 1024;
-/// Lifetime of an entry in Redis (versions move on; old keys expire).
-const SHARED_TTL: Duration = Duration::from_secs(24 * 3600);
+/// Lifetime of an entry in Redis: versions move on and old keys expire.
+const SHARED_TTL: Duration = Duration::from_secs(3600);
+/// What an entry costs beyond its key and body (the map's own bookkeeping).
+const ENTRY_OVERHEAD: usize = 160;
+
+/// What an entry holds.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum CacheKind {
+    /// A vector tile.
+    Tile,
+    /// A GeoJSON layer.
+    Layer,
+    /// A partner feed.
+    Feed,
+}
+
+impl EncodeLabelValue for CacheKind {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        EncodeLabelValue::encode(&self.code(), encoder)
+    }
+}
+
+impl CacheKind {
+    fn code(self) -> &'static str {
+        match self {
+            CacheKind::Tile => "tile",
+            CacheKind::Layer => "layer",
+            CacheKind::Feed => "feed",
+        }
+    }
+}
+
+/// The key of an entry: what it is, the catalog version it reflects, and its checked
+/// parameters in a canonical form.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct CacheKey {
+    /// What it holds.
+    pub kind: CacheKind,
+    /// The catalog version its content reflects.
+    pub version: i64,
+    /// The validated parameters that shaped it, canonical (`offers,routes/14/8347/5529/fr/false`).
+    pub params: Box<str>,
+}
+
+impl CacheKey {
+    /// A key.
+    pub fn new(kind: CacheKind, version: i64, params: impl Into<Box<str>>) -> CacheKey {
+        CacheKey { kind, version, params: params.into() }
+    }
+
+    fn shared(&self) -> String {
+        format!("{}:{}:{}", self.kind.code(), self.version, self.params)
+    }
+
+    /// A strong validator: the content is a function of the key, so the key names it.
+    fn etag(&self) -> String {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.params.hash(&mut h);
+        format!("\"{}-{}-{:016x}\"", self.kind.code(), self.version, h.finish())
+    }
+}
 
 /// A cached body and its validator.
 #[derive(Clone, Debug)]
 pub struct Cached {
     /// The encoded body.
     pub body: Bytes,
-    /// Strong validator: a digest of the body.
-    pub etag: String,
+    /// Strong validator.
+    pub etag: Arc<str>,
 }
 
-impl Cached {
-    /// Wraps a body, computing its `ETag`.
-    pub fn new(body: Bytes) -> Cached {
-        let digest = Sha256::digest(&body);
-        let etag = format!("\"{}\"", digest.iter().take(12).map(|b| format!("{b:02x}")).collect::<String>());
-        Cached { body, etag }
-    }
+/// Labels of a cache lookup.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CacheLabels {
+    /// tile, layer or feed.
+    pub kind: CacheKind,
+    /// hit or miss.
+    pub result: Lookup,
 }
 
-/// Hit and miss counts, for `/metrics`.
-#[derive(Debug, Default)]
-pub struct CacheStats {
-    /// Served from the process.
-    pub local_hits: AtomicU64,
-    /// Served from Redis.
-    pub shared_hits: AtomicU64,
+/// Whether a lookup was served without encoding.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum Lookup {
+    /// Served from the process or from Redis.
+    Hit,
     /// Encoded anew.
-    pub misses: AtomicU64,
+    Miss,
+}
+
+impl EncodeLabelValue for Lookup {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        EncodeLabelValue::encode(&if *self == Lookup::Hit { "hit" } else { "miss" }, encoder)
+    }
 }
 
 /// The cache of encoded responses.
 pub struct ResponseCache {
-    /// Entries, their total size, and the catalog version they belong to.
-    local: Mutex<(HashMap<String, Cached>, usize, i64)>,
+    local: moka::future::Cache<CacheKey, Cached>,
     shared: SharedStore,
-    /// Counters.
-    pub stats: CacheStats,
+    /// `porte_du_hainaut_cache_requests_total{kind, result}`.
+    pub requests: Family<CacheLabels, Counter>,
 }
 
 impl ResponseCache {
-    /// A cache in front of the shared store.
-    pub fn new(shared: SharedStore) -> ResponseCache {
-        ResponseCache { local: Mutex::new((HashMap::new(), 0, 0)), shared, stats: CacheStats::default() }
+    /// A cache of at most `budget` bytes (keys, bodies and bookkeeping) in front of the shared store.
+    pub fn new(shared: SharedStore, budget: u64) -> ResponseCache {
+        let local = moka::future::Cache::builder()
+            .max_capacity(budget)
+            .weigher(|k: &CacheKey, v: &Cached| {
+                u32::try_from(k.params.len() + v.body.len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
+            })
+            .build();
+        ResponseCache { local, shared, requests: Family::default() }
     }
 
-    fn remember(&self, version: i64, key: &str, cached: &Cached) {
-        if let Ok(mut guard) = self.local.lock() {
-            let (map, bytes, current) = &mut *guard;
-            if version < *current {
-                return;
-            }
-            // Entries of older versions can never be asked for again: drop them.
-            if version > *current || *bytes + cached.body.len() > LOCAL_BUDGET {
-                map.clear();
-                *bytes = 0;
-                *current = version;
-            }
-            *bytes += cached.body.len();
-            map.insert(key.to_owned(), cached.clone());
-        }
+    fn count(&self, kind: CacheKind, result: Lookup) {
+        self.requests.get_or_create(&CacheLabels { kind, result }).inc();
     }
 
-    /// The cached body for a key of a catalog version, or the one `build` encodes (off the async
-    /// threads). The key must contain the version.
-    pub async fn get_or_build<F>(&self, version: i64, key: &str, build: F) -> Result<Cached>
+    /// The cached body for a key, or the one `build` encodes (off the async threads); requests
+    /// that miss the same key at once wait for one encoding.
+    pub async fn get_or_build<F>(&self, key: CacheKey, build: F) -> Result<Cached>
     where
         F: FnOnce() -> Vec<u8> + Send + 'static,
     {
-        if let Some(hit) = self.local.lock().ok().and_then(|m| m.0.get(key).cloned()) {
-            self.stats.local_hits.fetch_add(1, Ordering::Relaxed);
+        if let Some(hit) = self.local.get(&key).await {
+            self.count(key.kind, Lookup::Hit);
             return Ok(hit);
         }
-        if let Some(bytes) = self.shared.get(key).await {
-            self.stats.shared_hits.fetch_add(1, Ordering::Relaxed);
-            let cached = Cached::new(Bytes::from(bytes));
-            self.remember(version, key, &cached);
-            return Ok(cached);
-        }
-        self.stats.misses.fetch_add(1, Ordering::Relaxed);
-        let body =
-            tokio::task::spawn_blocking(build).await.map_err(|e| Error::Internal(format!("encoder task: {e}")))?;
-        let cached = Cached::new(Bytes::from(body));
-        self.remember(version, key, &cached);
-        self.shared.set(key, &cached.body, SHARED_TTL).await;
-        Ok(cached)
+        let encoded = AtomicBool::new(false);
+        let kind = key.kind;
+        let shared_key = key.shared();
+        let etag: Arc<str> = key.etag().into();
+        let value = self
+            .local
+            .try_get_with(key, async {
+                if let Some(bytes) = self.shared.get(&shared_key).await {
+                    return Ok(Cached { body: Bytes::from(bytes), etag: etag.clone() });
+                }
+                encoded.store(true, Ordering::Relaxed);
+                let body = tokio::task::spawn_blocking(build)
+                    .await
+                    .map_err(|e| Error::Internal(format!("encoder task: {e}")))?;
+                self.shared.set(&shared_key, &body, SHARED_TTL).await;
+                Ok::<_, Error>(Cached { body: Bytes::from(body), etag })
+            })
+            .await
+            .map_err(|e: Arc<Error>| Error::Internal(e.to_string()))?;
+        self.count(kind, if encoded.load(Ordering::Relaxed) { Lookup::Miss } else { Lookup::Hit });
+        Ok(value)
     }
+
+    /// Entries and bytes held in process (for tests and metrics).
+    pub async fn usage(&self) -> (u64, u64) {
+        self.local.run_pending_tasks().await;
+        (self.local.entry_count(), self.local.weighted_size())
+    }
+}
+
+/// Whether `If-None-Match` names this validator.
+pub fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+    headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        v.split(',').map(str::trim).any(|t| t == "*" || t == etag || t.strip_prefix("W/") == Some(etag))
+    })
 }
 
 /// Answers with the body, or 304 when the client already has it.
@@ -114,11 +194,7 @@ pub fn conditional(
     content_type: &'static str,
     cache_control: &'static str,
 ) -> Response {
-    let matches = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| {
-        v.split(',')
-            .any(|t| t.trim() == cached.etag || t.trim() == "*" || t.trim().trim_start_matches("W/") == cached.etag)
-    });
-    let mut response = if matches {
+    let mut response = if not_modified(headers, &cached.etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else if cached.body.is_empty() {
         // An empty tile or layer: nothing to draw.
@@ -135,4 +211,43 @@ pub fn conditional(
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn keys_count_in_the_budget_and_misses_encode_once() {
+        let cache = Arc::new(ResponseCache::new(SharedStore::none(), 64 * 1024));
+        // Empty bodies with long keys still fill the budget: the entry count stays bounded.
+        for i in 0..2_000 {
+            let key = CacheKey::new(CacheKind::Layer, 1, format!("{i}:{}", "x".repeat(1_000)));
+            cache.get_or_build(key, Vec::new).await.expect("built");
+        }
+        let (entries, bytes) = cache.usage().await;
+        assert!(bytes <= 64 * 1024, "{bytes} bytes held");
+        assert!(entries < 100, "{entries} entries held");
+        // Many requests missing one key at once encode it once.
+        let encodings = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (cache, encodings) = (cache.clone(), encodings.clone());
+                tokio::spawn(async move {
+                    let key = CacheKey::new(CacheKind::Tile, 2, "offers/1/0/0");
+                    cache
+                        .get_or_build(key, move || {
+                            encodings.fetch_add(1, Ordering::SeqCst);
+                            std::thread::sleep(Duration::from_millis(50));
+                            vec![1, 2, 3]
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(&t.await.expect("task").expect("tile").body[..], &[1, 2, 3]);
+        }
+        assert_eq!(encodings.load(Ordering::SeqCst), 1);
+    }
 }

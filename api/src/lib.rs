@@ -15,6 +15,7 @@ pub mod http_cache;
 pub mod lang;
 pub mod layers;
 pub mod map;
+pub mod net;
 pub mod offers;
 pub mod ogc;
 pub mod qr;
@@ -22,6 +23,7 @@ pub mod server;
 pub mod shared;
 pub mod state;
 pub mod stats;
+pub mod tasks;
 pub mod tiles;
 
 pub use config::{Cli, Command, Config};

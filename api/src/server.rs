@@ -12,6 +12,7 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::DatabaseConnection;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::Role;
@@ -24,11 +25,14 @@ use crate::graphql::persisted::PersistedQueries;
 use crate::http_cache::ResponseCache;
 use crate::shared::SharedStore;
 use crate::state::AppState;
-use crate::{auth, db, feeds, graphql, health, layers, map, ogc, qr, tiles};
-use async_graphql_axum::GraphQLSubscription;
+use crate::{auth, db, feeds, graphql, health, layers, map, net, ogc, qr, tiles};
 
 /// Largest request body accepted (GraphQL documents and mutations).
 pub const BODY_LIMIT: usize = 256 * 1024;
+/// Longest a request body may take to arrive.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest running requests may take to finish at shutdown.
+const DRAIN: Duration = Duration::from_secs(15);
 
 /// Builds the whole application.
 pub fn router(state: AppState) -> Router {
@@ -60,7 +64,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(crate::stats::metrics::metrics))
-        .route_service("/graphql/ws", GraphQLSubscription::new(state.schema.clone()))
+        .route("/graphql/ws", get(graphql::ws::handler))
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,
@@ -76,6 +80,8 @@ pub fn router(state: AppState) -> Router {
             Error::Internal("panic".into()).into_response()
         }))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // A body that trickles in is cut: 408 after this long.
+        .layer(RequestBodyTimeoutLayer::new(BODY_TIMEOUT))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(
@@ -105,6 +111,8 @@ pub async fn prepare(config: &Config) -> Result<AppState> {
         None => SharedStore::none(),
     };
     let events = Events::new(shared.clone());
+    let documents = Arc::new(graphql::documents::Documents::default());
+    let cache = Arc::new(ResponseCache::new(shared.clone(), config.cache_mb.saturating_mul(1024 * 1024)));
     let limiter = RateLimiter::new(
         Quotas {
             anonymous: config.rate_limit_anonymous,
@@ -117,32 +125,36 @@ pub async fn prepare(config: &Config) -> Result<AppState> {
         db,
         catalog: Arc::new(CatalogHandle::new(catalog)),
         config: Arc::new(config.clone()),
-        schema: graphql::build_schema(Some(events.clone())),
+        schema: graphql::build_schema(Some(events.clone()), documents.clone()),
+        documents,
         events,
         limiter: Arc::new(limiter),
         auth: Arc::default(),
         write_lock: Arc::new(tokio::sync::Mutex::new(())),
-        metrics: Arc::new(crate::stats::metrics::Metrics::default()),
+        metrics: Arc::new(crate::stats::metrics::Metrics::new(&cache)),
         persisted: Arc::new(PersistedQueries::new(shared.clone())),
-        cache: Arc::new(ResponseCache::new(shared.clone())),
+        cache,
         shared,
     })
 }
 
 /// Polls the catalog version in the database and reloads when another process wrote.
 fn spawn_catalog_poll(db: DatabaseConnection, catalog: Arc<CatalogHandle>, every: Duration) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            match seed::load::catalog_version(&db).await {
-                Ok(v) if v > catalog.get().version => match catalog.reload(&db).await {
-                    Ok(v) => tracing::info!(version = v, "catalog reloaded"),
-                    Err(e) => tracing::warn!(error = %e.public_message(), "catalog reload failed"),
-                },
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "cannot read the catalog version"),
+    crate::tasks::supervise("catalog-poll", move || {
+        let (db, catalog) = (db.clone(), catalog.clone());
+        async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match seed::load::catalog_version(&db).await {
+                    Ok(v) if v > catalog.get().version => match catalog.reload(&db).await {
+                        Ok(v) => tracing::info!(version = v, "catalog reloaded"),
+                        Err(e) => tracing::warn!(error = %e.public_message(), "catalog reload failed"),
+                    },
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "cannot read the catalog version"),
+                }
             }
         }
     });
@@ -183,12 +195,19 @@ pub async fn serve(config: &Config) -> Result<()> {
     let shutdown = shutdown_signal()?;
     // The tests read this line to learn the port when they bind port 0.
     tracing::info!(%addr, "listening on http://{addr}");
-    let app = router(state.clone());
-    // The peer address is what anonymous rate limits count by.
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| Error::Startup(e.to_string()))?;
+    let limits = net::ConnectionLimits {
+        total: config.max_connections.unwrap_or_else(net::descriptor_budget).max(1),
+        per_address: config.max_connections_per_address.max(1),
+        head_timeout: Duration::from_secs(config.header_timeout_seconds.max(1)),
+        exempt: config.trusted_proxies.clone(),
+    };
+    tracing::info!(
+        total = limits.total,
+        per_address = limits.per_address,
+        head_timeout_s = limits.head_timeout.as_secs(),
+        "connection limits"
+    );
+    net::serve(listener, router(state.clone()), limits, shutdown, DRAIN).await;
     // Counts still in Redis go to the database before the process ends.
     if let Err(e) = qr::scans::flush(&state.db, &state.shared).await {
         tracing::warn!(error = %e.public_message(), "last QR scan flush failed");

@@ -24,6 +24,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The GraphQL schema.
     pub schema: ApiSchema,
+    /// Checked GraphQL documents, by text.
+    pub documents: Arc<crate::graphql::documents::Documents>,
     /// State shared with the other instances (Redis), or nothing.
     pub shared: SharedStore,
     /// Automatic persisted queries.

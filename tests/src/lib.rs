@@ -384,3 +384,100 @@ impl TestServer {
         self.graphql_with(query, variables, &[("authorization", auth.as_str())]).await
     }
 }
+
+/// Resident memory of a process, in bytes (Linux `/proc`).
+pub fn resident_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
+/// A GraphQL WebSocket client speaking `graphql-transport-ws`, for tests that send what a
+/// well-behaved client library never would.
+pub struct WsClient {
+    socket: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+}
+
+impl WsClient {
+    /// Connects to `/graphql/ws` without initialising.
+    pub async fn connect_raw(server: &TestServer) -> WsClient {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let url = format!("{}/graphql/ws", server.url.replacen("http", "ws", 1));
+        let mut request = url.into_client_request().unwrap();
+        request.headers_mut().insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
+        let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        WsClient { socket }
+    }
+
+    /// Connects and initialises (waits for `connection_ack`).
+    pub async fn connect(server: &TestServer) -> WsClient {
+        let mut c = WsClient::connect_raw(server).await;
+        c.send_json(json!({ "type": "connection_init" })).await;
+        let ack = c.next_json().await.unwrap();
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+        c
+    }
+
+    /// Sends a text message.
+    pub async fn send_text(&mut self, text: String) {
+        use futures::SinkExt;
+        self.socket.send(tokio_tungstenite::tungstenite::Message::Text(text.into())).await.unwrap();
+    }
+
+    /// Sends a JSON message.
+    pub async fn send_json(&mut self, v: Value) {
+        self.send_text(v.to_string()).await;
+    }
+
+    /// Starts an operation.
+    pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+        self.send_json(json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": variables } }))
+            .await;
+    }
+
+    /// The next JSON message (pings answered, nothing else skipped); `None` when the server
+    /// closed (with its close code), or after 15 s of silence.
+    pub async fn next_json(&mut self) -> Option<Value> {
+        self.next_json_or_close().await.ok()
+    }
+
+    /// The next JSON message, or the close code (`Err(None)` for a dropped connection).
+    pub async fn next_json_or_close(&mut self) -> Result<Value, Option<u16>> {
+        self.next_within(Duration::from_secs(15)).await
+    }
+
+    /// The next JSON message, or the close code, waiting at most `wait` for it.
+    pub async fn next_within(&mut self, wait: Duration) -> Result<Value, Option<u16>> {
+        use futures::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        loop {
+            match tokio::time::timeout(wait, self.socket.next()).await {
+                Ok(Some(Ok(Message::Text(t)))) => return Ok(serde_json::from_str(&t).unwrap()),
+                Ok(Some(Ok(Message::Close(frame)))) => return Err(frame.map(|f| u16::from(f.code))),
+                Ok(Some(Ok(_))) => continue,
+                Ok(Some(Err(_))) | Ok(None) | Err(_) => return Err(None),
+            }
+        }
+    }
+
+    /// The messages of operation `id` until it completes or fails.
+    pub async fn results(&mut self, id: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        while let Some(m) = self.next_json().await {
+            if m["id"] != id {
+                continue;
+            }
+            let done = m["type"] == "complete" || m["type"] == "error";
+            out.push(m);
+            if done {
+                break;
+            }
+        }
+        out
+    }
+}

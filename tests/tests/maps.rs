@@ -317,3 +317,36 @@ async fn the_map_page_renders_the_territory_in_chromium() {
     assert_eq!(report["popup"], "Fosse d'Arenberg", "{report}");
     assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "screenshot saved at {}", shot.display());
 }
+
+/// A box that a shape's bounding box meets while the shape itself does not is no match: the
+/// layers and OGC API - Features select by geometry, as shapely (GEOS) does.
+#[tokio::test]
+async fn bbox_filters_select_shapes_that_meet_the_box_not_their_bounding_boxes() {
+    let server = TestServer::start().await;
+    for layer in ["communes", "footprints", "routes"] {
+        let all = server.get(&format!("/layers/{layer}.geojson")).await.text().await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(format!("{layer}.geojson"));
+        std::fs::write(&file, &all).unwrap();
+        let Some(case) = run_checker("intersects.py", &[file.to_str().unwrap(), "find"]) else { return };
+        assert!(!case.is_null(), "no bounding-box-only case among the {layer}");
+        let b = case["bbox"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap().to_string()).collect::<Vec<_>>();
+        let bbox = b.join(",");
+        let expected: Vec<String> =
+            case["intersecting"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect();
+        let ids = |doc: &Value| {
+            let mut v: Vec<String> =
+                doc["features"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap().to_owned()).collect();
+            v.sort();
+            v
+        };
+        let layer_doc: Value = server.get(&format!("/layers/{layer}.geojson?bbox={bbox}")).await.json().await.unwrap();
+        assert_eq!(ids(&layer_doc), expected, "/layers/{layer}.geojson?bbox={bbox}: {case}");
+        let ogc: Value =
+            server.get(&format!("/ogc/collections/{layer}/items?bbox={bbox}&limit=1000")).await.json().await.unwrap();
+        assert_eq!(ids(&ogc), expected, "OGC {layer} bbox={bbox}: {case}");
+        for outside in case["bbox_only"].as_array().unwrap() {
+            assert!(!ids(&ogc).contains(&outside.as_str().unwrap().to_owned()), "{outside} only meets by its box");
+        }
+    }
+}

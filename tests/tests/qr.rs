@@ -263,8 +263,8 @@ async fn the_observatory_is_for_editors_and_metrics_for_prometheus() {
     for needle in [
         "porte_du_hainaut_http_requests_total{route=\"/tiles/{layers}/{z}/{x}/{y}\",status=\"200\"} 2",
         "porte_du_hainaut_http_request_duration_seconds_bucket",
-        "porte_du_hainaut_tile_cache_local_hits 1",
-        "porte_du_hainaut_tile_cache_misses 1",
+        "porte_du_hainaut_cache_requests_total{kind=\"tile\",result=\"hit\"} 1",
+        "porte_du_hainaut_cache_requests_total{kind=\"tile\",result=\"miss\"} 1",
         "porte_du_hainaut_catalog_offers 67",
         "porte_du_hainaut_catalog_version",
         "porte_du_hainaut_qr_scans 0",

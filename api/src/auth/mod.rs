@@ -4,6 +4,7 @@ pub mod keys;
 pub mod rate_limit;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -125,6 +126,77 @@ pub fn bearer(headers: &HeaderMap) -> Result<Option<String>> {
     Ok(Some(token.trim().to_owned()))
 }
 
+/// The address a request is counted by (rate limits, connection caps): the peer's, or, when
+/// the peer is one of the trusted proxies, the nearest address before it in `X-Forwarded-For`
+/// (else `Forwarded`) that is not a trusted proxy itself. An IPv6 address counts by its /64, the
+/// network one subscriber gets: counting by /128 would give every client 2^64 quotas.
+pub fn client_address(trusted: &[ipnet::IpNet], peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    let mut client = peer;
+    if is_trusted(&peer) {
+        let hops = forwarded_for(headers);
+        // From the nearest hop back: the first that is not one of ours is the client.
+        for hop in hops.iter().rev() {
+            client = *hop;
+            if !is_trusted(hop) {
+                break;
+            }
+        }
+    }
+    network_of(client)
+}
+
+/// An IPv6 address reduced to its /64 (IPv4-mapped ones to their IPv4 address).
+pub fn network_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let bits = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(std::net::Ipv6Addr::from(bits))
+            }
+        },
+        v4 => v4,
+    }
+}
+
+/// The addresses of `X-Forwarded-For`, or else of `Forwarded`'s `for=`, in order (client first).
+fn forwarded_for(headers: &HeaderMap) -> Vec<IpAddr> {
+    fn address(text: &str) -> Option<IpAddr> {
+        let t = text.trim().trim_matches('"');
+        if let Ok(ip) = t.parse() {
+            return Some(ip);
+        }
+        // `[v6]:port`, `[v6]` or `v4:port`.
+        if let Some(rest) = t.strip_prefix('[') {
+            return rest.split(']').next()?.parse().ok();
+        }
+        t.rsplit_once(':').and_then(|(host, _)| host.parse().ok())
+    }
+    let xff: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(address)
+        .collect();
+    if !xff.is_empty() {
+        return xff;
+    }
+    headers
+        .get_all(header::FORWARDED)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|element| {
+            element.split(';').find_map(|pair| {
+                let (k, v) = pair.split_once('=')?;
+                k.trim().eq_ignore_ascii_case("for").then(|| address(v)).flatten()
+            })
+        })
+        .collect()
+}
+
 /// How long a key checked in the database may stand in for it while the database cannot answer.
 const STALE_KEY_FOR: Duration = Duration::from_secs(15 * 60);
 /// How many checked keys are remembered.
@@ -238,7 +310,10 @@ pub async fn middleware(
     if matches!(path.as_str(), "/healthz" | "/readyz" | "/metrics") || path.starts_with("/map/") {
         return next.run(req).await;
     }
-    let addr = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    let addr = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| client_address(&state.config.trusted_proxies, c.0.ip(), req.headers()));
     let result = match state.auth.authenticate(&state.db, req.headers()).await {
         Ok(caller) => state.limiter.check(&caller, addr).await.map(|()| caller),
         // Wrong keys count against the address's quota, so that guessing them is throttled too.
@@ -270,6 +345,29 @@ pub async fn middleware(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forwarded_addresses_are_believed_from_trusted_proxies_only() {
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().expect("cidr")];
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", "198.51.100.7, 203.0.113.9, 10.1.1.1".parse().expect("header"));
+        let lb: IpAddr = "10.0.0.2".parse().expect("ip");
+        // The nearest untrusted hop is the client: a client cannot choose its address by
+        // prepending one, only the proxy's own addition counts.
+        assert_eq!(client_address(&trusted, lb, &h), "203.0.113.9".parse::<IpAddr>().expect("ip"));
+        let direct: IpAddr = "192.0.2.1".parse().expect("ip");
+        assert_eq!(client_address(&trusted, direct, &h), direct, "spoofed from outside");
+        let mut f = HeaderMap::new();
+        f.insert(
+            header::FORWARDED,
+            "for=192.0.2.60;proto=http, for=\"[2001:db8:cafe:1::17]:4711\"".parse().expect("h"),
+        );
+        assert_eq!(client_address(&trusted, lb, &f), "2001:db8:cafe:1::".parse::<IpAddr>().expect("ip"));
+        // IPv6 clients count by /64.
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("ip");
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().expect("ip");
+        assert_eq!(client_address(&[], a, &HeaderMap::new()), client_address(&[], b, &HeaderMap::new()));
+    }
 
     fn bearing(token: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();

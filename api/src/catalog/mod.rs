@@ -220,6 +220,15 @@ impl OfferRecord {
         self.geometry.as_ref().map(seed::geometry::to_geojson)
     }
 
+    /// Whether the offer's place (its footprint or line, else its point) meets a box
+    /// `(west, south, east, north)`: a true intersection, not a meeting of bounding boxes.
+    pub fn meets(&self, bbox: [f64; 4]) -> bool {
+        match &self.geometry {
+            Some(g) => geometry_meets(g, self.bbox, bbox),
+            None => point_inside(self.point, bbox),
+        }
+    }
+
     /// Whether the offer is accessible to wheelchair users by its data.
     pub fn is_accessible(&self) -> bool {
         match &self.accessibility {
@@ -257,6 +266,26 @@ pub struct CommuneRecord {
     pub source: String,
     /// Licence.
     pub licence: String,
+}
+
+impl CommuneRecord {
+    /// Whether the commune's polygon meets a box `(west, south, east, north)`.
+    pub fn meets(&self, bbox: [f64; 4]) -> bool {
+        geometry_meets(&self.geometry, self.bbox, bbox)
+    }
+}
+
+/// Whether a point lies in a box (edges included).
+pub fn point_inside(p: [f64; 2], b: [f64; 4]) -> bool {
+    p[0] >= b[0] && p[0] <= b[2] && p[1] >= b[1] && p[1] <= b[3]
+}
+
+/// Whether a geometry with bounding box `own` meets the box `b`: the boxes first (cheap), then
+/// the shapes themselves.
+fn geometry_meets(g: &Geometry<f64>, own: [f64; 4], b: [f64; 4]) -> bool {
+    use geo::Intersects;
+    let boxes_meet = own[0] <= b[2] && own[2] >= b[0] && own[1] <= b[3] && own[3] >= b[1];
+    boxes_meet && g.intersects(&geo::Rect::new(geo::coord! { x: b[0], y: b[1] }, geo::coord! { x: b[2], y: b[3] }))
 }
 
 /// A theme.

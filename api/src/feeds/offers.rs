@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use crate::catalog::{Catalog, OfferRecord};
 use crate::error::{Error, Result};
-use crate::http_cache::Cached;
+use crate::http_cache::not_modified;
 use crate::lang::Lang;
 use crate::layers::parse_bbox;
 use crate::offers::types::OfferKind;
@@ -163,11 +163,12 @@ fn answer(
     modified: DateTime<Utc>,
     next: Option<String>,
 ) -> Response {
-    let cached = Cached::new(body.into());
-    let etag_match = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim().trim_start_matches("W/") == cached.etag || t.trim() == "*"));
+    let etag = {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(&body);
+        format!("\"{}\"", digest.iter().take(12).map(|b| format!("{b:02x}")).collect::<String>())
+    };
+    let etag_match = not_modified(headers, &etag);
     let since = headers
         .get(header::IF_MODIFIED_SINCE)
         .and_then(|v| v.to_str().ok())
@@ -178,10 +179,10 @@ fn answer(
     let mut r = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        ([(header::CONTENT_TYPE, content_type)], cached.body.clone()).into_response()
+        ([(header::CONTENT_TYPE, content_type)], body).into_response()
     };
     let h = r.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&cached.etag) {
+    if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
     }
     if let Ok(v) = HeaderValue::from_str(&http_date(modified)) {

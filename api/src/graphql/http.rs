@@ -6,10 +6,9 @@
 //! 200 and accepts mutations over GET, which the specification's audit refuses.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql::parser::types::{DocumentOperations, OperationType, Selection, SelectionSet};
+use async_graphql::parser::types::OperationType;
 use async_graphql::{Request, Variables};
 use axum::Extension;
 use axum::body::Bytes;
@@ -18,15 +17,12 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use super::MAX_ALIASES;
-use super::persisted::PersistedError;
+use super::persisted::{Lookup, PersistedError};
 use crate::auth::Caller;
 use crate::lang::Lang;
 use crate::offers::query::RequestLang;
 use crate::state::{AppState, Urls};
 
-/// Longest a GraphQL request may run.
-pub const TIMEOUT: Duration = Duration::from_secs(10);
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json; charset=utf-8";
 const JSON: &str = "application/json; charset=utf-8";
 
@@ -140,43 +136,33 @@ fn params_from_query_string(q: &HashMap<String, String>) -> Result<Params, &'sta
     })
 }
 
-fn count_aliases(set: &SelectionSet) -> usize {
-    set.items
-        .iter()
-        .map(|s| match &s.node {
-            Selection::Field(f) => usize::from(f.node.alias.is_some()) + count_aliases(&f.node.selection_set.node),
-            Selection::InlineFragment(f) => count_aliases(&f.node.selection_set.node),
-            Selection::FragmentSpread(_) => 0,
+/// Whether a response failed as a whole before anything ran, and how.
+enum Outcome {
+    /// It ran (maybe with field errors).
+    Ran,
+    /// The document or its variables were refused: nothing ran.
+    RequestError,
+    /// It ran out of time.
+    Timeout,
+}
+
+fn outcome(response: &async_graphql::Response) -> Outcome {
+    let code = |e: &async_graphql::ServerError| {
+        e.extensions.as_ref().and_then(|x| x.get("code")).and_then(|c| match c {
+            async_graphql::Value::String(s) => Some(s.clone()),
+            _ => None,
         })
-        .sum()
-}
-
-/// What the document asks for, known before it runs.
-enum Preflight {
-    Ok(Option<OperationType>),
-    Invalid(String),
-}
-
-fn preflight(query: &str, operation_name: Option<&str>) -> Preflight {
-    let doc = match async_graphql::parser::parse_query(query) {
-        Ok(doc) => doc,
-        Err(e) => return Preflight::Invalid(format!("syntax error: {e}")),
     };
-    let mut aliases: usize = doc.fragments.values().map(|f| count_aliases(&f.node.selection_set.node)).sum();
-    let op_type = match &doc.operations {
-        DocumentOperations::Single(op) => {
-            aliases += count_aliases(&op.node.selection_set.node);
-            Some(op.node.ty)
-        }
-        DocumentOperations::Multiple(ops) => {
-            aliases += ops.values().map(|op| count_aliases(&op.node.selection_set.node)).sum::<usize>();
-            operation_name.and_then(|name| ops.get(name)).map(|op| op.node.ty)
-        }
-    };
-    if aliases > MAX_ALIASES {
-        return Preflight::Invalid(format!("the document has {aliases} aliases; at most {MAX_ALIASES} are accepted"));
+    if response.errors.iter().any(|e| code(e).as_deref() == Some("TIMEOUT")) {
+        return Outcome::Timeout;
     }
-    Preflight::Ok(op_type)
+    if response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty())
+    {
+        return Outcome::RequestError;
+    }
+    Outcome::Ran
 }
 
 async fn execute(
@@ -187,9 +173,10 @@ async fn execute(
     media: Media,
     method: &Method,
 ) -> Response {
-    let query = match params.extensions.as_ref().and_then(|e| e.get("persistedQuery")) {
+    let (query, register) = match params.extensions.as_ref().and_then(|e| e.get("persistedQuery")) {
         Some(ext) => match state.persisted.resolve(ext, params.query.as_deref()).await {
-            Ok(q) => q,
+            Ok(Lookup::Known(q)) => (q.to_string(), None),
+            Ok(Lookup::Register { hash, query }) => (query, Some(hash)),
             Err(PersistedError::NotFound) => {
                 // Apollo clients answer this by sending the document with its hash.
                 return respond(
@@ -200,19 +187,20 @@ async fn execute(
             }
             Err(PersistedError::Invalid(message)) => return request_error(media, StatusCode::BAD_REQUEST, message),
         },
-        None => params.query.unwrap_or_default(),
+        None => (params.query.unwrap_or_default(), None),
     };
     if query.trim().is_empty() {
         return request_error(media, StatusCode::BAD_REQUEST, "missing query");
     }
-    match preflight(&query, params.operation_name.as_deref()) {
-        Preflight::Invalid(message) => return document_error(media, &message),
-        Preflight::Ok(Some(OperationType::Mutation)) if method == Method::GET => {
-            let mut r = request_error(media, StatusCode::METHOD_NOT_ALLOWED, "mutations are only accepted over POST");
-            r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
-            return r;
-        }
-        Preflight::Ok(_) => {}
+    // Scanned, parsed and measured once per distinct text; the schema's guard finds it cached.
+    let prepared = match state.documents.prepare(&query) {
+        Ok(p) => p,
+        Err(e) => return document_error(media, &e.to_string()),
+    };
+    if method == Method::GET && prepared.kind(params.operation_name.as_deref()) == Some(OperationType::Mutation) {
+        let mut r = request_error(media, StatusCode::METHOD_NOT_ALLOWED, "mutations are only accepted over POST");
+        r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return r;
     }
     let lang = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).and_then(Lang::from_accept_language);
     let mut request =
@@ -227,31 +215,20 @@ async fn execute(
             }
         }
     }
+    let keyed = caller != Caller::Anonymous;
     let request = request
         .data(state.catalog.get())
         .data(RequestLang(lang))
         .data(caller)
         .data(state.clone())
         .data(Urls { public: state.config.base_url(headers), website: state.config.website_url() });
-    let response = match tokio::time::timeout(TIMEOUT, state.schema.execute(request)).await {
-        Ok(r) => r,
-        Err(_) => {
-            return respond(
-                StatusCode::SERVICE_UNAVAILABLE,
-                media,
-                json!({ "errors": [{ "message": "the query took too long", "extensions": { "code": "TIMEOUT" } }] }),
-            );
-        }
-    };
-    // Nothing ran: every error is a request error (parse, validation, variables, limits).
-    let is_request_error = response.data == async_graphql::Value::Null
-        && !response.errors.is_empty()
-        && response.errors.iter().all(|e| e.path.is_empty());
+    let response = state.schema.execute(request).await;
+    let outcome = outcome(&response);
     let mut errors = Vec::with_capacity(response.errors.len());
     for e in &response.errors {
         let mut v = serde_json::to_value(e).unwrap_or_else(|_| json!({ "message": e.message }));
         if v.get("extensions").and_then(|x| x.get("code")).is_none() {
-            let code = if is_request_error { "BAD_USER_INPUT" } else { "INTERNAL" };
+            let code = if matches!(outcome, Outcome::RequestError) { "BAD_USER_INPUT" } else { "INTERNAL" };
             if let Value::Object(o) = &mut v {
                 let ext = o.entry("extensions").or_insert_with(|| json!({}));
                 if let Value::Object(ext) = ext {
@@ -262,10 +239,20 @@ async fn execute(
         errors.push(v);
     }
     let mut body = Map::new();
-    if is_request_error {
-        body.insert("errors".into(), Value::Array(errors));
-        let status = if media == Media::GraphqlResponse { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-        return respond(status, media, Value::Object(body));
+    match outcome {
+        Outcome::Timeout => {
+            body.insert("errors".into(), Value::Array(errors));
+            return respond(StatusCode::SERVICE_UNAVAILABLE, media, Value::Object(body));
+        }
+        Outcome::RequestError => {
+            body.insert("errors".into(), Value::Array(errors));
+            let status = if media == Media::GraphqlResponse { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+            return respond(status, media, Value::Object(body));
+        }
+        Outcome::Ran => {}
+    }
+    if let Some(hash) = register {
+        state.persisted.store(hash, &prepared.query, keyed).await;
     }
     body.insert("data".into(), response.data.into_json().unwrap_or(Value::Null));
     if !errors.is_empty() {
@@ -357,14 +344,5 @@ mod tests {
         );
         assert_eq!(negotiate(&accept("application/graphql-response+json;q=0.5, application/json")), Some(Media::Json));
         assert_eq!(negotiate(&accept("text/html")), None);
-    }
-
-    #[test]
-    fn aliases_are_counted() {
-        let many: String = (0..31).map(|i| format!("a{i}: __typename ")).collect();
-        assert!(matches!(preflight(&format!("{{ {many} }}"), None), Preflight::Invalid(_)));
-        assert!(matches!(preflight("{ a: __typename }", None), Preflight::Ok(Some(OperationType::Query))));
-        assert!(matches!(preflight("mutation { x }", None), Preflight::Ok(Some(OperationType::Mutation))));
-        assert!(matches!(preflight("{ broken", None), Preflight::Invalid(_)));
     }
 }

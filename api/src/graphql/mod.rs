@@ -1,7 +1,14 @@
 //! The GraphQL schema: the root types merged from each domain, and its limits.
 
+pub mod documents;
+pub mod guard;
 pub mod http;
+pub mod limits;
 pub mod persisted;
+pub mod rules;
+pub mod ws;
+
+use std::sync::Arc;
 
 use async_graphql::{Context, ID, MergedObject, Schema, Subscription as SubscriptionAttr};
 use futures::Stream;
@@ -12,6 +19,8 @@ use crate::events::{Events, OfferChange};
 use crate::offers::{OffersMutation, OffersQuery};
 use crate::qr::graphql::QrMutation;
 use crate::stats::StatsQuery;
+use documents::Documents;
+use guard::GuardFactory;
 
 /// Every root query, merged from the domains.
 #[derive(MergedObject, Default)]
@@ -48,25 +57,24 @@ pub type ApiSchema = Schema<Query, Mutation, Subscription>;
 pub const MAX_DEPTH: usize = 12;
 /// Most complex query accepted (a page of 100 offers with a dozen fields is about 1,300).
 pub const MAX_COMPLEXITY: usize = 5_000;
-/// Most aliases accepted in one document.
-pub const MAX_ALIASES: usize = 30;
-
-/// Builds the schema with its limits; `events` feeds the subscriptions.
-pub fn build_schema(events: Option<Events>) -> ApiSchema {
+/// Builds the schema with its limits; `events` feeds the subscriptions, `documents` is the cache
+/// of checked documents every request goes through (see [`guard`]).
+pub fn build_schema(events: Option<Events>, documents: Arc<Documents>) -> ApiSchema {
     let builder = Schema::build(Query::default(), Mutation::default(), Subscription);
     let builder = match events {
         Some(e) => builder.data(e),
         None => builder,
     };
     builder
+        .extension(GuardFactory::new(documents))
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
-        .limit_recursive_depth(32)
+        .limit_recursive_depth(limits::MAX_NESTING)
         .limit_directives(20)
         .finish()
 }
 
 /// The schema in SDL, as committed in `api/schema.graphql`.
 pub fn sdl() -> String {
-    build_schema(None).sdl()
+    build_schema(None, Arc::default()).sdl()
 }

@@ -8,9 +8,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::catalog::{Catalog, OfferRecord};
+use crate::catalog::{Catalog, OfferRecord, point_inside};
 use crate::error::{Error, Result};
-use crate::http_cache::conditional;
+use crate::http_cache::{CacheKey, CacheKind, conditional};
 use crate::lang::Lang;
 use crate::offers::types::OfferKind;
 use crate::state::AppState;
@@ -45,10 +45,16 @@ pub struct LayerFilter {
     outside: bool,
 }
 
+/// A comma list, sorted and without repeats: once checked, its canonical form is bounded by the
+/// vocabulary, whatever the client sent.
 fn list(v: &Option<String>) -> Vec<String> {
-    v.as_deref()
+    let mut items: Vec<String> = v
+        .as_deref()
         .map(|s| s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    items.sort();
+    items.dedup();
+    items
 }
 
 /// Reads `west,south,east,north`.
@@ -91,11 +97,19 @@ impl LayerFilter {
                 return Err(Error::BadUserInput(format!("theme {t:?} does not exist")));
             }
         }
+        let communes = list(&p.commune);
+        for c in &communes {
+            if catalog.commune(c).is_none() {
+                return Err(Error::BadUserInput(format!(
+                    "commune {c:?} is not the INSEE code of a commune of the territory"
+                )));
+            }
+        }
         Ok(LayerFilter {
             bbox: p.bbox.as_deref().map(parse_bbox).transpose()?,
             kinds,
             themes,
-            communes: list(&p.commune),
+            communes,
             lang: parse_lang(p.lang.as_deref())?,
             outside: p.outside,
         })
@@ -166,7 +180,7 @@ pub fn collection(catalog: &Catalog, layer: Layer, filter: &LayerFilter, website
         Layer::Communes => catalog
             .communes
             .iter()
-            .filter(|c| filter.bbox.is_none_or(|b| meets(c.bbox, b)))
+            .filter(|c| filter.bbox.is_none_or(|b| c.meets(b)))
             .filter(|c| filter.communes.is_empty() || filter.communes.contains(&c.insee))
             .for_each(|c| {
                 push(json!({
@@ -185,21 +199,15 @@ pub fn collection(catalog: &Catalog, layer: Layer, filter: &LayerFilter, website
                 .into_iter()
                 .map(|i| &catalog.offers[i])
                 .filter(|o| layer.holds(o) && filter.keeps(o))
-                // A point layer keeps the points inside the box, not the footprints that meet it.
-                .filter(|o| layer != Layer::Offers || filter.bbox.is_none_or(|b| inside(o.point, b)))
+                // A point layer keeps the points inside the box; the others the shapes that meet it.
+                .filter(|o| {
+                    filter.bbox.is_none_or(|b| if layer == Layer::Offers { point_inside(o.point, b) } else { o.meets(b) })
+                })
                 .for_each(|o| push(offer_feature(o, layer, filter.lang, website)))
         }
     }
     out.extend_from_slice(b"]}");
     out
-}
-
-fn inside(p: [f64; 2], b: [f64; 4]) -> bool {
-    p[0] >= b[0] && p[0] <= b[2] && p[1] >= b[1] && p[1] <= b[3]
-}
-
-fn meets(a: [f64; 4], b: [f64; 4]) -> bool {
-    a[0] <= b[2] && a[2] >= b[0] && a[1] <= b[3] && a[3] >= b[1]
 }
 
 /// `GET /layers`.
@@ -242,10 +250,8 @@ pub async fn layer(
     })?;
     let catalog = state.catalog.get();
     let filter = LayerFilter::parse(&params, &catalog)?;
-    let version = catalog.version;
-    let key = format!("layer:{}:{}:{}", catalog.version, layer.name(), filter.key());
+    let key = CacheKey::new(CacheKind::Layer, catalog.version, format!("{}/{}", layer.name(), filter.key()));
     let website = state.config.website_url();
-    let cached =
-        state.cache.get_or_build(version, &key, move || collection(&catalog, layer, &filter, &website)).await?;
+    let cached = state.cache.get_or_build(key, move || collection(&catalog, layer, &filter, &website)).await?;
     Ok(conditional(&headers, &cached, "application/geo+json", "public, max-age=60").into_response())
 }

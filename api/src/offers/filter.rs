@@ -17,7 +17,7 @@ pub struct NearInput {
     pub lon: f64,
     /// Radius in metres, more than 0 and at most 200,000.
     #[graphql(default = 1000.0)]
-    pub radius_meters: f64,
+    pub radius_meters: Option<f64>,
 }
 
 /// A box in WGS84 degrees.
@@ -139,8 +139,9 @@ impl OfferFilter {
         }
         if let Some(n) = self.near {
             check_lat_lon(n.lat, n.lon, "filter.near")?;
-            check_radius(n.radius_meters, "filter.near.radiusMeters")?;
-            q.near = Some(Near { lat: n.lat, lon: n.lon, radius_meters: n.radius_meters });
+            let radius_meters = n.radius_meters.unwrap_or(1000.0);
+            check_radius(radius_meters, "filter.near.radiusMeters")?;
+            q.near = Some(Near { lat: n.lat, lon: n.lon, radius_meters });
         }
         if let Some(b) = self.bbox {
             check_lat_lon(b.south, b.west, "filter.bbox (south, west)")?;

@@ -76,17 +76,17 @@ pub struct OffersQuery;
 impl OffersQuery {
     /// Published offers matching a filter, a page at a time (`first` at most 100). Ordered by
     /// distance under `near`, by relevance under `text`, else by name.
-    #[graphql(complexity = "first.max(0) as usize * child_complexity + 1")]
+    #[graphql(complexity = "super::types::page_cost(first, 20, child_complexity)")]
     async fn offers(
         &self,
         ctx: &Context<'_>,
         filter: Option<OfferFilter>,
-        #[graphql(default = 20)] first: i32,
+        #[graphql(default = 20)] first: Option<i32>,
         after: Option<String>,
         lang: Option<Lang>,
     ) -> async_graphql::Result<OfferConnection> {
         let catalog = catalog(ctx)?;
-        let first = check_first(first, "first").map_err(Error::into_graphql)?;
+        let first = check_first(first.unwrap_or(20), "first").map_err(Error::into_graphql)?;
         let query = filter.unwrap_or_default().into_query(&catalog).map_err(Error::into_graphql)?;
         page(&catalog, &query, first, after.as_deref(), self::lang(ctx, lang)).map_err(Error::into_graphql)
     }
@@ -137,8 +137,9 @@ impl OffersQuery {
         ctx: &Context<'_>,
         since: Option<chrono::DateTime<chrono::Utc>>,
         after: Option<String>,
-        #[graphql(default = 100)] first: i32,
+        #[graphql(default = 100)] first: Option<i32>,
     ) -> async_graphql::Result<ChangePage> {
+        let first = first.unwrap_or(100);
         let state = ctx.data::<AppState>().map_err(|_| Error::Internal("no state".into()).into_graphql())?;
         if !(1..=1000).contains(&first) {
             return Err(Error::BadUserInput("first must be between 1 and 1000".into()).into_graphql());

@@ -212,6 +212,11 @@ impl OfferNode {
     }
 }
 
+/// The complexity of a page: `first` (or its default) times its children, plus one.
+pub fn page_cost(first: Option<i32>, default: i32, child_complexity: usize) -> usize {
+    usize::try_from(first.unwrap_or(default).max(0)).unwrap_or(0).saturating_mul(child_complexity).saturating_add(1)
+}
+
 /// Clamps `first` to the page limits, refusing what exceeds them.
 pub fn check_first(first: i32, path: &str) -> Result<usize, Error> {
     if !(0..=MAX_PAGE).contains(&first) {
@@ -257,9 +262,9 @@ impl OfferNode {
         self.record().totems.iter().map(|&i| self.other(i)).collect()
     }
     /// For a totem, the places it sends visitors on to, in order.
-    #[graphql(complexity = "first.max(0) as usize * child_complexity + 1")]
-    async fn correlates(&self, #[graphql(default = 20)] first: i32) -> async_graphql::Result<Vec<OfferNode>> {
-        let first = check_first(first, "correlates.first").map_err(Error::into_graphql)?;
+    #[graphql(complexity = "page_cost(first, 20, child_complexity)")]
+    async fn correlates(&self, #[graphql(default = 20)] first: Option<i32>) -> async_graphql::Result<Vec<OfferNode>> {
+        let first = check_first(first.unwrap_or(20), "correlates.first").map_err(Error::into_graphql)?;
         Ok(self.record().correlates.iter().take(first).map(|&i| self.other(i)).collect())
     }
     /// Name, in the requested language or French.
@@ -422,14 +427,15 @@ impl OfferNode {
         self.distance.map(|d| (d * 10.0).round() / 10.0)
     }
     /// Other offers around it, nearest first.
-    #[graphql(complexity = "first.max(0) as usize * child_complexity + 1")]
+    #[graphql(complexity = "page_cost(first, 10, child_complexity)")]
     async fn nearby(
         &self,
-        #[graphql(default = 1000.0)] radius_meters: f64,
-        #[graphql(default = 10)] first: i32,
+        #[graphql(default = 1000.0)] radius_meters: Option<f64>,
+        #[graphql(default = 10)] first: Option<i32>,
         kinds: Option<Vec<OfferKind>>,
     ) -> async_graphql::Result<Vec<OfferNode>> {
-        let first = check_first(first, "nearby.first").map_err(Error::into_graphql)?;
+        let first = check_first(first.unwrap_or(10), "nearby.first").map_err(Error::into_graphql)?;
+        let radius_meters = radius_meters.unwrap_or(1000.0);
         crate::offers::filter::check_radius(radius_meters, "nearby.radiusMeters").map_err(Error::into_graphql)?;
         let kinds: Vec<String> = kinds.unwrap_or_default().into_iter().map(|k| k.code().to_owned()).collect();
         Ok(self
@@ -476,8 +482,9 @@ impl OfferNode {
     async fn revisions(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 20)] first: i32,
+        #[graphql(default = 20)] first: Option<i32>,
     ) -> async_graphql::Result<Vec<Revision>> {
+        let first = first.unwrap_or(20);
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
         let caller = crate::offers::mutation::caller(ctx);
         caller.require_editing().map_err(Error::into_graphql)?;

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, point_inside};
 use crate::error::{Error, Result};
 use crate::lang::Lang;
 use crate::layers::{offer_feature, parse_bbox};
@@ -193,7 +193,7 @@ pub async fn items(
         catalog
             .communes
             .iter()
-            .filter(|c| bbox.is_none_or(|b| c.bbox[0] <= b[2] && c.bbox[2] >= b[0] && c.bbox[1] <= b[3] && c.bbox[3] >= b[1]))
+            .filter(|c| bbox.is_none_or(|b| c.meets(b)))
             .filter(|c| q.get("code").is_none_or(|v| &c.insee == v) && q.get("name").is_none_or(|v| &c.name == v))
             .map(|c| json!({ "type": "Feature", "id": c.insee, "geometry": c.geometry_json, "properties": { "code": c.insee, "name": c.name, "population": c.population } }))
             .collect()
@@ -211,12 +211,9 @@ pub async fn items(
             .filter(|o| q.get("commune").is_none_or(|v| o.commune.as_ref() == Some(v)))
             .filter(|o| q.get("slug").is_none_or(|v| &o.slug == v))
             .filter(|o| q.get("isTotem").is_none_or(|v| v == if o.is_totem { "true" } else { "false" }))
-            .filter(|o| {
-                layer != Layer::Offers
-                    || bbox.is_none_or(|b| {
-                        o.point[0] >= b[0] && o.point[0] <= b[2] && o.point[1] >= b[1] && o.point[1] <= b[3]
-                    })
-            })
+            // Features whose geometry intersects the box (Part 1, 7.15.3): the point of the
+            // offers layer, the shapes of the others.
+            .filter(|o| bbox.is_none_or(|b| if layer == Layer::Offers { point_inside(o.point, b) } else { o.meets(b) }))
             .filter(|o| {
                 window.is_none_or(|(s, e)| {
                     o.occurrences.iter().any(|x| s.is_none_or(|s| x.end >= s) && e.is_none_or(|e| x.start <= e))

@@ -61,12 +61,15 @@ pub fn spawn_flusher(db: DatabaseConnection, shared: SharedStore) {
     if shared.url().is_none() {
         return;
     }
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(5));
-        loop {
-            tick.tick().await;
-            if let Err(e) = flush(&db, &shared).await {
-                tracing::warn!(error = %e.public_message(), "QR scan flush failed; will retry");
+    crate::tasks::supervise("qr-scan-flush", move || {
+        let (db, shared) = (db.clone(), shared.clone());
+        async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                if let Err(e) = flush(&db, &shared).await {
+                    tracing::warn!(error = %e.public_message(), "QR scan flush failed; will retry");
+                }
             }
         }
     });

@@ -1,7 +1,6 @@
 //! `GET /metrics` in the Prometheus text format: requests by route and status, latencies, tile
 //! and layer cache hits, catalog version and size, QR scans.
 
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -39,16 +38,14 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
-    cache_local_hits: Gauge,
-    cache_shared_hits: Gauge,
-    cache_misses: Gauge,
     catalog_version: Gauge,
     catalog_offers: Gauge,
     qr_scans: Gauge,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
+impl Metrics {
+    /// The registry, with the cache's lookup counters (`cache_requests_total{kind, result}`).
+    pub fn new(cache: &crate::http_cache::ResponseCache) -> Self {
         let mut registry = Registry::with_prefix("porte_du_hainaut");
         let requests = Family::<RequestLabels, Counter>::default();
         let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
@@ -57,9 +54,6 @@ impl Default for Metrics {
         let m = Metrics {
             requests: requests.clone(),
             latency: latency.clone(),
-            cache_local_hits: Gauge::default(),
-            cache_shared_hits: Gauge::default(),
-            cache_misses: Gauge::default(),
             catalog_version: Gauge::default(),
             catalog_offers: Gauge::default(),
             qr_scans: Gauge::default(),
@@ -68,12 +62,10 @@ impl Default for Metrics {
         registry.register("http_requests", "HTTP requests by route and status", requests);
         registry.register("http_request_duration_seconds", "HTTP request latency by route", latency);
         registry.register(
-            "tile_cache_local_hits",
-            "Tiles and layers served from the process cache",
-            m.cache_local_hits.clone(),
+            "cache_requests",
+            "Cached responses asked for, by kind (tile, layer, feed) and result (hit: served without encoding)",
+            cache.requests.clone(),
         );
-        registry.register("tile_cache_shared_hits", "Tiles and layers served from Redis", m.cache_shared_hits.clone());
-        registry.register("tile_cache_misses", "Tiles and layers encoded anew", m.cache_misses.clone());
         registry.register("catalog_version", "Version of the catalog snapshot served", m.catalog_version.clone());
         registry.register("catalog_offers", "Published offers in the catalog snapshot", m.catalog_offers.clone());
         registry.register("qr_scans", "QR resolutions recorded in the database", m.qr_scans.clone());
@@ -95,11 +87,6 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
 /// `GET /metrics`.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let m = &state.metrics;
-    let stats = &state.cache.stats;
-    let as_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-    m.cache_local_hits.set(as_i64(stats.local_hits.load(Ordering::Relaxed)));
-    m.cache_shared_hits.set(as_i64(stats.shared_hits.load(Ordering::Relaxed)));
-    m.cache_misses.set(as_i64(stats.misses.load(Ordering::Relaxed)));
     let catalog = state.catalog.get();
     m.catalog_version.set(catalog.version);
     m.catalog_offers.set(i64::try_from(catalog.offers.len()).unwrap_or(i64::MAX));

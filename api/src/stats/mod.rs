@@ -149,8 +149,9 @@ impl Stats {
     async fn scans_by_target(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 50)] first: i32,
+        #[graphql(default = 50)] first: Option<i32>,
     ) -> async_graphql::Result<Vec<TargetScans>> {
+        let first = first.unwrap_or(50);
         let state = ctx.data::<AppState>()?;
         let c = catalog(ctx)?;
         let codes = QrCode::find().all(&state.db).await.map_err(|e| Error::from(e).into_graphql())?;
@@ -180,9 +181,10 @@ impl Stats {
     async fn most_scanned(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 10)] first: i32,
+        #[graphql(default = 10)] first: Option<i32>,
     ) -> async_graphql::Result<Vec<TargetScans>> {
-        let all = self.scans_by_target(ctx, 1000).await?;
+        let first = first.unwrap_or(10);
+        let all = self.scans_by_target(ctx, Some(1000)).await?;
         Ok(all
             .into_iter()
             .filter(|t| t.kind != "theme")
@@ -193,8 +195,9 @@ impl Stats {
     async fn stale_offers(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 50)] first: i32,
+        #[graphql(default = 50)] first: Option<i32>,
     ) -> async_graphql::Result<Vec<OfferNode>> {
+        let first = first.unwrap_or(50);
         let c = catalog(ctx)?;
         let limit = Utc::now() - Duration::days(365);
         let mut stale: Vec<usize> = (0..c.offers.len()).filter(|&i| c.offers[i].updated_at < limit).collect();

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::catalog::{Catalog, OfferRecord};
 use crate::error::{Error, Result};
-use crate::http_cache::conditional;
+use crate::http_cache::{CacheKey, CacheKind, conditional};
 use crate::lang::Lang;
 use crate::state::AppState;
 use encode::{MAX_ZOOM, TileCoord};
@@ -171,22 +171,16 @@ pub async fn tile(
     let lang = parse_lang(params.lang.as_deref())?;
     let catalog = state.catalog.get();
     let names: Vec<&str> = layers.iter().map(|l| l.name()).collect();
-    let version = catalog.version;
-    let key = format!(
-        "tile:{}:{}:{}/{}/{}:{}:{}",
+    let key = CacheKey::new(
+        CacheKind::Tile,
         catalog.version,
-        names.join(","),
-        coord.z,
-        coord.x,
-        coord.y,
-        lang.code(),
-        params.outside
+        format!("{}/{}/{}/{}/{}/{}", names.join(","), coord.z, coord.x, coord.y, lang.code(), params.outside),
     );
     let website = state.config.website_url();
     let outside = params.outside;
     let cached = state
         .cache
-        .get_or_build(version, &key, move || encode::encode(&catalog, &layers, coord, lang, &website, outside))
+        .get_or_build(key, move || encode::encode(&catalog, &layers, coord, lang, &website, outside))
         .await?;
     Ok(conditional(&headers, &cached, "application/vnd.mapbox-vector-tile", "public, max-age=60"))
 }

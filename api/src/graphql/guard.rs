@@ -1,0 +1,90 @@
+//! The schema extension every request goes through, whatever its transport (HTTP GET and POST,
+//! persisted queries, the WebSocket): the document is scanned, parsed and measured by
+//! [`Documents`] before async-graphql walks it, and a query or subscription start may run at most
+//! [`TIMEOUT`]. Mutations are not cut short: once a write may have committed, its author gets
+//! its outcome (the write path bounds its own waits before committing).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest};
+use async_graphql::parser::types::OperationType;
+use async_graphql::{ErrorExtensionValues, Request, Response, ServerError, ServerResult, Value};
+
+use super::documents::Documents;
+use super::limits::Operations;
+
+/// Longest a query may run.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A request error carrying a stable `code`.
+pub fn coded_error(message: impl Into<String>, code: &str) -> ServerError {
+    let mut e = ServerError::new(message, None);
+    let mut ext = ErrorExtensionValues::default();
+    ext.set("code", Value::from(code));
+    e.extensions = Some(ext);
+    e
+}
+
+/// Creates a [`Guard`] per request.
+pub struct GuardFactory {
+    documents: Arc<Documents>,
+}
+
+impl GuardFactory {
+    /// A factory over the shared document cache.
+    pub fn new(documents: Arc<Documents>) -> GuardFactory {
+        GuardFactory { documents }
+    }
+}
+
+impl ExtensionFactory for GuardFactory {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(Guard { documents: self.documents.clone(), operations: Mutex::new(None) })
+    }
+}
+
+/// The per-request guard.
+struct Guard {
+    documents: Arc<Documents>,
+    operations: Mutex<Option<Operations>>,
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for Guard {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let refuse = |e: &super::limits::DocumentError| coded_error(e.to_string(), "BAD_USER_INPUT");
+        let prepared = self.documents.prepare(&request.query).map_err(|e| refuse(&e))?;
+        prepared
+            .usages
+            .get_or_init(|| super::rules::variable_usages(&ctx.schema_env.registry, &prepared.doc))
+            .as_ref()
+            .map_err(refuse)?;
+        request.set_parsed_query(prepared.doc.clone());
+        if let Ok(mut ops) = self.operations.lock() {
+            *ops = Some(prepared.operations.clone());
+        }
+        next.run(ctx, request).await
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let kind = self.operations.lock().ok().and_then(|ops| ops.as_ref().and_then(|o| o.kind(operation_name)));
+        if kind == Some(OperationType::Mutation) {
+            return next.run(ctx, operation_name).await;
+        }
+        match tokio::time::timeout(TIMEOUT, next.run(ctx, operation_name)).await {
+            Ok(response) => response,
+            Err(_) => Response::from_errors(vec![coded_error("the query took too long", "TIMEOUT")]),
+        }
+    }
+}
