@@ -9,8 +9,9 @@ cd "$(dirname "$0")"
 secs="${1:-300}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(geojson_geometry tile_request opening_hours datatourisme_object)
-mkdir -p corpus/geojson_geometry corpus/tile_request corpus/opening_hours corpus/datatourisme_object
+[ ${#targets[@]} -gt 0 ] || targets=(graphql_request graphql_websocket geojson_geometry tile_request opening_hours datatourisme_object)
+mkdir -p corpus/geojson_geometry corpus/tile_request corpus/opening_hours corpus/datatourisme_object \
+  corpus/graphql_request corpus/graphql_websocket
 python3 - <<'PY'
 import json, glob, os
 n = 0
@@ -28,9 +29,12 @@ logs="${FUZZ_LOGS:-$(mktemp -d)}"
 mkdir -p "$logs"
 # Inputs that once crashed or hung a target stay in its corpus.
 for d in regressions/*/; do cp "$d"* "corpus/$(basename "$d")/"; done
+# The GraphQL targets take structured input (arbitrary): large documents need room to grow.
+max_len() { case "$1" in graphql_*) echo "-max_len=16384" ;; *) echo "" ;; esac; }
 for t in "${targets[@]}"; do
   echo "== $t for ${secs} s (whole log: $logs/$t.log)"
-  RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" -s none -- -max_total_time="$secs" -rss_limit_mb=4096 -timeout=10 \
+  # shellcheck disable=SC2046
+  RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" -s none -- -max_total_time="$secs" -rss_limit_mb=4096 -timeout=10 $(max_len "$t") \
     -print_final_stats=1 >"$logs/$t.log" 2>&1 || echo "   the run stopped on a finding (exit $?)"
   grep -E "^#[0-9]+.*(DONE|pulse)|Done [0-9]+ runs|SUMMARY|panicked|crash-|ERROR|stat::number_of_executed_units|stat::peak_rss" \
     "$logs/$t.log" | tail -6 || true

@@ -481,3 +481,32 @@ impl WsClient {
         out
     }
 }
+
+/// Runs one Redis command over a raw connection (RESP) and returns its reply as text: an integer
+/// as its digits, a bulk string as itself, nil as an empty string.
+pub async fn redis_command(url: &str, args: &[&str]) -> String {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+    let addr = url.trim_start_matches("redis://").split('/').next().unwrap_or("127.0.0.1:6379").to_owned();
+    let stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut stream = tokio::io::BufReader::new(stream);
+    let mut request = format!("*{}\r\n", args.len());
+    for a in args {
+        request.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    stream.get_mut().write_all(request.as_bytes()).await.unwrap();
+    let mut line = String::new();
+    stream.read_line(&mut line).await.unwrap();
+    let line = line.trim_end().to_owned();
+    match line.chars().next() {
+        Some('$') => {
+            let n: i64 = line[1..].parse().unwrap();
+            if n < 0 {
+                return String::new();
+            }
+            let mut buf = vec![0u8; usize::try_from(n).unwrap() + 2];
+            stream.read_exact(&mut buf).await.unwrap();
+            String::from_utf8_lossy(&buf[..buf.len() - 2]).into_owned()
+        }
+        _ => line[1..].to_owned(),
+    }
+}

@@ -33,6 +33,29 @@ async fn every_bad_request_is_a_clear_4xx_and_the_server_stays_well() {
         ),
         ("/graphql", br#"{"query": "{ offer(slug: \"' OR 1=1 --\") { name } }"}"#.to_vec(), "application/json"),
         ("/graphql", vec![b' '; 300 * 1024], "application/json"),
+        ("/graphql", br#"{"query": "{ __typename @unknownDirective }"}"#.to_vec(), "application/json"),
+        ("/graphql", br#"{"query": "{ __typename(x: 1) }"}"#.to_vec(), "application/json"),
+        (
+            "/graphql",
+            format!(r#"{{"query": "{{ a }}", "variables": {{"v": {}}}}}"#, "[".repeat(200) + &"]".repeat(200))
+                .into_bytes(),
+            "application/json",
+        ),
+        (
+            "/graphql",
+            format!(
+                r#"{{"query": "{{ offers(filter: {{ kinds: {}{} }}) {{ totalCount }} }}"}}"#,
+                "[".repeat(3000),
+                "]".repeat(3000)
+            )
+            .into_bytes(),
+            "application/json",
+        ),
+        (
+            "/graphql",
+            br#"{"query": "{ offers(filter: { text: "a", text: "b" }) { totalCount } }"}"#.to_vec(),
+            "application/json",
+        ),
     ];
     for (path, body, ct) in posts {
         let res = c
@@ -79,6 +102,12 @@ async fn every_bad_request_is_a_clear_4xx_and_the_server_stays_well() {
         "/feeds/changes?after=%FF%FE",
         "/q/%3Cscript%3E",
         "/graphql?query=%7B",
+        "/layers/offers.geojson?commune=99999",
+        "/layers/offers.geojson?kind=castle",
+        "/layers/offers.geojson?theme=nope",
+        "/layers/offers.geojson?lang=xx",
+        "/tiles/offers/10/521/345.mvt?lang=xx",
+        "/graphql?query=%7B%20__typename%20%40nope%20%7D",
     ];
     for path in gets {
         let res = c.get(url(path)).header("accept", "application/graphql-response+json").send().await.unwrap();

@@ -75,3 +75,53 @@ async fn instances_share_persisted_queries_through_redis() {
     let on_b = send(&b, &query, false).await;
     assert_eq!(on_b["data"], registered["data"], "{on_b}");
 }
+
+#[tokio::test]
+async fn a_document_is_kept_only_once_it_ran() {
+    let server = TestServer::start().await;
+    for bad in
+        [format!("# {}\n{{ totems {{ slug }}", uuid::Uuid::new_v4()), format!("# {}\n{{ nope }}", uuid::Uuid::new_v4())]
+    {
+        let refused = send(&server, &bad, true).await;
+        assert_eq!(refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{refused}");
+        let later = send(&server, &bad, false).await;
+        assert_eq!(later["errors"][0]["extensions"]["code"], "PERSISTED_QUERY_NOT_FOUND", "{bad:?} was kept: {later}");
+    }
+}
+
+#[tokio::test]
+async fn anonymous_documents_are_kept_an_hour_and_keyed_ones_thirty_days() {
+    let Some(redis) = redis_or_skip().await else { return };
+    let db = tests::SqliteDatabase::create();
+    let opts = Options {
+        database_url: Some(db.url.clone()),
+        env: vec![("REDIS_URL".into(), redis.clone())],
+        ..Default::default()
+    };
+    let server = TestServer::start_with(opts).await;
+    let token = tests::create_key(&db.url, "site", "partner", None);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+
+    let anonymous = unique_query();
+    assert!(send(&server, &anonymous, true).await["data"]["totems"].is_array());
+    let ttl: i64 = tests::redis_command(&redis, &["TTL", &format!("apq:{}", hash(&anonymous))]).await.parse().unwrap();
+    assert!((3500..=3600).contains(&ttl), "anonymous document kept {ttl} s");
+
+    let keyed = unique_query();
+    let body =
+        json!({ "query": keyed, "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash(&keyed) } } });
+    let res: Value = server
+        .client
+        .post(format!("{}/graphql", server.url))
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(res["data"]["totems"].is_array(), "{res}");
+    let ttl: i64 = tests::redis_command(&redis, &["TTL", &format!("apq:{}", hash(&keyed))]).await.parse().unwrap();
+    assert!(ttl > 29 * 24 * 3600, "keyed document kept {ttl} s");
+}

@@ -63,14 +63,8 @@ pub async fn handler(
     let lang = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).and_then(Lang::from_accept_language);
     let urls = Urls { public: state.config.base_url(&headers), website: state.config.website_url() };
     let init_timeout = Duration::from_secs(state.config.header_timeout_seconds.max(1));
-    let executor = WsExecutor(Arc::new(Connection {
-        caller: caller.map_or(Caller::Anonymous, |c| c.0),
-        addr: peer.map(|p| crate::auth::client_address(&state.config.trusted_proxies, p.0.0.ip(), &headers)),
-        lang,
-        urls,
-        state,
-        running: AtomicUsize::new(0),
-    }));
+    let addr = peer.map(|p| crate::auth::client_address(&state.config.trusted_proxies, p.0.0.ip(), &headers));
+    let executor = WsExecutor::new(state, caller.map_or(Caller::Anonymous, |c| c.0), addr, lang, urls);
     upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).max_message_size(MAX_MESSAGE).max_frame_size(MAX_MESSAGE).on_upgrade(
         move |socket| async move {
             // The socket stays counted against the connection caps until it closes.
@@ -172,6 +166,11 @@ fn refused(e: Error) -> Response {
 }
 
 impl WsExecutor {
+    /// The executor of one connection of this client.
+    pub fn new(state: AppState, caller: Caller, addr: Option<IpAddr>, lang: Option<Lang>, urls: Urls) -> WsExecutor {
+        WsExecutor(Arc::new(Connection { state, caller, addr, lang, urls, running: AtomicUsize::new(0) }))
+    }
+
     /// Counts the operation against the rate limit and the connection's budget.
     async fn admit(&self) -> Result<Slot, Response> {
         let c = &self.0;
