@@ -42,7 +42,7 @@ fn selections(c: &mut Criterion, catalog: &Catalog, suffix: &str) {
 
 /// The tile holding the Fosse d'Arenberg at a zoom.
 fn tile(z: u32) -> TileCoord {
-    let (x, y) = api::tiles::mercator::project(3.4265, 50.3836);
+    let (x, y) = entities::domain::mercator::project(3.4265, 50.3836);
     let n = f64::from(1u32 << z);
     TileCoord::new(z, (x * n) as u32, (y * n) as u32).expect("tile")
 }

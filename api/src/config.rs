@@ -78,6 +78,9 @@ pub enum ImportCommand {
         /// Files, folders or zip archives.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// Status of new offers: published (public at once) or draft (for an editor to review).
+        #[arg(long, env = "IMPORT_STATUS", default_value = "published", value_parser = ["published", "draft"])]
+        status: String,
     },
 }
 

@@ -48,5 +48,8 @@ pub async fn seed_if_empty(db: &DatabaseConnection) -> Result<bool, Error> {
 /// Loads (or refreshes) the territory.
 pub async fn seed(db: &DatabaseConnection) -> Result<seed::LoadReport, Error> {
     let territory = seed::territory().map_err(|e| Error::Startup(e.to_string()))?;
-    Ok(seed::load(db, &territory).await?)
+    seed::load(db, &territory).await.map_err(|e| match e {
+        seed::LoadError::Db(e) => Error::Database(e),
+        other => Error::Startup(other.to_string()),
+    })
 }

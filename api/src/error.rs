@@ -29,8 +29,13 @@ pub enum Error {
     #[error("{0}")]
     Forbidden(String),
     /// The resource changed meanwhile.
-    #[error("{0}")]
-    Conflict(String),
+    #[error("{message}")]
+    Conflict {
+        /// What happened.
+        message: String,
+        /// The version it is at now, when known.
+        current_version: Option<i32>,
+    },
     /// Too many requests.
     #[error("too many requests, retry in {retry_after} s")]
     RateLimited {
@@ -40,9 +45,6 @@ pub enum Error {
     /// The database failed.
     #[error("database error")]
     Database(#[from] sea_orm::DbErr),
-    /// The territory could not be loaded.
-    #[error("seed error")]
-    Seed(#[from] seed::LoadError),
     /// The server could not start.
     #[error("start-up: {0}")]
     Startup(String),
@@ -62,9 +64,13 @@ fn unreachable(e: &sea_orm::DbErr) -> bool {
     use sea_orm::{DbErr, RuntimeErr};
     match e {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-            matches!(**e, Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed)
-        }
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => match &**e {
+            Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed => true,
+            // Another writer held the rows too long (PostgreSQL's lock_timeout, SQLite's busy
+            // database): nothing was written, and trying again shortly will do.
+            Sqlx::Database(d) => matches!(d.code().as_deref(), Some("55P03" | "40001" | "40P01" | "5" | "517")),
+            _ => false,
+        },
         _ => false,
     }
 }
@@ -80,10 +86,10 @@ impl Error {
             Error::NotFound(_) => "NOT_FOUND",
             Error::Unauthenticated(_) => "UNAUTHENTICATED",
             Error::Forbidden(_) => "FORBIDDEN",
-            Error::Conflict(_) => "CONFLICT",
+            Error::Conflict { .. } => "CONFLICT",
             Error::RateLimited { .. } => "RATE_LIMITED",
             Error::Database(e) if unreachable(e) => "UNAVAILABLE",
-            Error::Database(_) | Error::Seed(_) | Error::Startup(_) | Error::Internal(_) => "INTERNAL",
+            Error::Database(_) | Error::Startup(_) | Error::Internal(_) => "INTERNAL",
         }
     }
 
@@ -94,7 +100,7 @@ impl Error {
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
-            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Database(e) if unreachable(e) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -110,16 +116,6 @@ impl Error {
         }
     }
 
-    /// For a conflict, the current version named in its message (`… current version is N`).
-    fn current_version(&self) -> Option<i64> {
-        match self {
-            Error::Conflict(m) => {
-                m.rsplit("current version is ").next().and_then(|v| v.trim_end_matches('.').parse().ok())
-            }
-            _ => None,
-        }
-    }
-
     /// The message shown to the client: internal detail is logged, never returned.
     pub fn public_message(&self) -> String {
         match self {
@@ -127,7 +123,7 @@ impl Error {
                 tracing::warn!(error = %e, "the database cannot be reached");
                 "the database cannot be reached for now: retry shortly".to_owned()
             }
-            Error::Database(_) | Error::Seed(_) | Error::Startup(_) | Error::Internal(_) => {
+            Error::Database(_) | Error::Startup(_) | Error::Internal(_) => {
                 tracing::error!(error = ?self, "internal error");
                 "internal error".to_owned()
             }
@@ -140,7 +136,7 @@ impl Error {
         let code = self.code();
         let retry = self.retry_after();
         let field = if let Error::Invalid { field, .. } = &self { Some(field.clone()) } else { None };
-        let current = if let Error::Conflict(_) = &self { self.current_version() } else { None };
+        let current = if let Error::Conflict { current_version, .. } = &self { *current_version } else { None };
         async_graphql::Error::new(self.public_message()).extend_with(|_, e| {
             e.set("code", code);
             if let Some(r) = retry {
@@ -153,6 +149,33 @@ impl Error {
                 e.set("currentVersion", v);
             }
         })
+    }
+}
+
+impl Error {
+    /// A conflict with the version the resource is at now.
+    pub fn conflict(message: impl Into<String>, current_version: i32) -> Error {
+        Error::Conflict { message: message.into(), current_version: Some(current_version) }
+    }
+}
+
+impl From<entities::domain::check::Invalid> for Error {
+    fn from(e: entities::domain::check::Invalid) -> Error {
+        Error::Invalid { field: e.field, message: e.message }
+    }
+}
+
+impl From<entities::write::WriteError> for Error {
+    fn from(e: entities::write::WriteError) -> Error {
+        use entities::write::WriteError;
+        match e {
+            WriteError::Invalid(i) => i.into(),
+            WriteError::Conflict { current } => {
+                Error::conflict(format!("the offer changed meanwhile: current version is {current}"), current)
+            }
+            WriteError::NotFound(m) => Error::NotFound(m),
+            WriteError::Db(e) => Error::Database(e),
+        }
     }
 }
 

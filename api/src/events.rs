@@ -1,26 +1,33 @@
-//! Announcing offer changes: to the subscriptions of this instance (a broadcast channel) and to
-//! the other instances through Redis pub/sub, which reload their catalog when they hear of a
-//! newer version (they also poll the version in the database, in case a message is lost).
+//! Offer changes, told to subscribers and to the other instances. An instance that commits a
+//! change announces the new catalog version over Redis pub/sub; every instance (itself included)
+//! catches up by reading the change rows from the database, so each subscriber of each instance
+//! gets every change once and in version order, whichever way the instance heard of it (its own
+//! write, an announcement, or its poll when a message is lost).
+//!
+//! What a subscriber is told depends on who it is: anonymous and partner subscribers see public
+//! offers only (a draft's publication reaches them as a creation, and nothing of a draft that
+//! stays one); a provider sees its own organisation's drafts too; editors see everything.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use entities::vocab::RevisionAction;
 use futures::StreamExt;
 use sea_orm::DatabaseConnection;
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast;
 
-use crate::catalog::CatalogHandle;
+use crate::auth::{Caller, Role};
+use crate::catalog::{AppliedChange, CatalogHandle};
 use crate::shared::SharedStore;
 
 /// Redis channel of the announcements.
-pub const CHANNEL: &str = "porte-du-hainaut:offer-changes";
+pub const CHANNEL: &str = "porte-du-hainaut:catalog-versions";
 
-/// What happened to an offer.
+/// What happened to an offer, as a subscriber sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
 pub enum Action {
-    /// Created (as a draft).
+    /// Created (for the public: published for the first time).
     Created,
     /// Fields, occurrences, media, stages or links changed.
     Updated,
@@ -34,6 +41,20 @@ pub enum Action {
     Deleted,
     /// Restored after a deletion.
     Restored,
+}
+
+impl From<RevisionAction> for Action {
+    fn from(a: RevisionAction) -> Action {
+        match a {
+            RevisionAction::Create => Action::Created,
+            RevisionAction::Update | RevisionAction::Seed | RevisionAction::Import => Action::Updated,
+            RevisionAction::Publish => Action::Published,
+            RevisionAction::Unpublish => Action::Unpublished,
+            RevisionAction::Archive => Action::Archived,
+            RevisionAction::Delete => Action::Deleted,
+            RevisionAction::Restore => Action::Restored,
+        }
+    }
 }
 
 /// One change of an offer.
@@ -53,57 +74,82 @@ pub struct OfferChange {
     pub at: DateTime<Utc>,
 }
 
+/// The change as `caller` may see it, or nothing.
+pub fn visible_to(caller: &Caller, c: &AppliedChange) -> Option<OfferChange> {
+    let change = |action: Action| OfferChange {
+        id: c.offer_id.clone(),
+        version: c.version,
+        action,
+        catalog_version: c.catalog_version,
+        at: c.at,
+    };
+    let full = match caller {
+        Caller::Key { role: Role::Admin | Role::Editor, .. } => true,
+        Caller::Key { role: Role::Provider, owner: Some(mine), .. } => c.owner.as_deref() == Some(mine.as_str()),
+        _ => false,
+    };
+    if full {
+        return Some(change(c.action.into()));
+    }
+    match (c.was_public, c.is_public) {
+        (false, false) => None,
+        // Seen from outside, the offer appears.
+        (false, true) => Some(change(Action::Created)),
+        (true, true) => Some(change(Action::Updated)),
+        (true, false) => Some(change(match c.action {
+            RevisionAction::Delete => Action::Deleted,
+            RevisionAction::Archive => Action::Archived,
+            _ => Action::Unpublished,
+        })),
+    }
+}
+
+/// An announcement of a committed version.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Announcement {
+    catalog_version: i64,
+}
+
 /// The announcement hub of this instance.
 #[derive(Clone)]
 pub struct Events {
-    local: broadcast::Sender<OfferChange>,
     shared: SharedStore,
 }
 
 impl Events {
-    /// A hub that also speaks through the shared store.
+    /// A hub that speaks through the shared store.
     pub fn new(shared: SharedStore) -> Events {
-        let (local, _) = broadcast::channel(1024);
-        Events { local, shared }
+        Events { shared }
     }
 
-    /// Tells this instance's subscribers and the other instances.
-    pub async fn announce(&self, change: OfferChange) {
-        let _ = self.local.send(change.clone());
-        if let Ok(text) = serde_json::to_string(&change) {
+    /// Tells the other instances a version was committed.
+    pub async fn announce(&self, catalog_version: i64) {
+        if let Ok(text) = serde_json::to_string(&Announcement { catalog_version }) {
             self.shared.publish(CHANNEL, &text).await;
         }
     }
 
-    /// Receives the changes from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<OfferChange> {
-        self.local.subscribe()
-    }
-
-    /// Listens to the other instances' announcements (reconnecting as needed): reloads the
-    /// catalog, then passes the change on to this instance's subscribers.
+    /// Listens to the other instances' announcements (reconnecting as needed) and catches up.
     pub fn spawn_listener(&self, db: DatabaseConnection, catalog: Arc<CatalogHandle>) {
         let Some(url) = self.shared.url().map(str::to_owned) else { return };
-        let local = self.local.clone();
         crate::tasks::supervise("announcement-listener", move || {
-            let (url, local, db, catalog) = (url.clone(), local.clone(), db.clone(), catalog.clone());
+            let (url, db, catalog) = (url.clone(), db.clone(), catalog.clone());
             async move {
                 loop {
                     let listen = async {
                         let client = redis::Client::open(url.as_str())?;
                         let mut pubsub = client.get_async_pubsub().await?;
                         pubsub.subscribe(CHANNEL).await?;
-                        tracing::info!("listening to offer changes on Redis");
+                        tracing::info!("listening to catalog versions on Redis");
                         let mut messages = pubsub.on_message();
                         while let Some(msg) = messages.next().await {
                             let Ok(text) = msg.get_payload::<String>() else { continue };
-                            let Ok(change) = serde_json::from_str::<OfferChange>(&text) else { continue };
-                            if change.catalog_version > catalog.get().version {
-                                if let Err(e) = catalog.reload(&db).await {
-                                    tracing::warn!(error = %e.public_message(), "catalog reload failed");
-                                    continue;
-                                }
-                                let _ = local.send(change);
+                            let Ok(a) = serde_json::from_str::<Announcement>(&text) else { continue };
+                            if a.catalog_version > catalog.get().version
+                                && let Err(e) = catalog.catch_up(&db).await
+                            {
+                                tracing::warn!(error = %e.public_message(), "catching up failed; the poll will");
                             }
                         }
                         Ok::<_, redis::RedisError>(())
@@ -115,5 +161,45 @@ impl Events {
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn applied(action: RevisionAction, was_public: bool, is_public: bool) -> AppliedChange {
+        AppliedChange {
+            offer_id: "x".into(),
+            version: 2,
+            action,
+            catalog_version: 9,
+            at: Utc::now(),
+            was_public,
+            is_public,
+            owner: Some("org-a".into()),
+        }
+    }
+
+    #[test]
+    fn outsiders_see_public_changes_only() {
+        let anonymous = Caller::Anonymous;
+        assert!(visible_to(&anonymous, &applied(RevisionAction::Create, false, false)).is_none());
+        assert!(visible_to(&anonymous, &applied(RevisionAction::Update, false, false)).is_none());
+        let published = visible_to(&anonymous, &applied(RevisionAction::Publish, false, true)).map(|c| c.action);
+        assert_eq!(published, Some(Action::Created), "a draft's publication reaches them as a creation");
+        let gone = visible_to(&anonymous, &applied(RevisionAction::Unpublish, true, false)).map(|c| c.action);
+        assert_eq!(gone, Some(Action::Unpublished));
+        let key = |role, owner: &str| Caller::Key {
+            id: "k".into(),
+            name: "k".into(),
+            role,
+            owner: Some(owner.into()),
+            quota: None,
+        };
+        assert!(visible_to(&key(Role::Provider, "org-a"), &applied(RevisionAction::Create, false, false)).is_some());
+        assert!(visible_to(&key(Role::Provider, "org-b"), &applied(RevisionAction::Create, false, false)).is_none());
+        assert!(visible_to(&key(Role::Partner, "org-a"), &applied(RevisionAction::Create, false, false)).is_none());
+        assert!(visible_to(&key(Role::Editor, "x"), &applied(RevisionAction::Create, false, false)).is_some());
     }
 }

@@ -14,6 +14,7 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -76,20 +77,41 @@ impl CacheKey {
     }
 
     /// A strong validator: the content is a function of the key, so the key names it.
-    fn etag(&self) -> String {
+    pub fn etag(&self) -> String {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         self.params.hash(&mut h);
         format!("\"{}-{}-{:016x}\"", self.kind.code(), self.version, h.finish())
     }
 }
 
-/// A cached body and its validator.
+/// A cached body and its validators.
 #[derive(Clone, Debug)]
 pub struct Cached {
     /// The encoded body.
     pub body: Bytes,
     /// Strong validator.
     pub etag: Arc<str>,
+    /// When its newest content changed (feeds).
+    pub last_modified: Option<DateTime<Utc>>,
+    /// The next page, for a `Link: <…>; rel="next"` header (feeds).
+    pub next: Option<Arc<str>>,
+}
+
+/// What an encoder gives.
+#[derive(Debug, Default)]
+pub struct Built {
+    /// The body.
+    pub body: Vec<u8>,
+    /// When its newest content changed.
+    pub last_modified: Option<DateTime<Utc>>,
+    /// The next page's address.
+    pub next: Option<String>,
+}
+
+impl From<Vec<u8>> for Built {
+    fn from(body: Vec<u8>) -> Built {
+        Built { body, ..Built::default() }
+    }
 }
 
 /// Labels of a cache lookup.
@@ -142,9 +164,10 @@ impl ResponseCache {
 
     /// The cached body for a key, or the one `build` encodes (off the async threads); requests
     /// that miss the same key at once wait for one encoding.
-    pub async fn get_or_build<F>(&self, key: CacheKey, build: F) -> Result<Cached>
+    pub async fn get_or_build<F, B>(&self, key: CacheKey, build: F) -> Result<Cached>
     where
-        F: FnOnce() -> Vec<u8> + Send + 'static,
+        F: FnOnce() -> B + Send + 'static,
+        B: Into<Built> + Send + 'static,
     {
         if let Some(hit) = self.local.get(&key).await {
             self.count(key.kind, Lookup::Hit);
@@ -152,20 +175,34 @@ impl ResponseCache {
         }
         let encoded = AtomicBool::new(false);
         let kind = key.kind;
+        // Feeds carry headers of their own and are cheap to rebuild: they stay in process.
+        let shared = kind != CacheKind::Feed;
         let shared_key = key.shared();
         let etag: Arc<str> = key.etag().into();
         let value = self
             .local
             .try_get_with(key, async {
-                if let Some(bytes) = self.shared.get(&shared_key).await {
-                    return Ok(Cached { body: Bytes::from(bytes), etag: etag.clone() });
+                if shared && let Some(bytes) = self.shared.get(&shared_key).await {
+                    return Ok(Cached {
+                        body: Bytes::from(bytes),
+                        etag: etag.clone(),
+                        last_modified: None,
+                        next: None,
+                    });
                 }
                 encoded.store(true, Ordering::Relaxed);
-                let body = tokio::task::spawn_blocking(build)
+                let built: Built = tokio::task::spawn_blocking(move || build().into())
                     .await
                     .map_err(|e| Error::Internal(format!("encoder task: {e}")))?;
-                self.shared.set(&shared_key, &body, SHARED_TTL).await;
-                Ok::<_, Error>(Cached { body: Bytes::from(body), etag })
+                if shared {
+                    self.shared.set(&shared_key, &built.body, SHARED_TTL).await;
+                }
+                Ok::<_, Error>(Cached {
+                    body: Bytes::from(built.body),
+                    etag,
+                    last_modified: built.last_modified,
+                    next: built.next.map(Arc::from),
+                })
             })
             .await
             .map_err(|e: Arc<Error>| Error::Internal(e.to_string()))?;
@@ -187,14 +224,32 @@ pub fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
     })
 }
 
-/// Answers with the body, or 304 when the client already has it.
+/// Whether `If-Modified-Since` (only looked at without `If-None-Match`) is at or after `modified`.
+fn unmodified_since(headers: &HeaderMap, modified: Option<DateTime<Utc>>) -> bool {
+    if headers.contains_key(header::IF_NONE_MATCH) {
+        return false;
+    }
+    let since = headers
+        .get(header::IF_MODIFIED_SINCE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| DateTime::parse_from_rfc2822(&v.replace("GMT", "+0000")).ok());
+    matches!((since, modified), (Some(s), Some(m)) if m.timestamp() <= s.timestamp())
+}
+
+/// An HTTP date.
+pub fn http_date(t: DateTime<Utc>) -> String {
+    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+/// Answers with the body, or 304 when the client already has it (by `If-None-Match`, or by
+/// `If-Modified-Since` when the entry knows its date), with its validators and next page link.
 pub fn conditional(
     headers: &HeaderMap,
     cached: &Cached,
     content_type: &'static str,
     cache_control: &'static str,
 ) -> Response {
-    let mut response = if not_modified(headers, &cached.etag) {
+    let mut response = if not_modified(headers, &cached.etag) || unmodified_since(headers, cached.last_modified) {
         StatusCode::NOT_MODIFIED.into_response()
     } else if cached.body.is_empty() {
         // An empty tile or layer: nothing to draw.
@@ -208,9 +263,31 @@ pub fn conditional(
     if let Ok(v) = HeaderValue::from_str(&cached.etag) {
         h.insert(header::ETAG, v);
     }
+    if let Some(v) = cached.last_modified.and_then(|t| HeaderValue::from_str(&http_date(t)).ok()) {
+        h.insert(header::LAST_MODIFIED, v);
+    }
+    if let Some(v) = cached.next.as_ref().and_then(|n| HeaderValue::from_str(&format!("<{n}>; rel=\"next\"")).ok()) {
+        h.insert(header::LINK, v);
+    }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     response
+}
+
+/// A 304 for a request whose `If-None-Match` names what a key would hold, without building it.
+pub fn known(headers: &HeaderMap, key: &CacheKey, cache_control: &'static str) -> Option<Response> {
+    let etag = key.etag();
+    if !not_modified(headers, &etag) {
+        return None;
+    }
+    let mut r = StatusCode::NOT_MODIFIED.into_response();
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    Some(r)
 }
 
 #[cfg(test)]

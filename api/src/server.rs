@@ -103,7 +103,7 @@ pub async fn prepare(config: &Config) -> Result<AppState> {
         db::seed_if_empty(&db).await?;
     }
     let catalog = Catalog::load(&db).await?;
-    tracing::info!(version = catalog.version, offers = catalog.offers.len(), "catalog loaded");
+    tracing::info!(version = catalog.version, offers = catalog.len(), "catalog loaded");
     let shared = match &config.redis_url {
         Some(url) => {
             SharedStore::connect(url).map_err(|e| Error::Startup(format!("REDIS_URL is not a Redis URL: {e}")))?
@@ -125,7 +125,7 @@ pub async fn prepare(config: &Config) -> Result<AppState> {
         db,
         catalog: Arc::new(CatalogHandle::new(catalog)),
         config: Arc::new(config.clone()),
-        schema: graphql::build_schema(Some(events.clone()), documents.clone()),
+        schema: graphql::build_schema(documents.clone()),
         documents,
         events,
         limiter: Arc::new(limiter),
@@ -138,7 +138,8 @@ pub async fn prepare(config: &Config) -> Result<AppState> {
     })
 }
 
-/// Polls the catalog version in the database and reloads when another process wrote.
+/// Polls the catalog version in the database and catches up when another process wrote and its
+/// announcement was lost (or there is no Redis).
 fn spawn_catalog_poll(db: DatabaseConnection, catalog: Arc<CatalogHandle>, every: Duration) {
     crate::tasks::supervise("catalog-poll", move || {
         let (db, catalog) = (db.clone(), catalog.clone());
@@ -147,11 +148,12 @@ fn spawn_catalog_poll(db: DatabaseConnection, catalog: Arc<CatalogHandle>, every
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                match seed::load::catalog_version(&db).await {
-                    Ok(v) if v > catalog.get().version => match catalog.reload(&db).await {
-                        Ok(v) => tracing::info!(version = v, "catalog reloaded"),
-                        Err(e) => tracing::warn!(error = %e.public_message(), "catalog reload failed"),
-                    },
+                match entities::write::catalog_version(&db).await {
+                    Ok(v) if v > catalog.get().version => {
+                        if let Err(e) = catalog.catch_up(&db).await {
+                            tracing::warn!(error = %e.public_message(), "catching up failed");
+                        }
+                    }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "cannot read the catalog version"),
                 }
@@ -269,11 +271,15 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Keys { action } => keys_command(&cli.config, action).await,
-        Command::Import { from: ImportCommand::Datatourisme { paths } } => {
+        Command::Import { from: ImportCommand::Datatourisme { paths, status } } => {
             use std::io::Write;
             let db = db::connect(&cli.config).await?;
             db::migrate(&db).await?;
-            let report = seed::datatourisme::import(&db, &paths).await.map_err(|e| Error::Internal(e.to_string()))?;
+            let status = entities::vocab::OfferStatus::from_code(&status)
+                .ok_or_else(|| Error::BadUserInput("--status is published or draft".into()))?;
+            let options = seed::datatourisme::ImportOptions { status };
+            let report =
+                seed::datatourisme::import(&db, &paths, options).await.map_err(|e| Error::Internal(e.to_string()))?;
             let mut out = std::io::stdout();
             let mut lines = vec![format!(
                 "created {}, updated {}, unchanged {}, rejected {}",

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::values::Codes;
+
 /// One of the 47 communes of La Porte du Hainaut.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "communes")]
@@ -11,8 +13,8 @@ pub struct Model {
     pub insee: String,
     /// Official name.
     pub name: String,
-    /// Postcodes, a JSON array of strings.
-    pub postcodes: Json,
+    /// Postcodes.
+    pub postcodes: Codes,
     /// Municipal population.
     pub population: i64,
     /// Polygon as a GeoJSON geometry (RFC 7946, WGS84).

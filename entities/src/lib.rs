@@ -1,11 +1,17 @@
-//! sea-orm entities of the tourist-offer database: one module per table, plus a prelude.
+//! The model of the tourist offer, shared by the API, the territory loader and the importers:
+//! sea-orm entities (one module per table, and a prelude), the typed vocabulary ([`vocab`]) and
+//! structured values ([`values`]) they are made of, the pure domain code ([`domain`]: geometry,
+//! projection, opening hours, slugs, ids, field checks), and the one write path every change to
+//! the offer goes through ([`write`]).
 //!
-//! The schema itself lives in the `migration` crate; these types mirror it so the API and the
-//! seeder read and write rows with checked Rust types.
+//! The schema itself lives in the `migration` crate; these types mirror it. Nothing here knows
+//! the web (no axum, no GraphQL server, no tower).
 
 pub mod api_key;
+pub mod catalog_change;
 pub mod catalog_state;
 pub mod commune;
+pub mod domain;
 pub mod event_occurrence;
 pub mod media;
 pub mod offer;
@@ -18,3 +24,6 @@ pub mod revision;
 pub mod route;
 pub mod route_stage;
 pub mod theme;
+pub mod values;
+pub mod vocab;
+pub mod write;

@@ -2,6 +2,9 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::values::Texts;
+use crate::vocab::MediaKind;
+
 /// One media item.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "media")]
@@ -13,12 +16,12 @@ pub struct Model {
     pub offer_id: String,
     /// Display order.
     pub position: i32,
-    /// image, video, audio or document.
-    pub kind: String,
+    /// Kind.
+    pub kind: MediaKind,
     /// Address of the file.
     pub url: String,
     /// Multilingual title.
-    pub title: Option<Json>,
+    pub title: Option<Texts>,
     /// Licence of the file (never assumed to be the data licence).
     pub licence: Option<String>,
     /// Credit (author, rights holder).

@@ -3,7 +3,10 @@
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// One offer. Multilingual texts are JSON objects keyed by language (`fr`, `en`, `nl`, `de`).
+use crate::values::{Accessibility, Address, Capacity, Codes, Contacts, Prices, Texts};
+use crate::vocab::{GeoPrecision, OfferKind, OfferStatus};
+
+/// One offer. Structured fields are JSON columns of the shapes in [`crate::values`].
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[sea_orm(table_name = "offers")]
@@ -14,24 +17,24 @@ pub struct Model {
     /// URL slug, unique.
     #[sea_orm(unique)]
     pub slug: String,
-    /// site, accommodation, event, route, restaurant, activity or service.
-    pub kind: String,
-    /// DATAtourisme classes, a JSON array of strings.
-    pub classes: Json,
+    /// Kind.
+    pub kind: OfferKind,
+    /// DATAtourisme classes.
+    pub classes: Codes,
     /// Whether this offer is one of the five totems.
     pub is_totem: bool,
     /// Multilingual name.
-    pub name: Json,
+    pub name: Texts,
     /// Multilingual short description.
-    pub short_description: Option<Json>,
+    pub short_description: Option<Texts>,
     /// Multilingual long description.
-    pub description: Option<Json>,
+    pub description: Option<Texts>,
     /// Representative point, longitude (WGS84).
     pub lon: f64,
     /// Representative point, latitude (WGS84).
     pub lat: f64,
-    /// How precise the position is: exact, approximate or commune.
-    pub geo_precision: String,
+    /// How precise the position is.
+    pub geo_precision: GeoPrecision,
     /// Footprint or line as a GeoJSON geometry, when the place is more than a point.
     #[sea_orm(column_type = "Text", nullable)]
     pub geometry: Option<String>,
@@ -47,24 +50,24 @@ pub struct Model {
     pub commune_insee: Option<String>,
     /// Whether the offer lies inside the territory.
     pub in_territory: bool,
-    /// Postal address (`street`, `postalCode`, `locality`, `inseeCode`).
-    pub address: Option<Json>,
-    /// Contacts (`phones`, `emails`, `websites`).
-    pub contacts: Option<Json>,
+    /// Postal address.
+    pub address: Option<Address>,
+    /// Contacts.
+    pub contacts: Option<Contacts>,
     /// Opening hours in OpenStreetMap `opening_hours` syntax.
     #[sea_orm(column_type = "Text", nullable)]
     pub opening_hours: Option<String>,
     /// Opening hours that could not be expressed in that syntax, as text.
     #[sea_orm(column_type = "Text", nullable)]
     pub opening_hours_text: Option<String>,
-    /// Prices, a JSON array.
-    pub prices: Option<Json>,
-    /// Accessibility (`wheelchair`, `tourismeHandicap` labels).
-    pub accessibility: Option<Json>,
-    /// Labels, a JSON array of codes (e.g. `unesco`, `monument-historique-classe`).
-    pub labels: Json,
-    /// Capacity of an accommodation (`beds`, `rooms`, …).
-    pub capacity: Option<Json>,
+    /// Prices.
+    pub prices: Option<Prices>,
+    /// Accessibility.
+    pub accessibility: Option<Accessibility>,
+    /// Labels (e.g. `unesco-patrimoine-mondial`, `monument-historique-classe`).
+    pub labels: Codes,
+    /// Capacity of an accommodation.
+    pub capacity: Option<Capacity>,
     /// Source system of the record.
     pub source: String,
     /// Identifier of the record in its source.
@@ -79,8 +82,8 @@ pub struct Model {
     pub source_updated_at: Option<DateTimeUtc>,
     /// Organisation that owns the offer (for provider keys).
     pub owner: Option<String>,
-    /// draft, published or archived.
-    pub status: String,
+    /// Where it stands.
+    pub status: OfferStatus,
     /// Optimistic-concurrency version, bumped by every write.
     pub version: i32,
     /// Creation time.
@@ -98,3 +101,10 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// Whether everyone may read it: published and not deleted.
+    pub fn is_public(&self) -> bool {
+        self.status == OfferStatus::Published && self.deleted_at.is_none()
+    }
+}

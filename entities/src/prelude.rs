@@ -1,6 +1,7 @@
 //! Short names for every entity, as sea-orm's generator would give them.
 
 pub use crate::api_key::Entity as ApiKey;
+pub use crate::catalog_change::Entity as CatalogChange;
 pub use crate::catalog_state::Entity as CatalogState;
 pub use crate::commune::Entity as Commune;
 pub use crate::event_occurrence::Entity as EventOccurrence;

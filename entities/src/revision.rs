@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::vocab::RevisionAction;
+
 /// One change of an offer.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "revisions")]
@@ -13,14 +15,16 @@ pub struct Model {
     pub offer_id: String,
     /// The offer's version after this change.
     pub version: i32,
-    /// create, update, publish, unpublish, archive, delete, restore, seed or import.
-    pub action: String,
+    /// What the change was.
+    pub action: RevisionAction,
     /// Who made it (key name, `seed`, `import`).
     pub actor: String,
     /// The offer before the change (absent for a creation).
     pub before: Option<Json>,
     /// When.
     pub created_at: DateTimeUtc,
+    /// The catalog version that committed it (absent for changes older than the column).
+    pub catalog_version: Option<i64>,
 }
 
 /// Relations of a revision.

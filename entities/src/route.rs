@@ -2,6 +2,9 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::values::Codes;
+use crate::vocab::{Difficulty, LinePrecision};
+
 /// The itinerary facts of a route offer (its line is the offer's geometry).
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "routes")]
@@ -11,12 +14,12 @@ pub struct Model {
     pub offer_id: String,
     /// Length of the line in metres.
     pub length_meters: f64,
-    /// Practices, a JSON array (walking, cycling-road, mtb, hybrid-bike, horse-riding, river).
-    pub practices: Json,
-    /// easy, medium or hard.
-    pub difficulty: Option<String>,
-    /// surveyed (a real track) or schematic (a line through the stages).
-    pub line_precision: String,
+    /// Practices (walking, cycling-road, mtb, hybrid-bike, horse-riding, river).
+    pub practices: Codes,
+    /// How hard it is.
+    pub difficulty: Option<Difficulty>,
+    /// A real track or a line through the stages.
+    pub line_precision: LinePrecision,
 }
 
 /// Relations of a route.

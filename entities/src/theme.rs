@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::values::Texts;
+
 /// One of the five themes (discovery, nature, sport, well-being, waterways).
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "themes")]
@@ -9,10 +11,10 @@ pub struct Model {
     /// Stable code, e.g. `decouverte`.
     #[sea_orm(primary_key, auto_increment = false)]
     pub code: String,
-    /// Multilingual name: `{"fr": …, "en": …, "nl": …, "de": …}`.
-    pub name: Json,
+    /// Multilingual name.
+    pub name: Texts,
     /// Multilingual description.
-    pub description: Json,
+    pub description: Texts,
     /// Display order.
     pub position: i32,
     /// The totem offer of this theme.

@@ -16,6 +16,7 @@ mod m20261125_000007_create_api_keys;
 mod m20261125_000008_create_revisions;
 mod m20261125_000009_create_catalog_state;
 mod m20261125_000010_add_offers_catalog_version;
+mod m20261127_000011_create_catalog_changes;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000008_create_revisions::Migration),
             Box::new(m20261125_000009_create_catalog_state::Migration),
             Box::new(m20261125_000010_add_offers_catalog_version::Migration),
+            Box::new(m20261127_000011_create_catalog_changes::Migration),
         ]
     }
 }

@@ -1,27 +1,44 @@
-//! The DATAtourisme importer: JSON-LD objects of a flux export (files, folders, or the zip of an
-//! export) mapped to offers. Each object is read, checked and written in a transaction of its own,
-//! so one bad object is reported and skipped without leaving anything half-written; importing the
-//! same objects again changes nothing, and a newer `lastUpdate` updates the offer.
+//! The DATAtourisme importer: JSON-LD objects of a flux export (files, folders of them, or the
+//! zip of an export) mapped to offers and written through the one write path, in batches.
+//!
+//! Every object passes the checks every writer passes (URL schemes, e-mails, phones, text
+//! lengths, control characters, geometry), and is rejected with a reason naming the field
+//! otherwise. Importing the same objects again changes nothing; a newer `lastUpdate` updates the
+//! offer. Objects are written `BATCH` at a time in one unit of work (one catalog version); when a
+//! batch fails in the database, its objects are written one by one so only the bad one is lost.
+//!
+//! What an export can hold is bounded before it is read: zip entries (count, size of each, size of
+//! all, checked on the bytes actually inflated), folder depth, and symbolic links are not followed.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use entities::domain::check;
+use entities::domain::ids::offer_id;
+use entities::domain::slug::slugify;
 use entities::prelude::*;
-use entities::{event_occurrence, media, offer};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, Set, TransactionTrait,
-};
-use serde_json::{Map, Value, json};
-
-use crate::load::{bump_catalog_version, offer_id};
-use crate::slug::slugify;
+use entities::values::{Accessibility, Address, Capacity, Codes, Contacts, Price, Prices, Texts};
+use entities::vocab::{GeoPrecision, MediaKind, OfferKind, OfferStatus, RevisionAction};
+use entities::write::{SlugRule, WriteError, Writer, check_offer};
+use entities::{media, offer};
+use sea_orm::{DatabaseConnection, EntityTrait};
+use serde_json::Value;
 
 /// The source name of imported records.
 pub const SOURCE: &str = "datatourisme";
 const LICENCE: &str = "Licence Ouverte / Etalab 2.0";
-const LANGS: [&str; 4] = ["fr", "en", "nl", "de"];
+/// Objects written per unit of work.
+pub const BATCH: usize = 500;
+/// Most entries read from one zip archive.
+pub const MAX_ZIP_ENTRIES: usize = 200_000;
+/// Most bytes read from one entry (a JSON-LD object is a few kilobytes).
+pub const MAX_ENTRY_BYTES: u64 = 8 * 1024 * 1024;
+/// Most bytes inflated from one archive in all.
+pub const MAX_ARCHIVE_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+/// Deepest folder walked.
+pub const MAX_DEPTH: usize = 16;
 
 /// Why an object was rejected.
 #[derive(Debug, thiserror::Error)]
@@ -35,9 +52,18 @@ pub enum ImportError {
     /// The archive is broken.
     #[error("broken zip: {0}")]
     Zip(#[from] zip::result::ZipError),
+    /// The archive or folder is beyond what is read.
+    #[error("{0}")]
+    TooLarge(String),
     /// Something the offer needs is missing or wrong.
     #[error("{0}")]
     Invalid(String),
+    /// A field fails the checks every writer passes.
+    #[error("{0}")]
+    Field(#[from] check::Invalid),
+    /// The write path refused it.
+    #[error("{0}")]
+    Write(#[from] WriteError),
     /// The database refused the write.
     #[error("database: {0}")]
     Db(#[from] sea_orm::DbErr),
@@ -56,26 +82,57 @@ pub struct ImportReport {
     pub rejected: Vec<(String, String)>,
 }
 
-/// Reads the JSON objects of files, folders (recursively) and zip archives.
+/// How imported offers are written.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportOptions {
+    /// The status of new offers: published (public at once) or draft (for an editor to review).
+    pub status: OfferStatus,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions { status: OfferStatus::Published }
+    }
+}
+
+/// Reads the JSON objects of files, folders (recursively, symbolic links not followed) and zip
+/// archives.
 pub fn read_objects(paths: &[PathBuf]) -> Vec<(String, Result<Value, ImportError>)> {
     let mut out = Vec::new();
     for path in paths {
-        collect(path, &mut out);
+        collect(path, 0, &mut out);
     }
     out
 }
 
-fn collect(path: &Path, out: &mut Vec<(String, Result<Value, ImportError>)>) {
+fn collect(path: &Path, depth: usize, out: &mut Vec<(String, Result<Value, ImportError>)>) {
     let name = path.display().to_string();
-    if path.is_dir() {
+    // The link itself, not what it points to: a link to a folder above would make the walk loop.
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) => return out.push((name, Err(e.into()))),
+    };
+    if meta.file_type().is_symlink() && depth > 0 {
+        return;
+    }
+    let is_dir = if meta.file_type().is_symlink() { path.is_dir() } else { meta.is_dir() };
+    if is_dir {
+        if depth >= MAX_DEPTH {
+            return out
+                .push((name, Err(ImportError::TooLarge(format!("folders deeper than {MAX_DEPTH} are not read")))));
+        }
         let mut entries: Vec<PathBuf> = match std::fs::read_dir(path) {
             Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
             Err(e) => return out.push((name, Err(e.into()))),
         };
         entries.sort();
         for e in entries {
+            let is_link = std::fs::symlink_metadata(&e).is_ok_and(|m| m.file_type().is_symlink());
+            if is_link {
+                continue;
+            }
             if e.is_dir() || e.extension().is_some_and(|x| x == "json" || x == "zip") {
-                collect(&e, out);
+                collect(&e, depth + 1, out);
             }
         }
     } else if path.extension().is_some_and(|x| x == "zip") {
@@ -83,23 +140,53 @@ fn collect(path: &Path, out: &mut Vec<(String, Result<Value, ImportError>)>) {
             out.push((name, Err(e)));
         }
     } else {
-        let parsed = std::fs::read(path).map_err(ImportError::from).and_then(|b| Ok(serde_json::from_slice(&b)?));
+        let parsed = std::fs::File::open(path)
+            .map_err(ImportError::from)
+            .and_then(|f| read_bounded(f, MAX_ENTRY_BYTES))
+            .and_then(|b| Ok(serde_json::from_slice(&b)?));
         out.push((name, parsed));
     }
 }
 
+/// Reads at most `limit` bytes; more is an error (a size a header declares can lie).
+fn read_bounded(r: impl Read, limit: u64) -> Result<Vec<u8>, ImportError> {
+    let mut bytes = Vec::new();
+    r.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(ImportError::TooLarge(format!("an object of more than {limit} bytes is not read")));
+    }
+    Ok(bytes)
+}
+
 fn read_zip(path: &Path, out: &mut Vec<(String, Result<Value, ImportError>)>) -> Result<(), ImportError> {
     let mut archive = zip::ZipArchive::new(std::fs::File::open(path)?)?;
+    if archive.len() > MAX_ZIP_ENTRIES {
+        return Err(ImportError::TooLarge(format!(
+            "the archive has {} entries; at most {MAX_ZIP_ENTRIES} are read",
+            archive.len()
+        )));
+    }
+    let mut inflated: u64 = 0;
     for i in 0..archive.len() {
-        let mut file = archive.by_index(i)?;
+        let file = archive.by_index(i)?;
         let inner = file.name()?.to_string();
         if !inner.ends_with(".json") || file.is_dir() {
             continue;
         }
         let name = format!("{}:{inner}", path.display());
-        let mut bytes = Vec::new();
-        let parsed: Result<Value, ImportError> =
-            file.read_to_end(&mut bytes).map_err(ImportError::from).and_then(|_| Ok(serde_json::from_slice(&bytes)?));
+        if file.size() > MAX_ENTRY_BYTES {
+            out.push((
+                name,
+                Err(ImportError::TooLarge(format!("an object of more than {MAX_ENTRY_BYTES} bytes is not read"))),
+            ));
+            continue;
+        }
+        let parsed = read_bounded(file, MAX_ENTRY_BYTES);
+        inflated += parsed.as_ref().map_or(MAX_ENTRY_BYTES, |b| b.len() as u64);
+        if inflated > MAX_ARCHIVE_BYTES {
+            return Err(ImportError::TooLarge(format!("the archive inflates to more than {MAX_ARCHIVE_BYTES} bytes")));
+        }
+        let parsed: Result<Value, ImportError> = parsed.and_then(|b| Ok(serde_json::from_slice(&b)?));
         // A flux export also holds an index of the objects: skip what is not an object.
         if matches!(&parsed, Ok(v) if v.get("@id").is_none()) {
             continue;
@@ -121,32 +208,28 @@ fn first_str(v: &Value) -> Option<String> {
     as_list(v).into_iter().find_map(|x| x.as_str()).map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
-/// `{"fr": ["…"], "en": "…"}` → `{"fr": "…", "en": "…"}`, our four languages only.
-fn texts(v: &Value) -> Option<Value> {
+/// `{"fr": ["…"], "en": "…"}` → our four languages.
+fn texts(v: &Value) -> Option<Texts> {
     let Value::Object(o) = v else { return None };
-    let mut m = Map::new();
-    for lang in LANGS {
-        if let Some(t) = o.get(lang).and_then(first_str) {
-            m.insert(lang.to_owned(), json!(t));
-        }
-    }
-    (!m.is_empty()).then_some(Value::Object(m))
+    let get = |lang: &str| o.get(lang).and_then(first_str);
+    let t = Texts { fr: get("fr"), en: get("en"), nl: get("nl"), de: get("de") };
+    (!t.is_empty()).then_some(t)
 }
 
-fn kind_of(types: &[String]) -> &'static str {
+fn kind_of(types: &[String]) -> OfferKind {
     let has = |t: &str| types.iter().any(|x| x == t || x.strip_prefix("schema:") == Some(t));
     if has("EntertainmentAndEvent") || has("Event") {
-        "event"
+        OfferKind::Event
     } else if has("Accommodation") || has("LodgingBusiness") {
-        "accommodation"
+        OfferKind::Accommodation
     } else if has("FoodEstablishment") || has("Restaurant") {
-        "restaurant"
+        OfferKind::Restaurant
     } else if has("Tour") {
-        "route"
+        OfferKind::Route
     } else if has("ActivityProvider") {
-        "activity"
+        OfferKind::Activity
     } else {
-        "site"
+        OfferKind::Site
     }
 }
 
@@ -236,7 +319,7 @@ fn opening_hours(specs: &[&Value]) -> (Option<String>, Option<String>) {
     }
     rules.dedup();
     let expression = (expressible && !rules.is_empty()).then(|| rules.join(", "));
-    let expression = expression.filter(|e| crate::hours::parse(e).is_ok());
+    let expression = expression.filter(|e| entities::domain::hours::parse(e).is_ok());
     let text = if expression.is_none() && !specs.is_empty() && notes.is_empty() {
         Some(format!("{} périodes d'ouverture non exprimables en syntaxe OpenStreetMap", specs.len()))
     } else {
@@ -281,8 +364,8 @@ fn occurrences(periods: &[&Value]) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
     out
 }
 
-fn media_items(v: &Value) -> Vec<Value> {
-    let mut items = Vec::new();
+fn media_items(v: &Value) -> Vec<media::Model> {
+    let mut items: Vec<media::Model> = Vec::new();
     for key in ["hasMainRepresentation", "hasRepresentation"] {
         for rep in as_list(&v[key]) {
             let annotation = as_list(&rep["ebucore:hasAnnotation"]).into_iter().next().cloned().unwrap_or(Value::Null);
@@ -292,28 +375,31 @@ fn media_items(v: &Value) -> Vec<Value> {
                     .into_iter()
                     .find_map(|m| m.get("rdfs:label").and_then(|l| l.get("en")).and_then(first_str));
                 let kind = match mime.as_deref() {
-                    Some(m) if m.starts_with("video/") => "video",
-                    Some(m) if m.starts_with("audio/") => "audio",
-                    Some("application/pdf") => "document",
-                    _ => "image",
+                    Some(m) if m.starts_with("video/") => MediaKind::Video,
+                    Some(m) if m.starts_with("audio/") => MediaKind::Audio,
+                    Some("application/pdf") => MediaKind::Document,
+                    _ => MediaKind::Image,
                 };
-                items.push(json!({
-                    "url": url,
-                    "kind": kind,
-                    "mime": mime,
-                    "title": texts(&annotation["ebucore:title"]),
-                    "licence": first_str(&annotation["ebucore:isCoveredBy"]),
-                    "credit": first_str(&annotation["credits"]),
-                }));
+                items.push(media::Model {
+                    id: String::new(),
+                    offer_id: String::new(),
+                    position: 0,
+                    kind,
+                    url,
+                    title: texts(&annotation["ebucore:title"]),
+                    licence: first_str(&annotation["ebucore:isCoveredBy"]),
+                    credit: first_str(&annotation["credits"]),
+                    mime_type: mime,
+                });
             }
         }
     }
     let mut seen = HashSet::new();
-    items.retain(|m| seen.insert(m["url"].as_str().unwrap_or("").to_owned()));
+    items.retain(|m| seen.insert(m.url.clone()));
     items
 }
 
-fn prices(v: &Value) -> Option<Value> {
+fn prices(v: &Value) -> Option<Prices> {
     let mut out = Vec::new();
     for offer in as_list(&v["offers"]) {
         for spec in as_list(&offer["schema:priceSpecification"]) {
@@ -321,19 +407,21 @@ fn prices(v: &Value) -> Option<Value> {
                 .into_iter()
                 .find_map(|p| p.get("rdfs:label").and_then(|l| l.get("fr")).and_then(first_str));
             let num = |k: &str| first_str(&spec[k]).and_then(|s| s.replace(',', ".").parse::<f64>().ok());
-            let (min, max) = (num("schema:minPrice"), num("schema:maxPrice"));
-            if min.is_none() && max.is_none() {
-                continue;
-            }
-            out.push(json!({
-                "label": label,
-                "minPrice": min,
-                "maxPrice": max,
-                "currency": spec.get("schema:priceCurrency").and_then(Value::as_str).unwrap_or("EUR"),
-            }));
+            let (min, max) = match (num("schema:minPrice"), num("schema:maxPrice")) {
+                // The flux sometimes gives the bounds of a range the wrong way round.
+                (Some(a), Some(b)) if a > b => (Some(b), Some(a)),
+                (None, None) => continue,
+                pair => pair,
+            };
+            out.push(Price {
+                label,
+                min_price: min,
+                max_price: max,
+                currency: Some(spec.get("schema:priceCurrency").and_then(Value::as_str).unwrap_or("EUR").to_owned()),
+            });
         }
     }
-    (!out.is_empty()).then_some(Value::Array(out))
+    (!out.is_empty()).then_some(Prices(out))
 }
 
 fn labels(v: &Value) -> Vec<String> {
@@ -352,33 +440,30 @@ fn labels(v: &Value) -> Vec<String> {
 /// An object mapped to an offer, with what hangs off it.
 #[derive(Debug)]
 pub struct Mapped {
-    /// The offer row (id, version and times are settled on write).
+    /// The offer row (version and times are settled on write).
     pub offer: offer::Model,
     /// Occurrences.
     pub occurrences: Vec<(DateTime<Utc>, DateTime<Utc>)>,
-    /// Media (`url`, `kind`, `mime`, `title`, `licence`, `credit`).
-    pub media: Vec<Value>,
+    /// Media.
+    pub media: Vec<media::Model>,
 }
 
-/// Maps a DATAtourisme object; `territory` holds the INSEE codes of the territory's communes.
-pub fn map(v: &Value, territory: &HashSet<String>) -> Result<Mapped, ImportError> {
+/// Maps a DATAtourisme object and checks it as every writer's data is checked; `territory`
+/// holds the INSEE codes of the territory's communes.
+pub fn map(v: &Value, territory: &HashSet<String>, options: ImportOptions) -> Result<Mapped, ImportError> {
     let uri = v.get("@id").and_then(Value::as_str).ok_or_else(|| ImportError::Invalid("no @id".into()))?;
-    if !uri.starts_with("https://data.datatourisme.fr/") {
-        return Err(ImportError::Invalid(format!("{uri} is not a DATAtourisme object")));
+    if !uri.starts_with("https://data.datatourisme.fr/") || uri.len() > 300 {
+        return Err(ImportError::Invalid(format!("{uri:?} is not a DATAtourisme object")));
     }
     let types: Vec<String> = as_list(&v["@type"]).iter().filter_map(|t| t.as_str().map(str::to_owned)).collect();
-    let name =
+    let mut name =
         texts(&v["rdfs:label"]).ok_or_else(|| ImportError::Invalid("no rdfs:label in fr, en, nl or de".into()))?;
-    let mut name = name;
-    if name.get("fr").is_none() {
+    if name.fr.is_none() {
         return Err(ImportError::Invalid("no French label".into()));
     }
-    if let Value::Object(m) = &mut name {
-        for t in m.values_mut() {
-            if let Some(s) = t.as_str() {
-                *t = json!(s.chars().take(200).collect::<String>());
-            }
-        }
+    // Names longer than ours are cut, not refused: the rest of the object is worth having.
+    for t in [&mut name.fr, &mut name.en, &mut name.nl, &mut name.de].into_iter().flatten() {
+        *t = t.chars().take(200).collect::<String>().trim().to_owned();
     }
     let place =
         as_list(&v["isLocatedAt"]).into_iter().next().ok_or_else(|| ImportError::Invalid("no isLocatedAt".into()))?;
@@ -391,25 +476,25 @@ pub fn map(v: &Value, territory: &HashSet<String>) -> Result<Mapped, ImportError
     };
     let address = as_list(&place["schema:address"]).into_iter().next();
     let insee = address.and_then(|a| a["hasAddressCity"].get("insee")).and_then(Value::as_str).map(str::to_owned);
-    let address_json = address.map(|a| {
-        json!({
-            "street": as_list(&a["schema:streetAddress"]).iter().filter_map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
-            "postalCode": a.get("schema:postalCode").and_then(Value::as_str),
-            "locality": a.get("schema:addressLocality").and_then(Value::as_str),
-            "inseeCode": insee,
-        })
+    let address = address.map(|a| Address {
+        street: Some(
+            as_list(&a["schema:streetAddress"]).iter().filter_map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+        )
+        .filter(|s| !s.is_empty()),
+        postal_code: a.get("schema:postalCode").and_then(Value::as_str).map(str::to_owned),
+        locality: a.get("schema:addressLocality").and_then(Value::as_str).map(str::to_owned),
+        insee_code: insee.clone(),
     });
     let in_territory = insee.as_ref().is_some_and(|c| territory.contains(c));
     let description = as_list(&v["hasDescription"]).into_iter().next();
     let short = description.and_then(|d| texts(&d["shortDescription"])).or_else(|| texts(&v["rdfs:comment"]));
     let long = description.and_then(|d| texts(&d["dc:description"]));
-    let mut phones = Vec::new();
-    let mut emails = Vec::new();
-    let mut websites = Vec::new();
+    let mut contacts = Contacts::default();
     for c in as_list(&v["hasContact"]) {
-        phones.extend(as_list(&c["schema:telephone"]).iter().filter_map(|x| x.as_str().map(str::to_owned)));
-        emails.extend(as_list(&c["schema:email"]).iter().filter_map(|x| x.as_str().map(str::to_owned)));
-        websites.extend(as_list(&c["foaf:homepage"]).iter().filter_map(|x| x.as_str().map(str::to_owned)));
+        let strings = |k: &str| as_list(&c[k]).iter().filter_map(|x| x.as_str().map(str::to_owned)).collect::<Vec<_>>();
+        contacts.phones.extend(strings("schema:telephone"));
+        contacts.emails.extend(strings("schema:email"));
+        contacts.websites.extend(strings("foaf:homepage"));
     }
     let specs = as_list(&place["schema:openingHoursSpecification"]);
     let (hours, hours_text) = opening_hours(&specs);
@@ -428,7 +513,8 @@ pub fn map(v: &Value, territory: &HashSet<String>) -> Result<Mapped, ImportError
         .into_iter()
         .next()
         .and_then(|p| p.get("schema:legalName"))
-        .and_then(Value::as_str);
+        .and_then(Value::as_str)
+        .map(|p| p.chars().take(200).collect::<String>());
     let attribution = match publisher {
         Some(p) => format!("DATAtourisme, {p}"),
         None => "DATAtourisme".to_owned(),
@@ -438,24 +524,25 @@ pub fn map(v: &Value, territory: &HashSet<String>) -> Result<Mapped, ImportError
     let capacity = v
         .get("allowedPersons")
         .and_then(|x| x.as_i64().or_else(|| x.as_str().and_then(|s| s.parse().ok())))
-        .map(|p| json!({ "people": p }));
-    let accessibility = v
-        .get("reducedMobilityAccess")
-        .and_then(Value::as_bool)
-        .map(|b| json!({ "wheelchair": if b { "yes" } else { "no" }, "tourismeHandicap": [] }));
+        .and_then(|p| i32::try_from(p).ok())
+        .map(|p| Capacity { people: Some(p), ..Capacity::default() });
+    let accessibility = v.get("reducedMobilityAccess").and_then(Value::as_bool).map(|b| Accessibility {
+        wheelchair: Some(if b { "yes" } else { "no" }.to_owned()),
+        tourisme_handicap: Vec::new(),
+    });
     let id = offer_id(SOURCE, uri);
     let now = Utc::now();
     let offer = offer::Model {
-        slug: slugify(name["fr"].as_str().unwrap_or("")),
-        kind: kind_of(&types).to_owned(),
-        classes: json!(classes),
+        slug: slugify(name.fr.as_deref().unwrap_or("")),
+        kind: kind_of(&types),
+        classes: Codes(classes),
         is_totem: false,
         name,
         short_description: short,
         description: long,
         lon,
         lat,
-        geo_precision: "exact".into(),
+        geo_precision: GeoPrecision::Exact,
         geometry: None,
         min_lon: lon,
         min_lat: lat,
@@ -463,13 +550,13 @@ pub fn map(v: &Value, territory: &HashSet<String>) -> Result<Mapped, ImportError
         max_lat: lat,
         commune_insee: if in_territory { insee.clone() } else { None },
         in_territory,
-        address: address_json,
-        contacts: Some(json!({ "phones": phones, "emails": emails, "websites": websites })),
+        address,
+        contacts: (!contacts.is_empty()).then_some(contacts),
         opening_hours: hours,
         opening_hours_text: hours_text,
         prices: prices(v),
         accessibility,
-        labels: json!(labels(v)),
+        labels: Codes(labels(v)),
         capacity,
         source: SOURCE.into(),
         source_id: uri.to_owned(),
@@ -478,7 +565,7 @@ pub fn map(v: &Value, territory: &HashSet<String>) -> Result<Mapped, ImportError
         source_url: Some(uri.to_owned()),
         source_updated_at: updated,
         owner: None,
-        status: "published".into(),
+        status: options.status,
         version: 1,
         created_at: now,
         updated_at: now,
@@ -486,11 +573,19 @@ pub fn map(v: &Value, territory: &HashSet<String>) -> Result<Mapped, ImportError
         catalog_version: 0,
         id,
     };
-    Ok(Mapped { offer, occurrences: occurrences(&as_list(&v["takesPlaceAt"])), media: media_items(v) })
+    // The checks every writer passes, here for a reason per object before anything is written.
+    check_offer(&offer, "")?;
+    // A picture without a licence of its own cannot be shown: it is left out, not the object.
+    let media: Vec<media::Model> =
+        media_items(v).into_iter().filter(|m| m.licence.as_deref().is_some_and(|l| !l.trim().is_empty())).collect();
+    for (i, m) in media.iter().enumerate() {
+        check::url(&format!("media[{i}].url"), &m.url)?;
+    }
+    Ok(Mapped { offer, occurrences: occurrences(&as_list(&v["takesPlaceAt"])), media })
 }
 
 /// What happened to one object.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
 pub enum Outcome {
     /// A new offer.
     Created,
@@ -500,116 +595,116 @@ pub enum Outcome {
     Unchanged,
 }
 
-/// Writes one mapped object in its own transaction.
-pub async fn write(db: &DatabaseConnection, m: Mapped) -> Result<Outcome, ImportError> {
-    let txn = db.begin().await?;
-    let current = Offer::find()
-        .filter(offer::Column::Source.eq(SOURCE))
-        .filter(offer::Column::SourceId.eq(m.offer.source_id.as_str()))
-        .one(&txn)
-        .await?;
+/// Writes one mapped object in the unit `w`.
+async fn write_one(w: &mut Writer, m: Mapped) -> Result<Outcome, ImportError> {
+    let current = w.find_by_source(SOURCE, &m.offer.source_id).await?;
     let mut o = m.offer;
     let outcome = match &current {
         Some(c) if c.source_updated_at.is_some() && c.source_updated_at >= o.source_updated_at => {
             return Ok(Outcome::Unchanged);
         }
         Some(c) => {
+            // The source owns the fields; the database owns the id, slug, status and history.
             o.id = c.id.clone();
             o.slug = c.slug.clone();
-            o.version = c.version + 1;
-            o.created_at = c.created_at;
-            o.status = c.status.clone();
+            o.status = c.status;
             o.deleted_at = c.deleted_at;
+            o.owner = c.owner.clone();
+            w.update(c, o.clone(), c.version, RevisionAction::Import).await?;
             Outcome::Updated
         }
         None => {
-            // A slug already taken gets the start of the id.
-            if Offer::find().filter(offer::Column::Slug.eq(o.slug.as_str())).one(&txn).await?.is_some()
-                || o.slug.is_empty()
-            {
-                o.slug = format!("{}-{}", o.slug, &o.id[..8]).trim_start_matches('-').to_owned();
-            }
+            o = w.create(o, SlugRule::FromName, RevisionAction::Import).await?;
             Outcome::Created
         }
     };
-    let version = bump_catalog_version(&txn).await?;
-    o.catalog_version = version;
-    match &current {
-        Some(c) => {
-            crate::load::record_revision(&txn, &o, "import", Some(c))
-                .await
-                .map_err(|e| ImportError::Invalid(e.to_string()))?;
-            o.clone().into_active_model().reset_all().update(&txn).await?;
-            EventOccurrence::delete_many()
-                .filter(event_occurrence::Column::OfferId.eq(o.id.as_str()))
-                .exec(&txn)
-                .await?;
-            Media::delete_many().filter(media::Column::OfferId.eq(o.id.as_str())).exec(&txn).await?;
-        }
-        None => {
-            o.clone().into_active_model().insert(&txn).await?;
-            crate::load::record_revision(&txn, &o, "import", None)
-                .await
-                .map_err(|e| ImportError::Invalid(e.to_string()))?;
-        }
-    }
-    for (start, end) in m.occurrences {
-        event_occurrence::ActiveModel {
-            offer_id: Set(o.id.clone()),
-            starts_at: Set(start),
-            ends_at: Set(end),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-    }
-    for (i, item) in m.media.iter().enumerate() {
-        media::ActiveModel {
-            id: Set(uuid::Uuid::new_v5(&crate::load::OFFER_NAMESPACE, format!("{}|{}", o.id, item["url"]).as_bytes())
-                .to_string()),
-            offer_id: Set(o.id.clone()),
-            position: Set(i32::try_from(i).unwrap_or(i32::MAX) + 1),
-            kind: Set(item["kind"].as_str().unwrap_or("image").to_owned()),
-            url: Set(item["url"].as_str().unwrap_or_default().to_owned()),
-            title: Set(item.get("title").filter(|t| !t.is_null()).cloned()),
-            licence: Set(item["licence"].as_str().map(str::to_owned)),
-            credit: Set(item["credit"].as_str().map(str::to_owned)),
-            mime_type: Set(item["mime"].as_str().map(str::to_owned)),
-        }
-        .insert(&txn)
-        .await?;
-    }
-    txn.commit().await?;
+    w.set_occurrences(&o.id, &m.occurrences).await?;
+    w.set_media(&o.id, m.media).await?;
     Ok(outcome)
 }
 
+/// Writes mapped objects in one unit of work; if the database refuses the batch, each object is
+/// written in a unit of its own, so one bad object costs only itself.
+async fn write_batch(
+    db: &DatabaseConnection,
+    batch: Vec<(String, Mapped)>,
+    report: &mut ImportReport,
+) -> Result<(), ImportError> {
+    let mut w = Writer::begin(db, "import:datatourisme", "").await?;
+    let mut outcomes = Vec::with_capacity(batch.len());
+    let mut failed = false;
+    for (name, m) in &batch {
+        match write_one(
+            &mut w,
+            Mapped { offer: m.offer.clone(), occurrences: m.occurrences.clone(), media: m.media.clone() },
+        )
+        .await
+        {
+            Ok(o) => outcomes.push(o),
+            Err(e) => {
+                tracing::debug!(object = %name, error = %e, "batch refused; writing its objects one by one");
+                failed = true;
+                break;
+            }
+        }
+    }
+    if !failed {
+        w.commit().await?;
+        for o in outcomes {
+            count(report, Ok(o));
+        }
+        return Ok(());
+    }
+    w.rollback().await?;
+    for (name, m) in batch {
+        let mut w = Writer::begin(db, "import:datatourisme", "").await?;
+        match write_one(&mut w, m).await {
+            Ok(o) => {
+                w.commit().await?;
+                count(report, Ok(o));
+            }
+            Err(e) => {
+                w.rollback().await?;
+                report.rejected.push((name, e.to_string()));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn count(report: &mut ImportReport, outcome: Result<Outcome, ()>) {
+    match outcome {
+        Ok(Outcome::Created) => report.created += 1,
+        Ok(Outcome::Updated) => report.updated += 1,
+        Ok(Outcome::Unchanged) | Err(()) => report.unchanged += 1,
+    }
+}
+
 /// Imports every object under `paths`, with a progress bar on a terminal.
-pub async fn import(db: &DatabaseConnection, paths: &[PathBuf]) -> Result<ImportReport, ImportError> {
+pub async fn import(
+    db: &DatabaseConnection,
+    paths: &[PathBuf],
+    options: ImportOptions,
+) -> Result<ImportReport, ImportError> {
     let territory: HashSet<String> = Commune::find().all(db).await?.into_iter().map(|c| c.insee).collect();
     let objects = read_objects(paths);
-    let bar = indicatif::ProgressBar::new(objects.len() as u64);
-    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
+    let mut bar = crate::progress::bar(objects.len() as u64, "objects");
     let mut report = ImportReport::default();
     let mut seen: BTreeMap<String, ()> = BTreeMap::new();
+    let mut batch = Vec::with_capacity(BATCH);
     for (name, parsed) in objects {
-        bar.set_message(name.clone());
-        let result = match parsed {
-            Ok(v) => match map(&v, &territory) {
-                Ok(m) if seen.insert(m.offer.source_id.clone(), ()).is_some() => Ok(Outcome::Unchanged),
-                Ok(m) => write(db, m).await,
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(Outcome::Created) => report.created += 1,
-            Ok(Outcome::Updated) => report.updated += 1,
-            Ok(Outcome::Unchanged) => report.unchanged += 1,
+        match parsed.and_then(|v| map(&v, &territory, options)) {
+            Ok(m) if seen.insert(m.offer.source_id.clone(), ()).is_some() => report.unchanged += 1,
+            Ok(m) => batch.push((name, m)),
             Err(e) => report.rejected.push((name, e.to_string())),
         }
         bar.inc(1);
+        if batch.len() >= BATCH {
+            write_batch(db, std::mem::take(&mut batch), &mut report).await?;
+        }
+    }
+    if !batch.is_empty() {
+        write_batch(db, batch, &mut report).await?;
     }
     bar.finish_and_clear();
     Ok(report)
@@ -618,6 +713,7 @@ pub async fn import(db: &DatabaseConnection, paths: &[PathBuf]) -> Result<Import
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn opening_hours_become_osm_rules_with_their_dates() {
@@ -648,8 +744,8 @@ mod tests {
     #[test]
     fn objects_without_a_place_are_refused() {
         let v = json!({"@id": "https://data.datatourisme.fr/1/x", "@type": ["PlaceOfInterest"], "rdfs:label": {"fr": ["X"]}});
-        assert!(map(&v, &HashSet::new()).is_err());
+        assert!(map(&v, &HashSet::new(), ImportOptions::default()).is_err());
         let v = json!({"@id": "https://evil.example/x"});
-        assert!(map(&v, &HashSet::new()).is_err());
+        assert!(map(&v, &HashSet::new(), ImportOptions::default()).is_err());
     }
 }

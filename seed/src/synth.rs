@@ -4,12 +4,13 @@
 //! Never loaded by default.
 
 use chrono::{Duration, TimeZone, Utc};
-use entities::{event_occurrence, offer, offer_theme, route};
-use sea_orm::{DatabaseConnection, EntityTrait, Set, TransactionTrait};
-use serde_json::json;
-
-use crate::geometry;
-use crate::load::{bump_catalog_version, offer_id};
+use entities::domain::geometry;
+use entities::domain::ids::offer_id;
+use entities::values::{Capacity, Codes, Texts};
+use entities::vocab::{GeoPrecision, LinePrecision, OfferKind, OfferStatus, RevisionAction};
+use entities::write::{NewOffer, WriteError, Writer};
+use entities::{offer, route};
+use sea_orm::DatabaseConnection;
 
 /// Source name of synthetic records.
 pub const SOURCE: &str = "synthetic";
@@ -35,7 +36,15 @@ impl Rng {
     }
 }
 
-const KINDS: [&str; 7] = ["site", "site", "accommodation", "accommodation", "event", "restaurant", "activity"];
+const KINDS: [OfferKind; 7] = [
+    OfferKind::Site,
+    OfferKind::Site,
+    OfferKind::Accommodation,
+    OfferKind::Accommodation,
+    OfferKind::Event,
+    OfferKind::Restaurant,
+    OfferKind::Activity,
+];
 const THEMES: [&str; 5] = ["decouverte", "nature", "sport", "bien-etre", "fluvestre"];
 const WORDS: [&str; 12] = [
     "terril",
@@ -52,29 +61,28 @@ const WORDS: [&str; 12] = [
     "halle",
 ];
 
-/// Inserts `n` synthetic offers in batches; returns how many were written.
-pub async fn generate(db: &DatabaseConnection, n: usize, seed: u64) -> Result<usize, sea_orm::DbErr> {
+/// Offers written per unit of work.
+const BATCH: usize = 1000;
+
+/// Writes `n` synthetic offers through the write path, a batch per unit of work (one catalog
+/// version each), with a progress report; returns how many were written.
+pub async fn generate(db: &DatabaseConnection, n: usize, seed: u64) -> Result<usize, WriteError> {
     let mut rng = Rng(seed);
     let now = Utc::now();
     let base = Utc.with_ymd_and_hms(2026, 1, 1, 8, 0, 0).single().unwrap_or(now);
     let mut written = 0;
-    let batch = 500;
+    let mut progress = crate::progress::bar(n as u64, "synthetic offers");
     let mut i = 0;
     while i < n {
-        let txn = db.begin().await?;
-        let version = bump_catalog_version(&txn).await?;
-        let mut offers = Vec::new();
-        let mut themes = Vec::new();
-        let mut occurrences = Vec::new();
-        let mut routes = Vec::new();
-        for j in i..(i + batch).min(n) {
+        let mut batch = Vec::with_capacity(BATCH);
+        for j in i..(i + BATCH).min(n) {
             let id = offer_id(SOURCE, &format!("{seed}:{j}"));
-            let kind = if rng.next().is_multiple_of(50) { "route" } else { *rng.pick(&KINDS) };
+            let kind = if rng.next().is_multiple_of(50) { OfferKind::Route } else { *rng.pick(&KINDS) };
             let lon = BOX[0] + rng.unit() * (BOX[2] - BOX[0]);
             let lat = BOX[1] + rng.unit() * (BOX[3] - BOX[1]);
             let word = rng.pick(&WORDS);
             let name = format!("Lieu fictif n°{j} – {word}");
-            let geometry = if kind == "route" {
+            let geometry = if kind == OfferKind::Route {
                 let pts: Vec<(f64, f64)> =
                     (0..8).map(|k| (lon + 0.004 * f64::from(k), lat + 0.003 * (f64::from(k) * 0.7).sin())).collect();
                 Some(geo::Geometry::LineString(pts.into()))
@@ -96,83 +104,86 @@ pub async fn generate(db: &DatabaseConnection, n: usize, seed: u64) -> Result<us
                 }
                 None => (None, [lon, lat, lon, lat]),
             };
-            offers.push(offer::ActiveModel {
-                id: Set(id.clone()),
-                slug: Set(format!("lieu-fictif-{seed}-{j}")),
-                kind: Set(kind.to_owned()),
-                classes: Set(json!(["PlaceOfInterest"])),
-                is_totem: Set(false),
-                name: Set(json!({ "fr": name, "en": format!("Fictional place no. {j} – {word}"), "nl": format!("Fictieve plek nr. {j}"), "de": format!("Fiktiver Ort Nr. {j}") })),
-                short_description: Set(Some(json!({ "fr": format!("Enregistrement fictif pour les tests de charge : {word} près de nulle part."), "en": "Fictional record for load tests." }))),
-                description: Set(None),
-                lon: Set(lon),
-                lat: Set(lat),
-                geo_precision: Set("exact".into()),
-                geometry: Set(gjson),
-                min_lon: Set(bbox[0]),
-                min_lat: Set(bbox[1]),
-                max_lon: Set(bbox[2]),
-                max_lat: Set(bbox[3]),
-                commune_insee: Set(None),
-                in_territory: Set(false),
-                address: Set(None),
-                contacts: Set(None),
-                opening_hours: Set(rng.next().is_multiple_of(3).then(|| "Mo-Fr 09:00-18:00; Sa 10:00-12:00".to_owned())),
-                opening_hours_text: Set(None),
-                prices: Set(None),
-                accessibility: Set(None),
-                labels: Set(json!([])),
-                capacity: Set((kind == "accommodation").then(|| json!({ "beds": 2 + rng.next() % 20 }))),
-                source: Set(SOURCE.into()),
-                source_id: Set(format!("{seed}:{j}")),
-                source_licence: Set("CC0 1.0 (fictional test data)".into()),
-                source_attribution: Set("Synthetic, fictional data generated for scale tests".into()),
-                source_url: Set(None),
-                source_updated_at: Set(None),
-                owner: Set(None),
-                status: Set("published".into()),
-                version: Set(1),
-                created_at: Set(now),
-                updated_at: Set(now),
-                deleted_at: Set(None),
-                catalog_version: Set(version),
+            let offer = offer::Model {
+                id: id.clone(),
+                slug: format!("lieu-fictif-{seed}-{j}"),
+                kind,
+                classes: Codes(vec!["PlaceOfInterest".into()]),
+                is_totem: false,
+                name: Texts {
+                    fr: Some(name),
+                    en: Some(format!("Fictional place no. {j} – {word}")),
+                    nl: Some(format!("Fictieve plek nr. {j}")),
+                    de: Some(format!("Fiktiver Ort Nr. {j}")),
+                },
+                short_description: Some(Texts {
+                    fr: Some(format!("Enregistrement fictif pour les tests de charge : {word} près de nulle part.")),
+                    en: Some("Fictional record for load tests.".into()),
+                    ..Texts::default()
+                }),
+                description: None,
+                lon,
+                lat,
+                geo_precision: GeoPrecision::Exact,
+                geometry: gjson,
+                min_lon: bbox[0],
+                min_lat: bbox[1],
+                max_lon: bbox[2],
+                max_lat: bbox[3],
+                commune_insee: None,
+                in_territory: false,
+                address: None,
+                contacts: None,
+                opening_hours: rng.next().is_multiple_of(3).then(|| "Mo-Fr 09:00-18:00; Sa 10:00-12:00".to_owned()),
+                opening_hours_text: None,
+                prices: None,
+                accessibility: None,
+                labels: Codes::default(),
+                capacity: (kind == OfferKind::Accommodation)
+                    .then(|| Capacity { beds: i32::try_from(2 + rng.next() % 20).ok(), ..Capacity::default() }),
+                source: SOURCE.into(),
+                source_id: format!("{seed}:{j}"),
+                source_licence: "CC0 1.0 (fictional test data)".into(),
+                source_attribution: "Synthetic, fictional data generated for scale tests".into(),
+                source_url: None,
+                source_updated_at: None,
+                owner: None,
+                status: OfferStatus::Published,
+                version: 1,
+                created_at: now,
+                updated_at: now,
+                deleted_at: None,
+                catalog_version: 0,
+            };
+            let occurrences = if kind == OfferKind::Event {
+                (0..3)
+                    .map(|k| {
+                        let start = base + Duration::days((rng.next() % 365) as i64) + Duration::hours(k);
+                        (start, start + Duration::hours(3))
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let route = (kind == OfferKind::Route).then(|| {
+                let facts = route::Model {
+                    offer_id: id.clone(),
+                    length_meters: 2000.0,
+                    practices: Codes(vec!["walking".into()]),
+                    difficulty: None,
+                    line_precision: LinePrecision::Schematic,
+                };
+                (facts, Vec::new())
             });
-            themes.push(offer_theme::ActiveModel {
-                offer_id: Set(id.clone()),
-                theme_code: Set((*rng.pick(&THEMES)).to_owned()),
-            });
-            if kind == "event" {
-                for k in 0..3 {
-                    let start = base + Duration::days((rng.next() % 365) as i64) + Duration::hours(k);
-                    occurrences.push(event_occurrence::ActiveModel {
-                        offer_id: Set(id.clone()),
-                        starts_at: Set(start),
-                        ends_at: Set(start + Duration::hours(3)),
-                        ..Default::default()
-                    });
-                }
-            }
-            if kind == "route" {
-                routes.push(route::ActiveModel {
-                    offer_id: Set(id.clone()),
-                    length_meters: Set(2000.0),
-                    practices: Set(json!(["walking"])),
-                    difficulty: Set(None),
-                    line_precision: Set("schematic".into()),
-                });
-            }
+            batch.push(NewOffer { offer, themes: vec![(*rng.pick(&THEMES)).to_owned()], occurrences, route });
         }
-        written += offers.len();
-        offer::Entity::insert_many(offers).exec(&txn).await?;
-        offer_theme::Entity::insert_many(themes).exec(&txn).await?;
-        for chunk in occurrences.chunks(300) {
-            event_occurrence::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
-        }
-        if !routes.is_empty() {
-            route::Entity::insert_many(routes).exec(&txn).await?;
-        }
-        txn.commit().await?;
-        i += batch;
+        let mut w = Writer::begin(db, "synthetic", "").await?;
+        let count = w.create_many(batch, RevisionAction::Import).await?;
+        w.commit().await?;
+        written += count;
+        progress.inc(count as u64);
+        i += BATCH;
     }
+    progress.finish_and_clear();
     Ok(written)
 }

@@ -7,11 +7,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use entities::domain::geometry::{self, GeometryError};
+use entities::domain::slug::slugify;
+use entities::values::{Address, Contacts, Texts};
 use geo::{Distance, Euclidean, Geometry, Haversine, InterpolatableLine, LineString, Point};
-use serde_json::{Map, Value, json};
-
-use crate::geometry::{self, GeometryError};
-use crate::slug::slugify;
+use serde_json::Value;
 
 const COMMUNES: &str = include_str!("../data/caph-communes.geojson");
 const COMMUNES_MBM: &str = include_str!("../data/caph-communes-mbm.geojson");
@@ -24,7 +24,7 @@ const NEONATUREL: &str = include_str!("../data/caph-unesco-espace-neonaturel.geo
 const PERIMETRE: &str = include_str!("../data/caph-perimetre.geojson");
 
 /// Source name of the records curated by this project.
-pub const CURATED_SOURCE: &str = "porte-du-hainaut-api";
+pub use entities::domain::ids::CURATED_SOURCE;
 /// Source name of the POI seed file.
 pub const POI_SOURCE: &str = "caph-poi-seed";
 /// Licence of the open data used here.
@@ -72,9 +72,9 @@ pub struct ThemeRecord {
     /// Code.
     pub code: &'static str,
     /// Multilingual name.
-    pub name: Value,
+    pub name: Texts,
     /// Multilingual description.
-    pub description: Value,
+    pub description: Texts,
     /// Display order.
     pub position: i32,
     /// Colour on maps.
@@ -112,9 +112,9 @@ pub struct OfferRecord {
     /// Whether it is a totem.
     pub is_totem: bool,
     /// Multilingual name.
-    pub name: Value,
+    pub name: Texts,
     /// Multilingual short description.
-    pub short_description: Option<Value>,
+    pub short_description: Option<Texts>,
     /// Representative point `(lon, lat)`.
     pub point: (f64, f64),
     /// exact, approximate or commune.
@@ -124,9 +124,9 @@ pub struct OfferRecord {
     /// INSEE code of its commune.
     pub commune_insee: String,
     /// Address.
-    pub address: Option<Value>,
+    pub address: Option<Address>,
     /// Contacts.
-    pub contacts: Option<Value>,
+    pub contacts: Option<Contacts>,
     /// Labels.
     pub labels: Vec<&'static str>,
     /// Theme codes.
@@ -174,12 +174,12 @@ fn need_str(f: &Value, key: &str) -> Result<String> {
     prop_str(f, key).ok_or_else(|| TerritoryError::Missing(format!("property {key} in {}", f["properties"])))
 }
 
-fn fr(text: &str) -> Value {
-    json!({ "fr": text })
+fn fr(text: &str) -> Texts {
+    Texts::fr(text)
 }
 
-fn texts(fr: &str, en: &str, nl: &str, de: &str) -> Value {
-    json!({ "fr": fr, "en": en, "nl": nl, "de": de })
+fn texts(fr: &str, en: &str, nl: &str, de: &str) -> Texts {
+    Texts { fr: Some(fr.into()), en: Some(en.into()), nl: Some(nl.into()), de: Some(de.into()) }
 }
 
 /// Reads the embedded data into records.
@@ -449,22 +449,20 @@ fn poi_offers() -> Result<Vec<OfferRecord>> {
             Some("Situé en abords MH") => labels.push("abords-monument-historique"),
             _ => {}
         }
-        let address = prop_str(&f, "address").map(|street| {
-            json!({
-                "street": street,
-                "postalCode": prop_str(&f, "postal_code"),
-                "locality": prop_str(&f, "commune"),
-                "inseeCode": prop_str(&f, "insee"),
-            })
+        let address = prop_str(&f, "address").map(|street| Address {
+            street: Some(street),
+            postal_code: prop_str(&f, "postal_code"),
+            locality: prop_str(&f, "commune"),
+            insee_code: prop_str(&f, "insee"),
         });
-        let mut contacts = Map::new();
+        let mut contacts = Contacts::default();
         if let Some(phone) = prop_str(&f, "phone") {
-            contacts.insert("phones".into(), json!([phone]));
+            contacts.phones.push(phone);
         }
         if let Some(site) = prop_str(&f, "website") {
             // The source gives host and path without a scheme.
             let url = if site.starts_with("http") { site } else { format!("https://{site}") };
-            contacts.insert("websites".into(), json!([url]));
+            contacts.websites.push(url);
         }
         let short = match (category.as_str(), &subcategory) {
             ("musee", _) => "Musée de France.".to_owned(),
@@ -495,7 +493,7 @@ fn poi_offers() -> Result<Vec<OfferRecord>> {
             geometry: footprints.get(&id).cloned(),
             commune_insee: need_str(&f, "insee")?,
             address,
-            contacts: (!contacts.is_empty()).then_some(Value::Object(contacts)),
+            contacts: (!contacts.is_empty()).then_some(contacts),
             labels,
             themes,
             licence: LICENCE_OUVERTE.to_owned(),

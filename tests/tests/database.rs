@@ -25,11 +25,11 @@ async fn table_count(db: &DatabaseConnection) -> usize {
 
 async fn migrations_go_up_down_and_up(db: DatabaseConnection) {
     Migrator::up(&db, None).await.unwrap();
-    assert_eq!(table_count(&db).await, 14);
+    assert_eq!(table_count(&db).await, 15);
     Migrator::down(&db, None).await.unwrap();
     assert_eq!(table_count(&db).await, 0);
     Migrator::up(&db, None).await.unwrap();
-    assert_eq!(table_count(&db).await, 14);
+    assert_eq!(table_count(&db).await, 15);
 }
 
 #[tokio::test]
@@ -65,8 +65,8 @@ async fn seed_loads_the_territory_once(db: DatabaseConnection) {
             .await
             .unwrap()
             .unwrap_or_else(|| panic!("{id} is not loaded"));
-        assert_eq!(row.status, "published");
-        assert_eq!(row.name["fr"], f["properties"]["name"]);
+        assert_eq!(row.status, entities::vocab::OfferStatus::Published);
+        assert_eq!(row.name.fr.as_deref(), f["properties"]["name"].as_str());
         assert!(!row.source_licence.is_empty());
     }
     assert!(Route::find().count(&db).await.unwrap() >= 3);
@@ -75,11 +75,11 @@ async fn seed_loads_the_territory_once(db: DatabaseConnection) {
     );
 
     // Seeding again changes nothing: no row, no version, no revision.
-    let version = seed::load::catalog_version(&db).await.unwrap();
+    let version = entities::write::catalog_version(&db).await.unwrap();
     let revisions = Revision::find().count(&db).await.unwrap();
     let second = seed::load(&db, &territory).await.unwrap();
     assert!(!second.changed(), "{second:?}");
-    assert_eq!(seed::load::catalog_version(&db).await.unwrap(), version);
+    assert_eq!(entities::write::catalog_version(&db).await.unwrap(), version);
     assert_eq!(Revision::find().count(&db).await.unwrap(), revisions);
     assert!(Offer::find().all(&db).await.unwrap().iter().all(|o| o.version == 1));
 
@@ -89,7 +89,7 @@ async fn seed_loads_the_territory_once(db: DatabaseConnection) {
         .await
         .unwrap()
         .into_iter()
-        .map(|c| (c.insee, seed::geometry::parse(&serde_json::from_str(&c.geometry).unwrap()).unwrap()))
+        .map(|c| (c.insee, entities::domain::geometry::parse(&serde_json::from_str(&c.geometry).unwrap()).unwrap()))
         .collect();
     for o in Offer::find().all(&db).await.unwrap() {
         let insee = o.commune_insee.clone().unwrap();

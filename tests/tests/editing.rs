@@ -65,29 +65,30 @@ async fn each_role_may_do_what_it_may_and_no_more() {
     // A provider creates a draft owned by its organisation, edits and publishes it.
     let body = s.server.graphql_as(&s.provider, CREATE, json!({ "input": event("Fête du gîte") })).await;
     let created = &body["data"]["createOffer"];
-    assert_eq!(created["status"], "draft", "{body}");
+    assert_eq!(created["status"], "DRAFT", "{body}");
     assert_eq!(created["owner"], "gite-des-terrils");
     let id = created["id"].as_str().unwrap().to_owned();
     // A draft is invisible to the public, visible to its provider and to editors.
     let q = "query($id: ID!) { offer(id: $id) { id status } }";
     assert_eq!(s.server.graphql(q, json!({ "id": id })).await["data"]["offer"], Value::Null);
-    assert_eq!(s.server.graphql_as(&s.provider, q, json!({ "id": id })).await["data"]["offer"]["status"], "draft");
-    assert_eq!(s.server.graphql_as(&s.editor, q, json!({ "id": id })).await["data"]["offer"]["status"], "draft");
+    assert_eq!(s.server.graphql_as(&s.provider, q, json!({ "id": id })).await["data"]["offer"]["status"], "DRAFT");
+    assert_eq!(s.server.graphql_as(&s.editor, q, json!({ "id": id })).await["data"]["offer"]["status"], "DRAFT");
     assert_eq!(s.server.graphql_as(&s.other_provider, q, json!({ "id": id })).await["data"]["offer"], Value::Null);
 
-    // Another provider may not touch it, nor change owners.
+    // Another provider may not touch it, nor change owners; a draft not its own does not even
+    // exist for it (as an unknown id would not).
     let body = s
         .server
         .graphql_as(&s.other_provider, UPDATE, json!({ "id": id, "v": 1, "input": { "name": { "fr": "Volé" } } }))
         .await;
-    assert_eq!(code(&body), "FORBIDDEN", "{body}");
+    assert_eq!(code(&body), "NOT_FOUND", "{body}");
     let body = s
         .server
         .graphql_as(&s.provider, UPDATE, json!({ "id": id, "v": 1, "input": { "owner": "camping-du-lac" } }))
         .await;
     assert_eq!(code(&body), "FORBIDDEN", "{body}");
     let body = s.server.graphql_as(&s.other_provider, PUBLISH, json!({ "id": id, "v": 1 })).await;
-    assert_eq!(code(&body), "FORBIDDEN", "{body}");
+    assert_eq!(code(&body), "NOT_FOUND", "{body}");
     // Nor may a provider edit the territory's offers.
     let fosse = s.server.data(r#"{ offer(slug: "fosse-d-arenberg") { id version } }"#, json!({})).await;
     let body = s
@@ -101,8 +102,8 @@ async fn each_role_may_do_what_it_may_and_no_more() {
     assert_eq!(code(&body), "FORBIDDEN", "{body}");
 
     let body = s.server.graphql_as(&s.provider, PUBLISH, json!({ "id": id, "v": 1 })).await;
-    assert_eq!(body["data"]["publishOffer"]["status"], "published", "{body}");
-    assert_eq!(s.server.graphql(q, json!({ "id": id })).await["data"]["offer"]["status"], "published");
+    assert_eq!(body["data"]["publishOffer"]["status"], "PUBLISHED", "{body}");
+    assert_eq!(s.server.graphql(q, json!({ "id": id })).await["data"]["offer"]["status"], "PUBLISHED");
 
     // Editors edit anything; only they (and admins) set corrélats.
     let body = s
@@ -287,10 +288,10 @@ async fn concurrent_writers(s: &Setup) {
     assert_eq!(now["version"], 2);
     let revisions = now["revisions"].as_array().unwrap();
     assert_eq!(revisions.len(), 2, "{now}");
-    assert_eq!(revisions[0]["action"], "update");
+    assert_eq!(revisions[0]["action"], "UPDATE");
     assert_eq!(revisions[0]["actor"], "editor:office-editor");
     assert_eq!(revisions[0]["before"]["name"]["fr"], "Course", "the revision keeps what it was before");
-    assert_eq!(revisions[1]["action"], "create");
+    assert_eq!(revisions[1]["action"], "CREATE");
     // Revisions are for editors only.
     let body = s
         .server
@@ -393,13 +394,19 @@ async fn subscribers_hear_of_changes() {
     let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let ready = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await.unwrap().unwrap();
     assert_eq!(ready.as_deref(), Some("ready"));
-    let id = s.server.graphql_as(&s.editor, CREATE, json!({ "input": event("Annoncée") })).await["data"]["createOffer"]
-        ["id"]
-        .clone();
+    // A draft is nobody's business but its editors': an anonymous subscriber hears of it only
+    // when it is published, as of a new offer.
+    let created =
+        s.server.graphql_as(&s.editor, CREATE, json!({ "input": event("Annoncée") })).await["data"]["createOffer"]
+            .clone();
+    let id = created["id"].clone();
+    let published = s.server.graphql_as(&s.editor, PUBLISH, json!({ "id": id, "v": created["version"] })).await;
+    assert!(published.get("errors").is_none(), "{published}");
     let event = tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await.unwrap().unwrap().unwrap();
     let event: Value = serde_json::from_str(&event).unwrap();
     assert_eq!(event["data"]["offerChanged"]["id"], id);
     assert_eq!(event["data"]["offerChanged"]["action"], "CREATED");
+    assert_eq!(event["data"]["offerChanged"]["version"], 2, "the first event is the publication: {event}");
     let _ = child.wait().await;
     let _ = run_checker; // the harness helper is used by other suites
 }

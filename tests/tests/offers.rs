@@ -248,7 +248,7 @@ async fn routes_expose_ordered_stages_length_and_practices() {
         let stages = r["route"]["stages"].as_array().unwrap();
         let line = r["geometry"]["coordinates"].as_array().unwrap();
         assert_eq!(stages.len(), line.len(), "a schematic line joins the stages");
-        assert_eq!(r["route"]["linePrecision"], "schematic");
+        assert_eq!(r["route"]["linePrecision"], "SCHEMATIC");
         assert!(r["route"]["lengthMeters"].as_f64().unwrap() > 500.0);
         assert!(!r["route"]["practices"].as_array().unwrap().is_empty());
     }

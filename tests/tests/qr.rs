@@ -164,7 +164,7 @@ async fn an_archived_target_says_so_and_offers_its_totem() {
             json!({ "id": o["id"], "v": o["version"] }),
         )
         .await;
-    assert_eq!(body["data"]["archiveOffer"]["status"], "archived", "{body}");
+    assert_eq!(body["data"]["archiveOffer"]["status"], "ARCHIVED", "{body}");
     let res = no_redirect_client()
         .get(format!("{}/q/{code}", server.url))
         .header("accept", "text/html")

@@ -3,19 +3,23 @@
 //! `Link: rel="next"`), answers `ETag` and `Last-Modified`, and honours conditional requests.
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use icalendar::{Calendar, Component, Event, EventLike};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::catalog::{Catalog, OfferRecord};
+use std::sync::Arc;
+
+use entities::domain::geometry::round6;
+use entities::vocab::OfferKind;
+
+use crate::catalog::{Catalog, OfferRecord, point_inside};
 use crate::error::{Error, Result};
-use crate::http_cache::not_modified;
+use crate::http_cache::{Built, CacheKey, CacheKind, conditional, known};
 use crate::lang::Lang;
 use crate::layers::parse_bbox;
-use crate::offers::types::OfferKind;
 use crate::state::AppState;
 
 /// Query string of the feeds.
@@ -51,73 +55,122 @@ fn instant(field: &str, v: &Option<String>) -> Result<Option<DateTime<Utc>>> {
         .transpose()
 }
 
+/// A comma list, sorted and without repeats.
 fn list(v: &Option<String>) -> Vec<String> {
-    v.as_deref()
+    let mut items: Vec<String> = v
+        .as_deref()
         .map(|s| s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    items.sort();
+    items.dedup();
+    items
+}
+
+/// The checked parameters of a feed request.
+#[derive(Debug, Clone)]
+struct Checked {
+    since: Option<DateTime<Utc>>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    kinds: Vec<OfferKind>,
+    themes: Vec<String>,
+    communes: Vec<String>,
+    bbox: Option<[f64; 4]>,
+    limit: usize,
+    offset: usize,
+}
+
+impl Checked {
+    fn parse(catalog: &Catalog, p: &FeedParams) -> Result<Checked> {
+        let kinds = list(&p.kind)
+            .iter()
+            .map(|k| OfferKind::from_code(k).ok_or_else(|| Error::BadUserInput(format!("kind {k:?} does not exist"))))
+            .collect::<Result<Vec<_>>>()?;
+        let themes = list(&p.theme);
+        for t in &themes {
+            if catalog.theme(t).is_none() {
+                return Err(Error::BadUserInput(format!("theme {t:?} does not exist")));
+            }
+        }
+        let communes = list(&p.commune);
+        for c in &communes {
+            if catalog.commune(c).is_none() {
+                return Err(Error::BadUserInput(format!("commune {c:?} is not a commune of the territory")));
+            }
+        }
+        let limit = p.limit.unwrap_or(1000);
+        if !(1..=5000).contains(&limit) {
+            return Err(Error::BadUserInput("limit must be between 1 and 5000".into()));
+        }
+        Ok(Checked {
+            since: instant("since", &p.since)?,
+            from: instant("from", &p.from)?,
+            to: instant("to", &p.to)?,
+            kinds,
+            themes,
+            communes,
+            bbox: p.bbox.as_deref().map(parse_bbox).transpose()?,
+            limit,
+            offset: p.offset.unwrap_or(0),
+        })
+    }
+
+    /// The canonical form of the request, for cache keys.
+    fn key(&self) -> String {
+        let kinds: Vec<&str> = self.kinds.iter().map(|k| k.code()).collect();
+        format!(
+            "{:?}|{:?}|{:?}|{}|{}|{}|{:?}|{}|{}",
+            self.since.map(|t| t.timestamp()),
+            self.from.map(|t| t.timestamp()),
+            self.to.map(|t| t.timestamp()),
+            kinds.join(","),
+            self.themes.join(","),
+            self.communes.join(","),
+            self.bbox,
+            self.limit,
+            self.offset
+        )
+    }
 }
 
 /// The selected offers, in a stable order (last change, then id), and the page asked for.
 struct Selection {
-    items: Vec<usize>,
+    items: Vec<Arc<OfferRecord>>,
     total: usize,
     offset: usize,
     last_modified: DateTime<Utc>,
 }
 
-fn select(catalog: &Catalog, p: &FeedParams, events_only: bool) -> Result<Selection> {
-    let since = instant("since", &p.since)?;
-    let from = instant("from", &p.from)?;
-    let to = instant("to", &p.to)?;
-    let kinds = list(&p.kind);
-    for k in &kinds {
-        if OfferKind::from_code(k).is_none() {
-            return Err(Error::BadUserInput(format!("kind {k:?} does not exist")));
-        }
-    }
-    let themes = list(&p.theme);
-    for t in &themes {
-        if catalog.theme(t).is_none() {
-            return Err(Error::BadUserInput(format!("theme {t:?} does not exist")));
-        }
-    }
-    let communes = list(&p.commune);
-    let bbox = p.bbox.as_deref().map(parse_bbox).transpose()?;
-    let limit = p.limit.unwrap_or(1000);
-    if !(1..=5000).contains(&limit) {
-        return Err(Error::BadUserInput("limit must be between 1 and 5000".into()));
-    }
-    let mut items: Vec<usize> = (0..catalog.offers.len())
-        .filter(|&i| {
-            let o = &catalog.offers[i];
+fn select(catalog: &Catalog, c: &Checked, events_only: bool) -> Selection {
+    let mut items: Vec<&Arc<OfferRecord>> = catalog
+        .by_name()
+        .filter(|o| {
             (!events_only || !o.occurrences.is_empty())
-                && since.is_none_or(|s| o.updated_at >= s)
-                && (kinds.is_empty() || kinds.contains(&o.kind))
-                && (themes.is_empty() || o.themes.iter().any(|t| themes.contains(t)))
-                && (communes.is_empty() || o.commune.as_ref().is_some_and(|c| communes.contains(c)))
-                && bbox
-                    .is_none_or(|[w, s, e, n]| o.point[0] >= w && o.point[0] <= e && o.point[1] >= s && o.point[1] <= n)
-                && (from.is_none() && to.is_none()
-                    || o.occurrences.iter().any(|x| from.is_none_or(|f| x.end >= f) && to.is_none_or(|t| x.start <= t)))
+                && c.since.is_none_or(|s| o.updated_at >= s)
+                && (c.kinds.is_empty() || c.kinds.contains(&o.kind))
+                && (c.themes.is_empty() || o.themes.iter().any(|t| c.themes.iter().any(|q| **q == **t)))
+                && (c.communes.is_empty() || o.commune.as_deref().is_some_and(|x| c.communes.iter().any(|q| q == x)))
+                && c.bbox.is_none_or(|b| point_inside(o.point, b))
+                && (c.from.is_none() && c.to.is_none()
+                    || o.occurrences
+                        .iter()
+                        .any(|x| c.from.is_none_or(|f| x.end >= f) && c.to.is_none_or(|t| x.start <= t)))
         })
         .collect();
-    items.sort_by(|a, b| {
-        let (x, y) = (&catalog.offers[*a], &catalog.offers[*b]);
-        x.updated_at.cmp(&y.updated_at).then_with(|| x.id.cmp(&y.id))
-    });
+    items.sort_by(|x, y| x.updated_at.cmp(&y.updated_at).then_with(|| x.id.cmp(&y.id)));
     let total = items.len();
-    let last_modified = items.iter().map(|&i| catalog.offers[i].updated_at).max().unwrap_or(catalog.built_at);
-    let offset = p.offset.unwrap_or(0).min(total);
-    let page = items.into_iter().skip(offset).take(limit).collect();
-    Ok(Selection { items: page, total, offset, last_modified })
+    let last_modified = items.iter().map(|o| o.updated_at).max().unwrap_or(catalog.built_at);
+    let offset = c.offset.min(total);
+    let page = items.into_iter().skip(offset).take(c.limit).cloned().collect();
+    Selection { items: page, total, offset, last_modified }
 }
 
-fn next_link(base: &str, path: &str, query: &Option<String>, s: &Selection) -> Option<String> {
+fn next_link(base: &str, path: &str, query: Option<&str>, s: &Selection) -> Option<String> {
     if s.offset + s.items.len() >= s.total {
         return None;
     }
     let kept: Vec<&str> =
-        query.as_deref().unwrap_or("").split('&').filter(|kv| !kv.is_empty() && !kv.starts_with("offset=")).collect();
+        query.unwrap_or("").split('&').filter(|kv| !kv.is_empty() && !kv.starts_with("offset=")).collect();
     let mut q = kept.join("&");
     if !q.is_empty() {
         q.push('&');
@@ -125,75 +178,81 @@ fn next_link(base: &str, path: &str, query: &Option<String>, s: &Selection) -> O
     Some(format!("{base}{path}?{q}offset={}", s.offset + s.items.len()))
 }
 
-/// What every feed starts from: the snapshot, the selection and the links.
+/// Which feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Feed {
+    GeoJson,
+    JsonLd,
+    Ics,
+}
+
+impl Feed {
+    fn path(self) -> &'static str {
+        match self {
+            Feed::GeoJson => "/feeds/offers.geojson",
+            Feed::JsonLd => "/feeds/offers.jsonld",
+            Feed::Ics => "/feeds/events.ics",
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Feed::GeoJson => "application/geo+json",
+            Feed::JsonLd => "application/ld+json",
+            Feed::Ics => "text/calendar; charset=utf-8",
+        }
+    }
+}
+
+/// What an encoder of a feed gets.
 struct Page {
-    catalog: std::sync::Arc<Catalog>,
+    catalog: Arc<Catalog>,
     s: Selection,
+    c: Checked,
     website: String,
     base: String,
     next: Option<String>,
 }
 
-impl Page {
-    fn new(
-        state: &AppState,
-        p: &FeedParams,
-        uri: &axum::http::Uri,
-        headers: &HeaderMap,
-        path: &str,
-        events: bool,
-    ) -> Result<Page> {
-        let catalog = state.catalog.get();
-        let s = select(&catalog, p, events)?;
-        let base = state.config.base_url(headers);
-        let next = next_link(&base, path, &uri.query().map(str::to_owned), &s);
-        Ok(Page { catalog, s, website: state.config.website_url(), base, next })
-    }
-}
-
-fn http_date(t: DateTime<Utc>) -> String {
-    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
-}
-
-/// Answers with a body, `ETag`, `Last-Modified` and the next page's link, or 304.
-fn answer(
+/// Serves a feed from the cache (keyed by its parameters and the version of the last change of
+/// what it holds), building it when missing; a client that has it gets a 304 before anything
+/// is built.
+async fn serve(
+    state: &AppState,
+    p: &FeedParams,
+    uri: &axum::http::Uri,
     headers: &HeaderMap,
-    body: Vec<u8>,
-    content_type: &'static str,
-    modified: DateTime<Utc>,
-    next: Option<String>,
-) -> Response {
-    let etag = {
-        use sha2::Digest;
-        let digest = sha2::Sha256::digest(&body);
-        format!("\"{}\"", digest.iter().take(12).map(|b| format!("{b:02x}")).collect::<String>())
-    };
-    let etag_match = not_modified(headers, &etag);
-    let since = headers
-        .get(header::IF_MODIFIED_SINCE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| DateTime::parse_from_rfc2822(&v.replace("GMT", "+0000")).ok());
-    let not_modified = etag_match
-        || (headers.get(header::IF_NONE_MATCH).is_none()
-            && since.is_some_and(|s| modified.timestamp() <= s.timestamp()));
-    let mut r = if not_modified {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        ([(header::CONTENT_TYPE, content_type)], body).into_response()
-    };
-    let h = r.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        h.insert(header::ETAG, v);
+    feed: Feed,
+    encode: fn(&Page) -> Vec<u8>,
+) -> Result<Response> {
+    let catalog = state.catalog.get();
+    let c = Checked::parse(&catalog, p)?;
+    let base = state.config.base_url(headers);
+    let epoch = if feed == Feed::Ics { catalog.epochs.layers.events } else { catalog.epochs.layers.offers };
+    let query = uri.query().map(str::to_owned);
+    let key = CacheKey::new(
+        CacheKind::Feed,
+        epoch,
+        format!("{}|{}|{}|{}", feed.path(), c.key(), base, query.as_deref().unwrap_or("")),
+    );
+    if let Some(r) = known(headers, &key, CACHE_CONTROL) {
+        return Ok(r);
     }
-    if let Ok(v) = HeaderValue::from_str(&http_date(modified)) {
-        h.insert(header::LAST_MODIFIED, v);
-    }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
-    if let Some(link) = next.and_then(|n| HeaderValue::from_str(&format!("<{n}>; rel=\"next\"")).ok()) {
-        h.insert(header::LINK, link);
-    }
-    r
+    let website = state.config.website_url();
+    let cached = state
+        .cache
+        .get_or_build(key, move || {
+            let s = select(&catalog, &c, feed == Feed::Ics);
+            let next = next_link(&base, feed.path(), query.as_deref(), &s);
+            let last_modified = s.last_modified;
+            let page = Page { catalog, s, c, website, base, next: next.clone() };
+            Built { body: encode(&page), last_modified: Some(last_modified), next }
+        })
+        .await?;
+    Ok(conditional(headers, &cached, feed.content_type(), CACHE_CONTROL))
 }
+
+const CACHE_CONTROL: &str = "public, max-age=60";
 
 fn name(o: &OfferRecord) -> String {
     o.name.get(Lang::Fr).map(|(t, _)| t.to_owned()).unwrap_or_default()
@@ -216,44 +275,47 @@ pub async fn geojson(
     uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let Page { catalog, s, website, next, .. } = Page::new(&state, &p, &uri, &headers, "/feeds/offers.geojson", false)?;
+    serve(&state, &p, &uri, &headers, Feed::GeoJson, encode_geojson).await
+}
+
+fn encode_geojson(page: &Page) -> Vec<u8> {
+    let Page { s, website, .. } = page;
     let features: Vec<Value> = s
         .items
         .iter()
-        .map(|&i| {
-            let o = &catalog.offers[i];
+        .map(|o| {
             json!({
                 "type": "Feature",
-                "id": o.id,
-                "geometry": { "type": "Point", "coordinates": [seed::geometry::round6(o.point[0]), seed::geometry::round6(o.point[1])] },
+                "id": o.id_string(),
+                "geometry": { "type": "Point", "coordinates": [round6(o.point[0]), round6(o.point[1])] },
                 "properties": {
-                    "id": o.id, "slug": o.slug, "kind": o.kind, "classes": o.classes, "themes": o.themes, "isTotem": o.is_totem,
-                    "name": texts_json(&o.name), "shortDescription": texts_json(&o.short_description),
-                    "description": texts_json(&o.description), "commune": o.commune, "inTerritory": o.in_territory,
-                    "address": o.address, "contacts": o.contacts, "openingHours": o.opening_hours, "labels": o.labels,
-                    "capacity": o.capacity, "geoPrecision": o.geo_precision, "footprint": o.geometry_json(),
+                    "id": o.id_string(), "slug": &*o.slug, "kind": o.kind.code(), "classes": o.classes, "themes": o.themes,
+                    "isTotem": o.is_totem, "name": texts_json(&o.name), "shortDescription": texts_json(&o.short_description),
+                    "description": texts_json(&o.description), "commune": o.commune.as_deref(), "inTerritory": o.in_territory,
+                    "address": o.address, "contacts": o.contacts, "openingHours": o.opening_hours.as_deref(), "labels": o.labels,
+                    "capacity": o.capacity, "prices": o.prices, "geoPrecision": o.geo_precision.code(), "footprint": o.geometry_json(),
                     "occurrences": o.occurrences.iter().map(|x| json!({ "start": x.start, "end": x.end })).collect::<Vec<_>>(),
                     "url": format!("{website}/offres/{}", o.slug), "version": o.version, "updatedAt": o.updated_at,
-                    "source": { "name": o.provenance.source, "id": o.provenance.source_id, "licence": o.provenance.licence, "attribution": o.provenance.attribution },
+                    "source": { "name": &*o.provenance.source, "id": &*o.provenance.source_id, "licence": &*o.provenance.licence, "attribution": &*o.provenance.attribution },
                 },
             })
         })
         .collect();
     let mut doc = json!({ "type": "FeatureCollection", "features": features, "numberMatched": s.total, "numberReturned": s.items.len() });
-    if let Some(n) = &next {
+    if let Some(n) = &page.next {
         doc["links"] = json!([{ "rel": "next", "href": n, "type": "application/geo+json" }]);
     }
-    Ok(answer(&headers, serde_json::to_vec(&doc).unwrap_or_default(), "application/geo+json", s.last_modified, next))
+    serde_json::to_vec(&doc).unwrap_or_default()
 }
 
 fn schema_type(o: &OfferRecord) -> &'static str {
-    match o.kind.as_str() {
-        "accommodation" => "LodgingBusiness",
-        "restaurant" => "FoodEstablishment",
-        "event" => "Event",
-        "route" => "TouristTrip",
-        "activity" | "service" => "LocalBusiness",
-        _ => "TouristAttraction",
+    match o.kind {
+        OfferKind::Accommodation => "LodgingBusiness",
+        OfferKind::Restaurant => "FoodEstablishment",
+        OfferKind::Event => "Event",
+        OfferKind::Route => "TouristTrip",
+        OfferKind::Activity | OfferKind::Service => "LocalBusiness",
+        OfferKind::Site => "TouristAttraction",
     }
 }
 
@@ -264,8 +326,11 @@ pub async fn jsonld(
     uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let Page { catalog, s, website, base, next } =
-        Page::new(&state, &p, &uri, &headers, "/feeds/offers.jsonld", false)?;
+    serve(&state, &p, &uri, &headers, Feed::JsonLd, encode_jsonld).await
+}
+
+fn encode_jsonld(page: &Page) -> Vec<u8> {
+    let Page { catalog, s, website, base, .. } = page;
     let lang_values = |t: &crate::catalog::Texts| -> Value {
         Value::Array(
             Lang::ALL
@@ -277,13 +342,12 @@ pub async fn jsonld(
     let graph: Vec<Value> = s
         .items
         .iter()
-        .map(|&i| {
-            let o = &catalog.offers[i];
+        .map(|o| {
             let page = format!("{website}/offres/{}", o.slug);
             let mut item = json!({
                 "@id": format!("{base}/offers/{}", o.id),
                 "@type": schema_type(o),
-                "identifier": o.id,
+                "identifier": o.id_string(),
                 "name": lang_values(&o.name),
                 "description": lang_values(&o.short_description),
                 "url": page,
@@ -294,55 +358,57 @@ pub async fn jsonld(
             if let Some(a) = &o.address {
                 item["address"] = json!({
                     "@type": "PostalAddress",
-                    "streetAddress": a.get("street"), "postalCode": a.get("postalCode"), "addressLocality": a.get("locality"),
+                    "streetAddress": a.street, "postalCode": a.postal_code, "addressLocality": a.locality,
                     "addressCountry": "FR",
                 });
             }
             if let Some(c) = &o.contacts {
-                item["telephone"] = c.get("phones").cloned().unwrap_or(Value::Null);
-                item["email"] = c.get("emails").cloned().unwrap_or(Value::Null);
-                item["sameAs"] = c.get("websites").cloned().unwrap_or(Value::Null);
+                item["telephone"] = json!(c.phones);
+                item["email"] = json!(c.emails);
+                item["sameAs"] = json!(c.websites);
             }
             if let Some(h) = &o.opening_hours
-                && o.kind != "event" {
-                    item["openingHours"] = json!(h);
-                }
-            if !o.media.is_empty() {
-                item["image"] = Value::Array(
-                    o.media
-                        .iter()
-                        .filter(|m| m.kind == "image")
-                        .map(|m| json!({ "@type": "ImageObject", "contentUrl": m.url, "license": m.licence, "creditText": m.credit }))
-                        .collect(),
-                );
+                && o.kind != OfferKind::Event
+            {
+                item["openingHours"] = json!(&**h);
             }
-            if o.kind == "event" {
+            let images: Vec<Value> = o
+                .media
+                .iter()
+                .filter(|m| m.kind == entities::vocab::MediaKind::Image)
+                .map(|m| json!({ "@type": "ImageObject", "contentUrl": &*m.url, "license": m.licence.as_deref(), "creditText": m.credit.as_deref() }))
+                .collect();
+            if !images.is_empty() {
+                item["image"] = Value::Array(images);
+            }
+            if o.kind == OfferKind::Event {
                 if let (Some(first), Some(last)) = (o.occurrences.first(), o.occurrences.last()) {
                     item["startDate"] = json!(first.start.to_rfc3339());
                     item["endDate"] = json!(last.end.to_rfc3339());
                 }
                 item["location"] = json!({ "@type": "Place", "geo": item["geo"].clone(), "address": item.get("address").cloned() });
             }
-            if let Some(r) = &o.route {
+            if o.route.is_some() {
                 item["itinerary"] = json!({
                     "@type": "ItemList",
-                    "itemListElement": r.stages.iter().enumerate().map(|(n, &st)| json!({
+                    "itemListElement": catalog.stages_of(o).enumerate().map(|(n, st)| json!({
                         "@type": "ListItem", "position": n + 1,
-                        "item": { "@id": format!("{base}/offers/{}", catalog.offers[st].id), "name": name(&catalog.offers[st]) }
+                        "item": { "@id": format!("{base}/offers/{}", st.id), "name": name(st) }
                     })).collect::<Vec<_>>(),
                 });
             }
-            if o.kind == "accommodation"
-                && let Some(beds) = o.capacity.as_ref().and_then(|c| c.get("beds")) {
-                    item["numberOfBeds"] = beds.clone();
-                }
-            item["isBasedOn"] = json!({ "@type": "Dataset", "name": o.provenance.source, "license": o.provenance.licence, "creditText": o.provenance.attribution });
+            if o.kind == OfferKind::Accommodation
+                && let Some(beds) = o.capacity.as_ref().and_then(|c| c.beds)
+            {
+                item["numberOfBeds"] = json!(beds);
+            }
+            item["isBasedOn"] = json!({ "@type": "Dataset", "name": &*o.provenance.source, "license": &*o.provenance.licence, "creditText": &*o.provenance.attribution });
             item
         })
         .collect();
     // An inline context: processors expand it without fetching anything.
     let doc = json!({ "@context": { "@vocab": "https://schema.org/" }, "@graph": graph });
-    Ok(answer(&headers, serde_json::to_vec(&doc).unwrap_or_default(), "application/ld+json", s.last_modified, next))
+    serde_json::to_vec(&doc).unwrap_or_default()
 }
 
 /// `GET /feeds/events.ics`: one VEVENT per occurrence, times in UTC.
@@ -352,26 +418,29 @@ pub async fn ics(
     uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let Page { catalog, s, website, next, .. } = Page::new(&state, &p, &uri, &headers, "/feeds/events.ics", true)?;
-    let from = instant("from", &p.from)?;
-    let to = instant("to", &p.to)?;
+    serve(&state, &p, &uri, &headers, Feed::Ics, encode_ics).await
+}
+
+fn encode_ics(page: &Page) -> Vec<u8> {
+    let Page { s, website, c, .. } = page;
     let mut cal = Calendar::new();
     cal.name("La Porte du Hainaut — événements");
     cal.append_property(icalendar::Property::new("PRODID", "-//La Porte du Hainaut//offer API//FR"));
-    for &i in &s.items {
-        let o = &catalog.offers[i];
+    for o in &s.items {
         let location = o
             .address
             .as_ref()
             .map(|a| {
-                [a.get("street"), a.get("postalCode"), a.get("locality")]
+                [&a.street, &a.postal_code, &a.locality]
                     .iter()
-                    .filter_map(|v| v.and_then(Value::as_str))
+                    .filter_map(|v| v.as_deref())
                     .collect::<Vec<_>>()
                     .join(", ")
             })
             .filter(|s| !s.is_empty());
-        for occ in o.occurrences.iter().filter(|x| from.is_none_or(|f| x.end >= f) && to.is_none_or(|t| x.start <= t)) {
+        for occ in
+            o.occurrences.iter().filter(|x| c.from.is_none_or(|f| x.end >= f) && c.to.is_none_or(|t| x.start <= t))
+        {
             let mut e = Event::new();
             e.uid(&format!("{}-{}@porte-du-hainaut", o.id, occ.start.timestamp()))
                 .timestamp(o.updated_at)
@@ -390,6 +459,5 @@ pub async fn ics(
             cal.push(e.done());
         }
     }
-    let text = cal.done().to_string();
-    Ok(answer(&headers, text.into_bytes(), "text/calendar; charset=utf-8", s.last_modified, next))
+    cal.done().to_string().into_bytes()
 }

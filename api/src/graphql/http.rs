@@ -19,8 +19,8 @@ use serde_json::{Map, Value, json};
 
 use super::persisted::{Lookup, PersistedError};
 use crate::auth::Caller;
+use crate::graphql::context::RequestLang;
 use crate::lang::Lang;
-use crate::offers::query::RequestLang;
 use crate::state::{AppState, Urls};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json; charset=utf-8";

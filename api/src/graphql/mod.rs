@@ -1,5 +1,6 @@
 //! The GraphQL schema: the root types merged from each domain, and its limits.
 
+pub mod context;
 pub mod documents;
 pub mod guard;
 pub mod http;
@@ -15,7 +16,7 @@ use futures::Stream;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
 
-use crate::events::{Events, OfferChange};
+use crate::events::{OfferChange, visible_to};
 use crate::offers::{OffersMutation, OffersQuery};
 use crate::qr::graphql::QrMutation;
 use crate::stats::StatsQuery;
@@ -36,16 +37,18 @@ pub struct Subscription;
 
 #[SubscriptionAttr]
 impl Subscription {
-    /// Every change of an offer from now on (or of the given offers only).
+    /// Every change of an offer from now on (or of the given offers only), in version order,
+    /// as the caller may see it: public offers for everyone, drafts for those who may edit them.
     async fn offer_changed(
         &self,
         ctx: &Context<'_>,
         ids: Option<Vec<ID>>,
     ) -> async_graphql::Result<impl Stream<Item = OfferChange> + use<>> {
-        let events = ctx.data::<Events>()?;
+        let state = context::state(ctx)?;
+        let caller = context::caller(ctx).clone();
         let ids: Option<Vec<String>> = ids.map(|v| v.into_iter().map(|i| i.0).collect());
-        Ok(BroadcastStream::new(events.subscribe())
-            .filter_map(|r| r.ok())
+        Ok(BroadcastStream::new(state.catalog.subscribe())
+            .filter_map(move |r| r.ok().and_then(|c| visible_to(&caller, &c)))
             .filter(move |c| ids.as_ref().is_none_or(|ids| ids.contains(&c.id))))
     }
 }
@@ -57,15 +60,10 @@ pub type ApiSchema = Schema<Query, Mutation, Subscription>;
 pub const MAX_DEPTH: usize = 12;
 /// Most complex query accepted (a page of 100 offers with a dozen fields is about 1,300).
 pub const MAX_COMPLEXITY: usize = 5_000;
-/// Builds the schema with its limits; `events` feeds the subscriptions, `documents` is the cache
-/// of checked documents every request goes through (see [`guard`]).
-pub fn build_schema(events: Option<Events>, documents: Arc<Documents>) -> ApiSchema {
-    let builder = Schema::build(Query::default(), Mutation::default(), Subscription);
-    let builder = match events {
-        Some(e) => builder.data(e),
-        None => builder,
-    };
-    builder
+/// Builds the schema with its limits; `documents` is the cache of checked documents every request
+/// goes through (see [`guard`]).
+pub fn build_schema(documents: Arc<Documents>) -> ApiSchema {
+    Schema::build(Query::default(), Mutation::default(), Subscription)
         .extension(GuardFactory::new(documents))
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
@@ -76,5 +74,5 @@ pub fn build_schema(events: Option<Events>, documents: Arc<Documents>) -> ApiSch
 
 /// The schema in SDL, as committed in `api/schema.graphql`.
 pub fn sdl() -> String {
-    build_schema(None, Arc::default()).sdl()
+    build_schema(Arc::default()).sdl()
 }

@@ -223,7 +223,7 @@ pub fn variable_usages(registry: &Registry, doc: &ExecutableDocument) -> Result<
 #[cfg(test)]
 mod tests {
     fn refusal(doc: &str) -> Option<String> {
-        let schema = super::super::build_schema(None, std::sync::Arc::default());
+        let schema = super::super::build_schema(std::sync::Arc::default());
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         let response = rt.block_on(schema.execute(doc));
         response.errors.into_iter().map(|e| e.message).find(|m| m.contains("used in position expecting"))

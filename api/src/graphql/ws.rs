@@ -30,8 +30,8 @@ use futures::{FutureExt, SinkExt};
 use super::guard::coded_error;
 use crate::auth::Caller;
 use crate::error::Error;
+use crate::graphql::context::RequestLang;
 use crate::lang::Lang;
-use crate::offers::query::RequestLang;
 use crate::state::{AppState, Urls};
 
 /// Largest message a client may send (as a request body over HTTP).

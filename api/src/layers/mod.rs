@@ -5,14 +5,16 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use entities::domain::geometry::round6;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use entities::vocab::OfferKind;
+
 use crate::catalog::{Catalog, OfferRecord, point_inside};
 use crate::error::{Error, Result};
-use crate::http_cache::{CacheKey, CacheKind, conditional};
+use crate::http_cache::{CacheKey, CacheKind, conditional, known};
 use crate::lang::Lang;
-use crate::offers::types::OfferKind;
 use crate::state::AppState;
 use crate::tiles::{Layer, parse_lang};
 
@@ -38,7 +40,7 @@ pub struct LayerParams {
 #[derive(Debug, Clone, Default)]
 pub struct LayerFilter {
     bbox: Option<[f64; 4]>,
-    kinds: Vec<String>,
+    kinds: Vec<OfferKind>,
     themes: Vec<String>,
     communes: Vec<String>,
     lang: Lang,
@@ -83,14 +85,16 @@ pub fn parse_bbox(text: &str) -> Result<[f64; 4]> {
 impl LayerFilter {
     /// Checks the query string against the catalog.
     pub fn parse(p: &LayerParams, catalog: &Catalog) -> Result<LayerFilter> {
-        let kinds = list(&p.kind);
-        for k in &kinds {
-            if OfferKind::from_code(k).is_none() {
-                return Err(Error::BadUserInput(format!(
-                    "kind {k:?}: use site, accommodation, event, route, restaurant, activity or service"
-                )));
-            }
-        }
+        let kinds = list(&p.kind)
+            .iter()
+            .map(|k| {
+                OfferKind::from_code(k).ok_or_else(|| {
+                    Error::BadUserInput(format!(
+                        "kind {k:?}: use site, accommodation, event, route, restaurant, activity or service"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         let themes = list(&p.theme);
         for t in &themes {
             if catalog.theme(t).is_none() {
@@ -119,7 +123,7 @@ impl LayerFilter {
         format!(
             "{:?}|{}|{}|{}|{}|{}",
             self.bbox,
-            self.kinds.join(","),
+            self.kinds.iter().map(|k| k.code()).collect::<Vec<_>>().join(","),
             self.themes.join(","),
             self.communes.join(","),
             self.lang.code(),
@@ -130,8 +134,8 @@ impl LayerFilter {
     fn keeps(&self, o: &OfferRecord) -> bool {
         (self.outside || o.in_territory)
             && (self.kinds.is_empty() || self.kinds.contains(&o.kind))
-            && (self.themes.is_empty() || o.themes.iter().any(|t| self.themes.contains(t)))
-            && (self.communes.is_empty() || o.commune.as_ref().is_some_and(|c| self.communes.contains(c)))
+            && (self.themes.is_empty() || o.themes.iter().any(|t| self.themes.iter().any(|q| **q == **t)))
+            && (self.communes.is_empty() || o.commune.as_deref().is_some_and(|c| self.communes.iter().any(|q| q == c)))
     }
 }
 
@@ -139,28 +143,28 @@ impl LayerFilter {
 pub fn offer_feature(o: &OfferRecord, layer: Layer, lang: Lang, website: &str) -> Value {
     let geometry = match layer {
         Layer::Offers => {
-            json!({ "type": "Point", "coordinates": [seed::geometry::round6(o.point[0]), seed::geometry::round6(o.point[1])] })
+            json!({ "type": "Point", "coordinates": [round6(o.point[0]), round6(o.point[1])] })
         }
         _ => o.geometry_json().unwrap_or(Value::Null),
     };
     let (name, name_lang) = o.name.get(lang).unwrap_or(("", Lang::Fr));
     let mut props = Map::new();
-    props.insert("id".into(), json!(o.id));
-    props.insert("slug".into(), json!(o.slug));
+    props.insert("id".into(), json!(o.id_string()));
+    props.insert("slug".into(), json!(&*o.slug));
     props.insert("name".into(), json!(name));
     props.insert("nameLang".into(), json!(name_lang.code()));
-    props.insert("kind".into(), json!(o.kind));
+    props.insert("kind".into(), json!(o.kind.code()));
     props.insert("themes".into(), json!(o.themes));
     props.insert("isTotem".into(), json!(o.is_totem));
     props.insert("url".into(), json!(format!("{website}/offres/{}", o.slug)));
-    props.insert("commune".into(), json!(o.commune));
-    props.insert("geoPrecision".into(), json!(o.geo_precision));
+    props.insert("commune".into(), json!(o.commune.as_deref()));
+    props.insert("geoPrecision".into(), json!(o.geo_precision.code()));
     if let Some(r) = &o.route {
         props.insert("lengthMeters".into(), json!(r.length_meters));
         props.insert("practices".into(), json!(r.practices));
-        props.insert("linePrecision".into(), json!(r.line_precision));
+        props.insert("linePrecision".into(), json!(r.line_precision.code()));
     }
-    json!({ "type": "Feature", "id": o.id, "geometry": geometry, "properties": props })
+    json!({ "type": "Feature", "id": o.id_string(), "geometry": geometry, "properties": props })
 }
 
 /// Builds a layer as a GeoJSON FeatureCollection, written feature by feature: a layer of
@@ -191,13 +195,16 @@ pub fn collection(catalog: &Catalog, layer: Layer, filter: &LayerFilter, website
                 }))
             }),
         _ => {
-            let candidates: Vec<usize> = match filter.bbox {
-                Some(b) => catalog.intersecting(b),
-                None => (0..catalog.offers.len()).collect(),
+            let candidates: Vec<&std::sync::Arc<OfferRecord>> = match filter.bbox {
+                Some(b) => {
+                    let mut v = catalog.intersecting(b);
+                    v.sort_by(|a, b| a.sort_name.cmp(&b.sort_name).then(a.id.cmp(&b.id)));
+                    v
+                }
+                None => catalog.by_name().collect(),
             };
             candidates
                 .into_iter()
-                .map(|i| &catalog.offers[i])
                 .filter(|o| layer.holds(o) && filter.keeps(o))
                 // A point layer keeps the points inside the box; the others the shapes that meet it.
                 .filter(|o| {
@@ -221,7 +228,7 @@ pub async fn index(State(state): State<AppState>, headers: HeaderMap) -> Json<Va
         .map(|l| {
             let count = match l {
                 Layer::Communes => catalog.communes.len(),
-                _ => catalog.offers.iter().filter(|o| l.holds(o) && filter.keeps(o)).count(),
+                _ => catalog.by_name().filter(|o| l.holds(o) && filter.keeps(o)).count(),
             };
             json!({
                 "name": l.name(),
@@ -250,7 +257,17 @@ pub async fn layer(
     })?;
     let catalog = state.catalog.get();
     let filter = LayerFilter::parse(&params, &catalog)?;
-    let key = CacheKey::new(CacheKind::Layer, catalog.version, format!("{}/{}", layer.name(), filter.key()));
+    let epochs = catalog.epochs.layers;
+    let epoch = match layer {
+        Layer::Offers => epochs.offers,
+        Layer::Footprints => epochs.footprints,
+        Layer::Routes => epochs.routes,
+        Layer::Communes => epochs.reference,
+    };
+    let key = CacheKey::new(CacheKind::Layer, epoch, format!("{}/{}", layer.name(), filter.key()));
+    if let Some(r) = known(&headers, &key, "public, max-age=60") {
+        return Ok(r);
+    }
     let website = state.config.website_url();
     let cached = state.cache.get_or_build(key, move || collection(&catalog, layer, &filter, &website)).await?;
     Ok(conditional(&headers, &cached, "application/geo+json", "public, max-age=60").into_response())

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 
 use entities::prelude::{Offer, Revision};
+use entities::vocab::OfferStatus;
 use entities::{offer, revision};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
@@ -132,7 +133,7 @@ pub async fn page(
 struct FeedRow {
     id: String,
     catalog_version: i64,
-    status: String,
+    status: OfferStatus,
     deleted_at: Option<DateTime<Utc>>,
     version: i32,
     updated_at: DateTime<Utc>,
@@ -143,9 +144,9 @@ impl FeedRow {
     fn hidden_because(&self) -> Option<&'static str> {
         if self.deleted_at.is_some() {
             Some("deleted")
-        } else if self.status == "archived" {
+        } else if self.status == OfferStatus::Archived {
             Some("archived")
-        } else if self.status != "published" {
+        } else if self.status != OfferStatus::Published {
             Some("unpublished")
         } else {
             None

@@ -88,16 +88,11 @@ pub fn check_radius(radius: f64, path: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Resolves an id or slug to a catalog index.
-pub fn find_offer(catalog: &Catalog, key: &str) -> Option<usize> {
-    catalog.by_id(key).or_else(|| catalog.by_slug(key))
-}
-
 impl OfferFilter {
     /// Validates the filter against the catalog and turns it into a query.
     pub fn into_query(self, catalog: &Catalog) -> Result<OfferQuery, Error> {
         let mut q = OfferQuery {
-            kinds: self.kinds.unwrap_or_default().into_iter().map(|k| k.code().to_owned()).collect(),
+            kinds: self.kinds.unwrap_or_default().into_iter().map(Into::into).collect(),
             ..OfferQuery::default()
         };
         if let Some(themes) = self.themes {
@@ -120,19 +115,20 @@ impl OfferFilter {
             q.communes = communes;
         }
         if let Some(totem) = self.totem {
-            let index = find_offer(catalog, &totem)
+            let record = catalog
+                .find(&totem)
                 .ok_or_else(|| Error::NotFound(format!("filter.totem: no offer {:?}", totem.as_str())))?;
-            if !catalog.offers[index].is_totem {
+            if !record.is_totem {
                 return Err(bad(format!("filter.totem: {:?} is not a totem", totem.as_str())));
             }
-            q.totem = Some(index);
+            q.totem = Some(record.id);
         }
         if let Some(text) = self.text {
             let text = text.trim().to_owned();
             if text.chars().count() > 200 {
                 return Err(bad("filter.text is longer than 200 characters"));
             }
-            if crate::catalog::text::tokens(&text).is_empty() {
+            if entities::domain::text::tokens(&text).is_empty() {
                 return Err(bad("filter.text has no word to search for"));
             }
             q.text = Some(text);

@@ -1,14 +1,17 @@
-//! Inputs of the offer mutations, and their validation at the edge: every error names the field
-//! it is about (`extensions.field`), and nothing is written unless everything is valid.
+//! Inputs of the offer mutations, and their conversion into the model's values at the edge:
+//! every check is the model's own (`entities::values`, `entities::domain::check`), the same the
+//! loader and the importers pass; each error names its field (`extensions.field`).
 
 use async_graphql::{InputObject, Json};
 use chrono::{DateTime, Utc};
-use geo::{Contains, Point, Validation};
-use serde_json::{Map, Value, json};
+use entities::domain::check::{self, Checked, invalid};
+use entities::domain::geometry;
+use entities::values::{self, MAX_NAME, MAX_SHORT, MAX_TEXT};
+use geo::{Contains, Point};
+use serde_json::Value;
 
-use super::types::OfferKind;
+use super::types::{GeoPrecision, MediaKind, OfferKind};
 use crate::catalog::Catalog;
-use crate::error::{Error, Result};
 
 /// Texts in the four languages; French is the language of record.
 #[derive(Debug, Clone, Default, InputObject)]
@@ -21,6 +24,14 @@ pub struct TextsInput {
     pub nl: Option<String>,
     /// German.
     pub de: Option<String>,
+}
+
+impl TextsInput {
+    /// The checked texts.
+    pub fn checked(&self, field: &str, max: usize, need_fr: bool) -> Checked<values::Texts> {
+        values::Texts { fr: self.fr.clone(), en: self.en.clone(), nl: self.nl.clone(), de: self.de.clone() }
+            .check(field, max, need_fr)
+    }
 }
 
 /// A WGS84 point.
@@ -70,10 +81,25 @@ pub struct CapacityInput {
     pub beds: Option<i32>,
     /// Rooms.
     pub rooms: Option<i32>,
-    /// Units.
+    /// Units (rentals, chalets, mobile homes).
     pub units: Option<i32>,
-    /// People.
+    /// People it can host.
     pub people: Option<i32>,
+    /// Pitches (campsites).
+    pub pitches: Option<i32>,
+}
+
+/// A price.
+#[derive(Debug, Clone, Default, InputObject)]
+pub struct PriceInput {
+    /// What it is for (adult, child, group…).
+    pub label: Option<String>,
+    /// Lowest amount.
+    pub min_price: Option<f64>,
+    /// Highest amount.
+    pub max_price: Option<f64>,
+    /// ISO 4217 currency (default EUR).
+    pub currency: Option<String>,
 }
 
 /// The fields of an offer. On creation `kind`, `name.fr` and `location` are required; on update
@@ -96,8 +122,8 @@ pub struct OfferInput {
     pub description: Option<TextsInput>,
     /// Representative point.
     pub location: Option<LocationInput>,
-    /// How precise the point is: exact, approximate or commune (default exact).
-    pub geo_precision: Option<String>,
+    /// How precise the point is (default EXACT).
+    pub geo_precision: Option<GeoPrecision>,
     /// Footprint or line, a GeoJSON geometry (RFC 7946, WGS84).
     pub geometry: Option<Json<Value>>,
     /// INSEE code of the commune; derived from the point when absent.
@@ -112,8 +138,8 @@ pub struct OfferInput {
     pub opening_hours: Option<String>,
     /// Opening hours as free text, when the syntax cannot say them.
     pub opening_hours_text: Option<String>,
-    /// Prices, as a JSON array of `{label, amount, currency}`.
-    pub prices: Option<Json<Value>>,
+    /// Prices.
+    pub prices: Option<Vec<PriceInput>>,
     /// Accessibility.
     pub accessibility: Option<AccessibilityInput>,
     /// Labels.
@@ -136,8 +162,8 @@ pub struct OccurrenceInput {
 /// A media item.
 #[derive(Debug, Clone, InputObject)]
 pub struct MediaInput {
-    /// image, video, audio or document.
-    pub kind: String,
+    /// Kind.
+    pub kind: MediaKind,
     /// Address of the file (http or https).
     pub url: String,
     /// Title.
@@ -150,121 +176,144 @@ pub struct MediaInput {
     pub mime_type: Option<String>,
 }
 
-/// Longest accepted text.
-pub const MAX_TEXT: usize = 10_000;
-const MAX_SHORT: usize = 300;
-
-pub(crate) fn invalid(field: &str, message: impl Into<String>) -> Error {
-    Error::Invalid { field: field.to_owned(), message: message.into() }
+/// A required field is missing.
+pub fn required(field: &str) -> crate::error::Error {
+    invalid_field(field, "required")
 }
 
-fn text(field: &str, v: &str, max: usize) -> Result<String> {
-    let t = v.trim();
-    if t.chars().count() > max {
-        return Err(invalid(field, format!("at most {max} characters")));
-    }
-    if t.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(invalid(field, "control characters are not allowed"));
-    }
-    Ok(t.to_owned())
+/// A field is invalid.
+pub fn invalid_field(field: &str, message: impl Into<String>) -> crate::error::Error {
+    crate::error::Error::Invalid { field: field.to_owned(), message: message.into() }
 }
 
-/// Checks multilingual texts and turns them into `{"fr": …}`.
-pub fn texts(field: &str, t: &TextsInput, max: usize, need_fr: bool) -> Result<Value> {
-    let mut m = Map::new();
-    for (code, v) in [("fr", &t.fr), ("en", &t.en), ("nl", &t.nl), ("de", &t.de)] {
-        if let Some(v) = v {
-            let v = text(&format!("{field}.{code}"), v, max)?;
-            if !v.is_empty() {
-                m.insert(code.to_owned(), json!(v));
-            }
+/// An id names no offer the caller may read (whether it does not exist or is not the caller's
+/// to see: the two answer the same).
+pub fn invalid_link(field: &str, id: &str) -> crate::error::Error {
+    invalid_field(field, format!("no offer {id}"))
+}
+
+/// The checked fields of an input, ready to apply over an offer.
+pub fn apply(catalog: &Catalog, base: &mut entities::offer::Model, input: &OfferInput, creating: bool) -> Checked<()> {
+    if let Some(kind) = input.kind {
+        base.kind = kind.into();
+    }
+    if let Some(name) = &input.name {
+        base.name = name.checked("input.name", MAX_NAME, true)?;
+    }
+    if let Some(t) = &input.short_description {
+        base.short_description = Some(t.checked("input.shortDescription", MAX_SHORT, false)?).filter(|t| !t.is_empty());
+    }
+    if let Some(t) = &input.description {
+        base.description = Some(t.checked("input.description", MAX_TEXT, false)?).filter(|t| !t.is_empty());
+    }
+    if let Some(slug) = &input.slug {
+        base.slug = slug.trim().to_owned();
+    }
+    if let Some(classes) = &input.classes {
+        base.classes = values::Codes(classes.clone()).check("input.classes")?;
+    }
+    if let Some(labels) = &input.labels {
+        base.labels = values::Codes(labels.clone()).check("input.labels")?;
+    }
+    if let Some(p) = input.geo_precision {
+        base.geo_precision = p.into();
+    }
+    if let Some(l) = input.location {
+        (base.lon, base.lat) = check::position("input.location", l.lon, l.lat)?;
+    }
+    if let Some(g) = &input.geometry {
+        let geometry = geometry::footprint(&g.0).map_err(|m| invalid("input.geometry", m))?;
+        let [w, s, e, n] = geometry::bbox(&geometry).map_err(|e| invalid("input.geometry", e.to_string()))?;
+        base.geometry = Some(geometry::to_geojson(&geometry).to_string());
+        (base.min_lon, base.min_lat, base.max_lon, base.max_lat) = (w, s, e, n);
+    } else if base.geometry.is_none() {
+        (base.min_lon, base.min_lat, base.max_lon, base.max_lat) = (base.lon, base.lat, base.lon, base.lat);
+    }
+    let outside = input.outside_territory.unwrap_or(!base.in_territory && !creating);
+    if outside {
+        if input.commune.is_some() {
+            return Err(invalid("input.commune", "a place outside the territory has no commune of the territory"));
         }
-    }
-    if need_fr && !m.contains_key("fr") {
-        return Err(invalid(&format!("{field}.fr"), "the French text is required"));
-    }
-    Ok(Value::Object(m))
-}
-
-/// Checks an http(s) URL.
-pub fn url(field: &str, v: &str) -> Result<String> {
-    let parsed = url::Url::parse(v.trim()).map_err(|e| invalid(field, format!("not a URL: {e}")))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(|h| !h.contains('.')) {
-        return Err(invalid(field, "an http or https URL with a host name is expected"));
-    }
-    Ok(parsed.to_string())
-}
-
-/// Checks an e-mail address (one `@`, a dotted domain, no spaces).
-pub fn email(field: &str, v: &str) -> Result<String> {
-    let v = v.trim();
-    let ok = v.len() <= 254
-        && v.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && domain.contains('.')
-                && !domain.contains('@')
-        })
-        && !v.chars().any(char::is_whitespace);
-    if !ok {
-        return Err(invalid(field, "not an e-mail address"));
-    }
-    Ok(v.to_owned())
-}
-
-/// Checks a phone number: digits with optional `+`, spaces, dots, dashes and brackets.
-pub fn phone(field: &str, v: &str) -> Result<String> {
-    let v = v.trim();
-    let digits = v.chars().filter(char::is_ascii_digit).count();
-    let ok = (6..=20).contains(&digits)
-        && v.chars().all(|c| c.is_ascii_digit() || " +.-()".contains(c))
-        && !v[1..].contains('+');
-    if !ok {
-        return Err(invalid(field, "not a phone number"));
-    }
-    Ok(v.to_owned())
-}
-
-/// Checks a GeoJSON geometry: RFC 7946 shape, coordinates in range, rings closed, valid for `geo`.
-pub fn geometry(field: &str, v: &Value) -> Result<geo::Geometry<f64>> {
-    let g = seed::geometry::parse(v).map_err(|e| invalid(field, e.to_string()))?;
-    if let Some(err) = coordinates_out_of_range(&g) {
-        return Err(invalid(field, err));
-    }
-    if let Value::Object(o) = v
-        && let Some(rings) = o.get("coordinates")
-    {
-        let polygons: Vec<&Value> = match o.get("type").and_then(Value::as_str) {
-            Some("Polygon") => vec![rings],
-            Some("MultiPolygon") => rings.as_array().map(|a| a.iter().collect()).unwrap_or_default(),
-            _ => vec![],
-        };
-        for p in polygons {
-            for ring in p.as_array().into_iter().flatten() {
-                let pts = ring.as_array().map(Vec::len).unwrap_or(0);
-                if pts < 4 || ring.get(0) != ring.get(pts - 1) {
-                    return Err(invalid(field, "every ring must be closed and have at least four positions"));
+        base.commune_insee = None;
+        base.in_territory = false;
+    } else {
+        let at_point = commune_at(catalog, base.lon, base.lat);
+        let commune = match &input.commune {
+            Some(code) => {
+                if catalog.commune(code).is_none() {
+                    return Err(invalid("input.commune", format!("{code:?} is not a commune of the territory")));
                 }
+                if at_point.as_deref() != Some(code.as_str()) {
+                    return Err(invalid("input.location", format!("the point is not inside the commune {code}")));
+                }
+                code.clone()
             }
-        }
+            None => at_point.ok_or_else(|| {
+                invalid(
+                    "input.location",
+                    "the point is outside the territory: set outsideTerritory for a partner place",
+                )
+            })?,
+        };
+        base.commune_insee = Some(commune);
+        base.in_territory = true;
     }
-    if let Err(e) = g.check_validation() {
-        return Err(invalid(field, format!("invalid geometry: {e}")));
+    if let Some(a) = &input.address {
+        let address = values::Address {
+            street: a.street.clone(),
+            postal_code: a.postal_code.clone(),
+            locality: a.locality.clone(),
+            insee_code: base.commune_insee.clone(),
+        };
+        base.address = Some(address.check("input.address")?);
     }
-    if matches!(g, geo::Geometry::GeometryCollection(_) | geo::Geometry::MultiPoint(_)) {
-        return Err(invalid(field, "a footprint is a Polygon, MultiPolygon, LineString or MultiLineString"));
+    if let Some(c) = &input.contact {
+        let contacts = values::Contacts {
+            phones: c.phones.clone().unwrap_or_default(),
+            emails: c.emails.clone().unwrap_or_default(),
+            websites: c.websites.clone().unwrap_or_default(),
+        };
+        base.contacts = Some(contacts.check("input.contact")?);
     }
-    Ok(g)
-}
-
-fn coordinates_out_of_range(g: &geo::Geometry<f64>) -> Option<String> {
-    use geo::CoordsIter;
-    g.coords_iter()
-        .find(|c| {
-            !c.x.is_finite() || !c.y.is_finite() || !(-180.0..=180.0).contains(&c.x) || !(-90.0..=90.0).contains(&c.y)
-        })
-        .map(|c| format!("position [{}, {}] is out of range", c.x, c.y))
+    if let Some(h) = &input.opening_hours {
+        base.opening_hours = if h.trim().is_empty() {
+            None
+        } else {
+            let h = check::text("input.openingHours", h, entities::domain::hours::MAX_LENGTH)?;
+            entities::domain::hours::parse(&h)
+                .map_err(|e| invalid("input.openingHours", format!("not OpenStreetMap opening_hours syntax: {e}")))?;
+            Some(h)
+        };
+    }
+    if let Some(t) = &input.opening_hours_text {
+        base.opening_hours_text = Some(check::text("input.openingHoursText", t, 2000)?).filter(|t| !t.is_empty());
+    }
+    if let Some(p) = &input.prices {
+        let prices = values::Prices(
+            p.iter()
+                .map(|p| values::Price {
+                    label: p.label.clone(),
+                    min_price: p.min_price,
+                    max_price: p.max_price,
+                    currency: p.currency.clone(),
+                })
+                .collect(),
+        );
+        base.prices = Some(prices.check("input.prices")?).filter(|p| !p.0.is_empty());
+    }
+    if let Some(a) = &input.accessibility {
+        let acc = values::Accessibility {
+            wheelchair: a.wheelchair.clone(),
+            tourisme_handicap: a.tourisme_handicap.clone().unwrap_or_default(),
+        };
+        base.accessibility = Some(acc.check("input.accessibility")?);
+    }
+    if let Some(c) = &input.capacity {
+        let cap =
+            values::Capacity { beds: c.beds, rooms: c.rooms, units: c.units, people: c.people, pitches: c.pitches };
+        base.capacity = Some(cap.check("input.capacity")?).filter(|c| !c.is_empty());
+    }
+    Ok(())
 }
 
 /// The commune of the territory holding a point, if any.
@@ -272,112 +321,35 @@ pub fn commune_at(catalog: &Catalog, lon: f64, lat: f64) -> Option<String> {
     catalog.communes.iter().find(|c| c.geometry.contains(&Point::new(lon, lat))).map(|c| c.insee.clone())
 }
 
-/// Checks a point.
-pub fn location(field: &str, l: LocationInput) -> Result<(f64, f64)> {
-    if !l.lat.is_finite() || !(-90.0..=90.0).contains(&l.lat) {
-        return Err(invalid(&format!("{field}.lat"), "between -90 and 90"));
+/// Checks a list of theme codes against the catalog's themes.
+pub fn themes(catalog: &Catalog, field: &str, themes: &[String]) -> Checked<Vec<String>> {
+    for (i, t) in themes.iter().enumerate() {
+        if catalog.theme(t).is_none() {
+            return Err(invalid(format!("{field}[{i}]"), format!("unknown theme {t:?}")));
+        }
     }
-    if !l.lon.is_finite() || !(-180.0..=180.0).contains(&l.lon) {
-        return Err(invalid(&format!("{field}.lon"), "between -180 and 180"));
-    }
-    Ok((l.lon, l.lat))
-}
-
-/// Checks an opening-hours expression with the `opening-hours` parser.
-pub fn opening_hours(field: &str, v: &str) -> Result<String> {
-    let v = text(field, v, 1000)?;
-    seed::hours::parse(&v).map_err(|e| invalid(field, format!("not OpenStreetMap opening_hours syntax: {e}")))?;
+    let mut v = themes.to_vec();
+    v.sort();
+    v.dedup();
     Ok(v)
 }
 
-/// Checks a capacity.
-pub fn capacity(field: &str, c: &CapacityInput) -> Result<Value> {
-    let mut m = Map::new();
-    for (k, v, max) in
-        [("beds", c.beds, 10_000), ("rooms", c.rooms, 5_000), ("units", c.units, 5_000), ("people", c.people, 50_000)]
-    {
-        if let Some(v) = v {
-            if !(0..=max).contains(&v) {
-                return Err(invalid(&format!("{field}.{k}"), format!("between 0 and {max}")));
-            }
-            m.insert(k.to_owned(), json!(v));
-        }
-    }
-    Ok(Value::Object(m))
-}
-
-/// Checks a list of short labels or codes.
-pub fn codes(field: &str, v: &[String]) -> Result<Vec<String>> {
-    if v.len() > 50 {
-        return Err(invalid(field, "at most 50 items"));
-    }
-    v.iter()
+/// Media items as the model writes them (checked by the write path).
+pub fn media(list: &[MediaInput]) -> Checked<Vec<entities::media::Model>> {
+    list.iter()
         .enumerate()
-        .map(|(i, s)| {
-            let s = s.trim();
-            if s.is_empty() || s.len() > 100 || s.chars().any(char::is_control) {
-                Err(invalid(&format!("{field}[{i}]"), "1 to 100 printable characters"))
-            } else {
-                Ok(s.to_owned())
-            }
+        .map(|(i, m)| {
+            Ok(entities::media::Model {
+                id: String::new(),
+                offer_id: String::new(),
+                position: 0,
+                kind: m.kind.into(),
+                url: m.url.clone(),
+                title: m.title.as_ref().map(|t| t.checked(&format!("media[{i}].title"), 300, false)).transpose()?,
+                licence: Some(m.licence.clone()),
+                credit: m.credit.clone(),
+                mime_type: m.mime_type.clone(),
+            })
         })
         .collect()
-}
-
-/// Checks contacts.
-pub fn contact(field: &str, c: &ContactInput) -> Result<Value> {
-    let list = |name: &str, v: &Option<Vec<String>>, check: fn(&str, &str) -> Result<String>| -> Result<Vec<String>> {
-        let v = v.as_deref().unwrap_or_default();
-        if v.len() > 10 {
-            return Err(invalid(&format!("{field}.{name}"), "at most 10 items"));
-        }
-        v.iter().enumerate().map(|(i, s)| check(&format!("{field}.{name}[{i}]"), s)).collect()
-    };
-    Ok(json!({
-        "phones": list("phones", &c.phones, phone)?,
-        "emails": list("emails", &c.emails, email)?,
-        "websites": list("websites", &c.websites, url)?,
-    }))
-}
-
-/// Short description limit.
-pub fn short_limit() -> usize {
-    MAX_SHORT
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_emails_and_phones() {
-        assert!(url("f", "https://www.example.fr/page").is_ok());
-        assert!(url("f", "javascript:alert(1)").is_err());
-        assert!(url("f", "www.example.fr").is_err());
-        assert!(email("f", "office@tourisme.fr").is_ok());
-        assert!(email("f", "no at sign").is_err());
-        assert!(email("f", "a@b").is_err());
-        assert!(phone("f", "+33 3 27 22 24 55").is_ok());
-        assert!(phone("f", "03 27 22 24 55").is_ok());
-        assert!(phone("f", "call me").is_err());
-    }
-
-    #[test]
-    fn broken_geometries_are_refused() {
-        let bowtie =
-            json!({"type": "Polygon", "coordinates": [[[3.4,50.3],[3.5,50.4],[3.5,50.3],[3.4,50.4],[3.4,50.3]]]});
-        assert!(geometry("g", &bowtie).is_err());
-        let open = json!({"type": "Polygon", "coordinates": [[[3.4,50.3],[3.5,50.3],[3.5,50.4],[3.4,50.4]]]});
-        assert!(geometry("g", &open).is_err());
-        let far = json!({"type": "LineString", "coordinates": [[3.4,50.3],[200,50.3]]});
-        assert!(geometry("g", &far).is_err());
-        let ok = json!({"type": "Polygon", "coordinates": [[[3.4,50.3],[3.5,50.3],[3.5,50.4],[3.4,50.4],[3.4,50.3]]]});
-        assert!(geometry("g", &ok).is_ok());
-    }
-
-    #[test]
-    fn opening_hours_are_parsed() {
-        assert!(opening_hours("h", "Mo-Fr 10:00-18:00; Sa 10:00-12:00").is_ok());
-        assert!(opening_hours("h", "whenever you like").is_err());
-    }
 }

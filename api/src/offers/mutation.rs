@@ -1,47 +1,18 @@
 //! Mutations of the offer, for API keys that may edit (see `auth`). Each returns the offer as it
 //! now is, whatever its status.
 
-use std::sync::Arc;
-
 use async_graphql::{Context, ID, Object};
 
 use super::input::{MediaInput, OccurrenceInput, OfferInput};
-use super::query::lang;
 use super::types::OfferNode;
-use super::write;
-use crate::auth::Caller;
-use crate::catalog::Catalog;
+use super::write::{self, StateChange};
 use crate::error::{Error, Result};
-use crate::events::Action;
-use crate::lang::Lang;
-use crate::state::AppState;
-
-fn state<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a AppState> {
-    ctx.data::<AppState>().map_err(|_| Error::Internal("no state in context".into()).into_graphql())
-}
-
-/// The caller of the request.
-pub fn caller<'a>(ctx: &'a Context<'_>) -> &'a Caller {
-    ctx.data_opt::<Caller>().unwrap_or(&Caller::Anonymous)
-}
-
-/// The offer as an editor sees it (any status).
-pub async fn editable_node(state: &AppState, id: &str, lang: Lang) -> Result<OfferNode> {
-    let (catalog, index) =
-        Catalog::load_one(&state.db, id).await?.ok_or_else(|| Error::NotFound(format!("no offer {id}")))?;
-    Ok(OfferNode { catalog: Arc::new(catalog), index, lang, distance: None })
-}
+use crate::graphql::context::{caller, lang, state};
 
 async fn respond(ctx: &Context<'_>, result: Result<entities::offer::Model>) -> async_graphql::Result<OfferNode> {
     let state = state(ctx)?;
     let saved = result.map_err(Error::into_graphql)?;
-    let lang = lang(ctx, None);
-    // A published offer comes from the fresh catalog, with its relations; any other from the database.
-    let catalog = state.catalog.get();
-    if let Some(index) = catalog.by_id(&saved.id) {
-        return Ok(OfferNode { catalog, index, lang, distance: None });
-    }
-    editable_node(state, &saved.id, lang).await.map_err(Error::into_graphql)
+    write::answer(state, saved, lang(ctx, None)).await.map_err(Error::into_graphql)
 }
 
 /// Mutations of the offer.
@@ -76,7 +47,7 @@ impl OffersMutation {
         id: ID,
         expected_version: i32,
     ) -> async_graphql::Result<OfferNode> {
-        let r = write::set_state(state(ctx)?, caller(ctx), &id, expected_version, Action::Published).await;
+        let r = write::set_state(state(ctx)?, caller(ctx), &id, expected_version, StateChange::Publish).await;
         respond(ctx, r).await
     }
 
@@ -87,7 +58,7 @@ impl OffersMutation {
         id: ID,
         expected_version: i32,
     ) -> async_graphql::Result<OfferNode> {
-        let r = write::set_state(state(ctx)?, caller(ctx), &id, expected_version, Action::Unpublished).await;
+        let r = write::set_state(state(ctx)?, caller(ctx), &id, expected_version, StateChange::Unpublish).await;
         respond(ctx, r).await
     }
 
@@ -98,13 +69,13 @@ impl OffersMutation {
         id: ID,
         expected_version: i32,
     ) -> async_graphql::Result<OfferNode> {
-        let r = write::set_state(state(ctx)?, caller(ctx), &id, expected_version, Action::Archived).await;
+        let r = write::set_state(state(ctx)?, caller(ctx), &id, expected_version, StateChange::Archive).await;
         respond(ctx, r).await
     }
 
     /// Deletes an offer (softly: it can be restored).
     async fn delete_offer(&self, ctx: &Context<'_>, id: ID, expected_version: i32) -> async_graphql::Result<OfferNode> {
-        let r = write::set_state(state(ctx)?, caller(ctx), &id, expected_version, Action::Deleted).await;
+        let r = write::set_state(state(ctx)?, caller(ctx), &id, expected_version, StateChange::Delete).await;
         respond(ctx, r).await
     }
 
@@ -115,7 +86,7 @@ impl OffersMutation {
         id: ID,
         expected_version: i32,
     ) -> async_graphql::Result<OfferNode> {
-        let r = write::set_state(state(ctx)?, caller(ctx), &id, expected_version, Action::Restored).await;
+        let r = write::set_state(state(ctx)?, caller(ctx), &id, expected_version, StateChange::Restore).await;
         respond(ctx, r).await
     }
 

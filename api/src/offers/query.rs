@@ -1,4 +1,5 @@
-//! Root queries over the offer: `offers`, `offer`, `totems`, `themes`, `communes`, `commune`, `routes`.
+//! Root queries over the offer: `offers`, `offer`, `totems`, `themes`, `communes`, `commune`,
+//! `routes`, `changes`.
 
 use std::sync::Arc;
 
@@ -7,30 +8,13 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::changes::ChangePage;
-use super::filter::{OfferFilter, find_offer};
+use super::filter::OfferFilter;
 use super::types::{CommuneNode, OfferConnection, OfferEdge, OfferNode, PageInfo, ThemeNode, check_first};
 use crate::catalog::Catalog;
 use crate::catalog::query::{OfferQuery, Selected, SortKey};
 use crate::error::Error;
+use crate::graphql::context::{self, catalog};
 use crate::lang::Lang;
-use crate::state::AppState;
-use entities::offer;
-use entities::prelude::Offer;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-
-/// The language the request asked for through `Accept-Language`, if any.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RequestLang(pub Option<Lang>);
-
-/// The catalog snapshot of the request.
-pub fn catalog(ctx: &Context<'_>) -> async_graphql::Result<Arc<Catalog>> {
-    ctx.data::<Arc<Catalog>>().cloned().map_err(|_| Error::Internal("no catalog in context".into()).into_graphql())
-}
-
-/// The language to answer in: the argument, else the header, else French.
-pub fn lang(ctx: &Context<'_>, arg: Option<Lang>) -> Lang {
-    arg.or_else(|| ctx.data_opt::<RequestLang>().and_then(|l| l.0)).unwrap_or_default()
-}
 
 fn encode_cursor(key: &SortKey) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).unwrap_or_default())
@@ -45,27 +29,27 @@ fn decode_cursor(cursor: &str) -> Result<SortKey, Error> {
 /// Selects one page of offers and wraps it as a connection.
 pub fn page(
     catalog: &Arc<Catalog>,
-    query: &OfferQuery,
+    query: OfferQuery,
     first: usize,
     after: Option<&str>,
     lang: Lang,
 ) -> Result<OfferConnection, Error> {
     let after = after.map(decode_cursor).transpose()?;
-    let Selected { total, before, hits } = catalog.select(query, after.as_ref(), first)?;
+    let Selected { hits, has_next } = catalog.select(&query, after.as_ref(), first)?;
     let edges: Vec<OfferEdge> = hits
-        .iter()
+        .into_iter()
         .map(|h| OfferEdge {
-            cursor: encode_cursor(&SortKey::of(catalog, h)),
-            node: OfferNode { catalog: catalog.clone(), index: h.index, lang, distance: h.distance },
+            cursor: encode_cursor(&SortKey::of(&h)),
+            node: OfferNode { catalog: catalog.clone(), record: h.record, lang, distance: h.distance },
         })
         .collect();
     let page_info = PageInfo {
-        has_next_page: before + edges.len() < total,
-        has_previous_page: before > 0,
+        has_next_page: has_next,
+        has_previous_page: after.is_some(),
         start_cursor: edges.first().map(|e| e.cursor.clone()),
         end_cursor: edges.last().map(|e| e.cursor.clone()),
     };
-    Ok(OfferConnection { edges, page_info, total_count: total })
+    Ok(OfferConnection { edges, page_info, query: Arc::new(query), catalog: catalog.clone() })
 }
 
 /// Root queries of the offer.
@@ -88,7 +72,7 @@ impl OffersQuery {
         let catalog = catalog(ctx)?;
         let first = check_first(first.unwrap_or(20), "first").map_err(Error::into_graphql)?;
         let query = filter.unwrap_or_default().into_query(&catalog).map_err(Error::into_graphql)?;
-        page(&catalog, &query, first, after.as_deref(), self::lang(ctx, lang)).map_err(Error::into_graphql)
+        page(&catalog, query, first, after.as_deref(), context::lang(ctx, lang)).map_err(Error::into_graphql)
     }
 
     /// One offer, by id or by slug: a published one for everyone; drafts, archived and deleted
@@ -101,32 +85,23 @@ impl OffersQuery {
         lang: Option<Lang>,
     ) -> async_graphql::Result<Option<OfferNode>> {
         let catalog = catalog(ctx)?;
-        let lang = self::lang(ctx, lang);
-        let index = match (&id, &slug) {
+        let lang = context::lang(ctx, lang);
+        let found = match (&id, &slug) {
             (Some(id), None) => catalog.by_id(id),
             (None, Some(slug)) => catalog.by_slug(slug),
             _ => return Err(Error::BadUserInput("give exactly one of id and slug".into()).into_graphql()),
         };
-        if let Some(index) = index {
-            return Ok(Some(OfferNode { catalog: catalog.clone(), index, lang, distance: None }));
+        if let Some(record) = found {
+            return Ok(Some(OfferNode::new(&catalog, record, lang)));
         }
-        let caller = super::mutation::caller(ctx);
+        let caller = context::caller(ctx);
         if !caller.can_edit() {
             return Ok(None);
         }
-        let Ok(state) = ctx.data::<AppState>() else { return Ok(None) };
-        let row = match (id, slug) {
-            (Some(id), _) => Offer::find_by_id(id.0).one(&state.db).await,
-            (_, Some(slug)) => Offer::find().filter(offer::Column::Slug.eq(slug)).one(&state.db).await,
-            _ => Ok(None),
-        }
-        .map_err(|e| Error::from(e).into_graphql())?;
-        match row {
-            Some(row) if caller.can_edit_offer(row.owner.as_deref()) => {
-                Ok(Some(super::mutation::editable_node(state, &row.id, lang).await.map_err(Error::into_graphql)?))
-            }
-            _ => Ok(None),
-        }
+        let state = context::state(ctx)?;
+        super::write::editable(state, caller, id.as_ref().map(|i| i.as_str()), slug.as_deref(), lang)
+            .await
+            .map_err(Error::into_graphql)
     }
 
     /// Changes since an instant, in commit order: upserts for public offers, tombstones for
@@ -140,42 +115,51 @@ impl OffersQuery {
         #[graphql(default = 100)] first: Option<i32>,
     ) -> async_graphql::Result<ChangePage> {
         let first = first.unwrap_or(100);
-        let state = ctx.data::<AppState>().map_err(|_| Error::Internal("no state".into()).into_graphql())?;
+        let state = context::state(ctx)?;
         if !(1..=1000).contains(&first) {
             return Err(Error::BadUserInput("first must be between 1 and 1000".into()).into_graphql());
         }
         super::changes::page(&state.db, since, after.as_deref(), first as u64).await.map_err(Error::into_graphql)
     }
 
-    /// The five totems, in the order of their themes.
+    /// The five totems, in the order of their themes, then any other totem by name.
     async fn totems(&self, ctx: &Context<'_>, lang: Option<Lang>) -> async_graphql::Result<Vec<OfferNode>> {
         let catalog = catalog(ctx)?;
-        let lang = self::lang(ctx, lang);
-        let mut out: Vec<usize> = catalog.themes.iter().filter_map(|t| t.totem).collect();
-        let others: Vec<usize> =
-            (0..catalog.offers.len()).filter(|&i| catalog.offers[i].is_totem && !out.contains(&i)).collect();
+        let lang = context::lang(ctx, lang);
+        let mut out: Vec<OfferNode> = catalog
+            .themes
+            .iter()
+            .filter_map(|t| t.totem)
+            .filter_map(|id| catalog.get(&id))
+            .map(|r| OfferNode::new(&catalog, r, lang))
+            .collect();
+        let others: Vec<OfferNode> = catalog
+            .totem_records()
+            .filter(|r| !out.iter().any(|n| n.record.id == r.id))
+            .map(|r| OfferNode::new(&catalog, r, lang))
+            .collect();
         out.extend(others);
-        Ok(out.into_iter().map(|index| OfferNode { catalog: catalog.clone(), index, lang, distance: None }).collect())
+        Ok(out)
     }
 
     /// The themes, in display order.
     async fn themes(&self, ctx: &Context<'_>, lang: Option<Lang>) -> async_graphql::Result<Vec<ThemeNode>> {
         let catalog = catalog(ctx)?;
-        let lang = self::lang(ctx, lang);
+        let lang = context::lang(ctx, lang);
         Ok((0..catalog.themes.len()).map(|index| ThemeNode { catalog: catalog.clone(), index, lang }).collect())
     }
 
     /// The 47 communes, by name.
     async fn communes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<CommuneNode>> {
         let catalog = catalog(ctx)?;
-        let lang = self::lang(ctx, None);
+        let lang = context::lang(ctx, None);
         Ok((0..catalog.communes.len()).map(|index| CommuneNode { catalog: catalog.clone(), index, lang }).collect())
     }
 
     /// One commune by INSEE code.
     async fn commune(&self, ctx: &Context<'_>, code: String) -> async_graphql::Result<Option<CommuneNode>> {
         let catalog = catalog(ctx)?;
-        let lang = self::lang(ctx, None);
+        let lang = context::lang(ctx, None);
         Ok(catalog.communes.iter().position(|c| c.insee == code).map(|index| CommuneNode {
             catalog: catalog.clone(),
             index,
@@ -186,15 +170,7 @@ impl OffersQuery {
     /// Published routes (itineraries), by name.
     async fn routes(&self, ctx: &Context<'_>, lang: Option<Lang>) -> async_graphql::Result<Vec<OfferNode>> {
         let catalog = catalog(ctx)?;
-        let lang = self::lang(ctx, lang);
-        Ok((0..catalog.offers.len())
-            .filter(|&i| catalog.offers[i].route.is_some())
-            .map(|index| OfferNode { catalog: catalog.clone(), index, lang, distance: None })
-            .collect())
+        let lang = context::lang(ctx, lang);
+        Ok(catalog.route_records().map(|r| OfferNode::new(&catalog, r, lang)).collect())
     }
-}
-
-/// Resolves an id or slug, for other modules.
-pub fn resolve(catalog: &Catalog, key: &str) -> Option<usize> {
-    find_offer(catalog, key)
 }

@@ -9,14 +9,15 @@ use serde_json::Value;
 
 use crate::catalog::{Catalog, CommuneRecord, OfferRecord, Texts, ThemeRecord};
 use crate::error::Error;
+use crate::graphql::context;
 use crate::lang::Lang;
-use crate::state::Urls;
 
 /// The largest page.
 pub const MAX_PAGE: i32 = 100;
 
 /// Kinds of offer.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entities::vocab::OfferKind")]
 pub enum OfferKind {
     /// A place to visit.
     Site,
@@ -34,38 +35,9 @@ pub enum OfferKind {
     Service,
 }
 
-impl OfferKind {
-    /// The stored code.
-    pub fn code(self) -> &'static str {
-        match self {
-            OfferKind::Site => "site",
-            OfferKind::Accommodation => "accommodation",
-            OfferKind::Event => "event",
-            OfferKind::Route => "route",
-            OfferKind::Restaurant => "restaurant",
-            OfferKind::Activity => "activity",
-            OfferKind::Service => "service",
-        }
-    }
-
-    /// Reads a stored code.
-    pub fn from_code(code: &str) -> Option<OfferKind> {
-        [
-            OfferKind::Site,
-            OfferKind::Accommodation,
-            OfferKind::Event,
-            OfferKind::Route,
-            OfferKind::Restaurant,
-            OfferKind::Activity,
-            OfferKind::Service,
-        ]
-        .into_iter()
-        .find(|k| k.code() == code)
-    }
-}
-
 /// How precise a position is.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entities::vocab::GeoPrecision")]
 pub enum GeoPrecision {
     /// Surveyed or taken from an official dataset.
     Exact,
@@ -73,6 +45,78 @@ pub enum GeoPrecision {
     Approximate,
     /// Only the commune is known: the point is somewhere in it.
     Commune,
+}
+
+/// Where an offer stands in its life.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entities::vocab::OfferStatus")]
+pub enum OfferStatus {
+    /// Being written: seen only by those who may edit it.
+    Draft,
+    /// Public.
+    Published,
+    /// No longer public, kept.
+    Archived,
+}
+
+/// Kinds of media.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entities::vocab::MediaKind")]
+pub enum MediaKind {
+    /// A picture.
+    Image,
+    /// A film.
+    Video,
+    /// A recording.
+    Audio,
+    /// A document.
+    Document,
+}
+
+/// What a change of an offer was.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entities::vocab::RevisionAction")]
+pub enum RevisionAction {
+    /// Created.
+    Create,
+    /// Fields, occurrences, media, stages or links changed.
+    Update,
+    /// Made public.
+    Publish,
+    /// Back to draft.
+    Unpublish,
+    /// Archived.
+    Archive,
+    /// Soft-deleted.
+    Delete,
+    /// Restored after a deletion.
+    Restore,
+    /// Written by the territory loader.
+    Seed,
+    /// Written by an importer.
+    Import,
+}
+
+/// How faithful a route's line is.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entities::vocab::LinePrecision")]
+pub enum LinePrecision {
+    /// A real track.
+    Surveyed,
+    /// Straight lines through the stages.
+    Schematic,
+}
+
+/// How hard a route is.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entities::vocab::Difficulty")]
+pub enum Difficulty {
+    /// For everyone.
+    Easy,
+    /// Some effort.
+    Medium,
+    /// For the trained.
+    Hard,
 }
 
 /// A point in WGS84.
@@ -121,13 +165,28 @@ pub struct Accessibility {
 #[derive(SimpleObject, Clone, Debug, Default)]
 pub struct Capacity {
     /// Beds.
-    pub beds: Option<i64>,
+    pub beds: Option<i32>,
     /// Rooms.
-    pub rooms: Option<i64>,
-    /// Units (rentals, pitches).
-    pub units: Option<i64>,
-    /// People.
-    pub people: Option<i64>,
+    pub rooms: Option<i32>,
+    /// Units (rentals, chalets, mobile homes).
+    pub units: Option<i32>,
+    /// People it can host.
+    pub people: Option<i32>,
+    /// Pitches (campsites).
+    pub pitches: Option<i32>,
+}
+
+/// One price.
+#[derive(SimpleObject, Clone, Debug, Default)]
+pub struct Price {
+    /// What it is for (adult, child, group…).
+    pub label: Option<String>,
+    /// Lowest amount.
+    pub min_price: Option<f64>,
+    /// Highest amount.
+    pub max_price: Option<f64>,
+    /// ISO 4217 currency.
+    pub currency: String,
 }
 
 /// One occurrence of an event.
@@ -161,8 +220,8 @@ pub struct Source {
 pub struct MediaItem {
     /// Id.
     pub id: ID,
-    /// image, video, audio or document.
-    pub kind: String,
+    /// Kind.
+    pub kind: MediaKind,
     /// Address of the file.
     pub url: String,
     /// Title in the requested language.
@@ -179,14 +238,8 @@ fn text(t: &Texts, lang: Lang) -> Option<String> {
     t.get(lang).map(|(s, _)| s.to_owned())
 }
 
-fn strings(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
-        .unwrap_or_default()
-}
-
-fn field(v: &Option<Value>, key: &str) -> Option<String> {
-    v.as_ref().and_then(|v| v.get(key)).and_then(Value::as_str).map(str::to_owned)
+fn boxed(s: &Option<Box<str>>) -> Option<String> {
+    s.as_deref().map(str::to_owned)
 }
 
 /// An offer in the language of the request.
@@ -194,8 +247,8 @@ fn field(v: &Option<Value>, key: &str) -> Option<String> {
 pub struct OfferNode {
     /// The snapshot it comes from.
     pub catalog: Arc<Catalog>,
-    /// Its index there.
-    pub index: usize,
+    /// The record.
+    pub record: Arc<OfferRecord>,
     /// Language of its texts.
     pub lang: Lang,
     /// Distance to a `near` centre.
@@ -203,12 +256,13 @@ pub struct OfferNode {
 }
 
 impl OfferNode {
-    fn record(&self) -> &OfferRecord {
-        &self.catalog.offers[self.index]
+    /// A node of a record of a snapshot.
+    pub fn new(catalog: &Arc<Catalog>, record: &Arc<OfferRecord>, lang: Lang) -> OfferNode {
+        OfferNode { catalog: catalog.clone(), record: record.clone(), lang, distance: None }
     }
 
-    fn other(&self, index: usize) -> OfferNode {
-        OfferNode { catalog: self.catalog.clone(), index, lang: self.lang, distance: None }
+    fn other(&self, record: &Arc<OfferRecord>) -> OfferNode {
+        OfferNode::new(&self.catalog, record, self.lang)
     }
 }
 
@@ -230,97 +284,93 @@ pub fn check_first(first: i32, path: &str) -> Result<usize, Error> {
 impl OfferNode {
     /// Stable id (UUID), never reused.
     async fn id(&self) -> ID {
-        ID(self.record().id.clone())
+        ID(self.record.id_string())
     }
     /// URL slug, unique.
     async fn slug(&self) -> &str {
-        &self.record().slug
+        &self.record.slug
     }
     /// Kind.
-    async fn kind(&self) -> Option<OfferKind> {
-        OfferKind::from_code(&self.record().kind)
+    async fn kind(&self) -> OfferKind {
+        self.record.kind.into()
     }
     /// DATAtourisme ontology classes.
     async fn classes(&self) -> &[String] {
-        &self.record().classes
+        &self.record.classes
     }
     /// Themes it belongs to.
     async fn themes(&self) -> Vec<ThemeNode> {
-        self.record()
+        self.record
             .themes
             .iter()
-            .filter_map(|code| self.catalog.themes.iter().position(|t| &t.code == code))
+            .filter_map(|code| self.catalog.themes.iter().position(|t| *t.code == **code))
             .map(|i| ThemeNode { catalog: self.catalog.clone(), index: i, lang: self.lang })
             .collect()
     }
     /// Whether it is one of the five totems.
     async fn is_totem(&self) -> bool {
-        self.record().is_totem
+        self.record.is_totem
     }
     /// The totems it is a corrélat of.
     async fn totems(&self) -> Vec<OfferNode> {
-        self.record().totems.iter().map(|&i| self.other(i)).collect()
+        self.catalog.totems_of(&self.record.id).into_iter().map(|t| self.other(t)).collect()
     }
     /// For a totem, the places it sends visitors on to, in order.
     #[graphql(complexity = "page_cost(first, 20, child_complexity)")]
     async fn correlates(&self, #[graphql(default = 20)] first: Option<i32>) -> async_graphql::Result<Vec<OfferNode>> {
         let first = check_first(first.unwrap_or(20), "correlates.first").map_err(Error::into_graphql)?;
-        Ok(self.record().correlates.iter().take(first).map(|&i| self.other(i)).collect())
+        Ok(self.catalog.correlates_of(&self.record).take(first).map(|o| self.other(o)).collect())
     }
     /// Name, in the requested language or French.
     async fn name(&self) -> String {
-        text(&self.record().name, self.lang).unwrap_or_default()
+        text(&self.record.name, self.lang).unwrap_or_default()
     }
     /// Language `name` is given in (differs from the requested one when it fell back to French).
     async fn name_lang(&self) -> Lang {
-        self.record().name.get(self.lang).map_or(Lang::Fr, |(_, l)| l)
+        self.record.name.get(self.lang).map_or(Lang::Fr, |(_, l)| l)
     }
     /// Short description.
     async fn short_description(&self) -> Option<String> {
-        text(&self.record().short_description, self.lang)
+        text(&self.record.short_description, self.lang)
     }
     /// Language of `shortDescription`.
     async fn short_description_lang(&self) -> Option<Lang> {
-        self.record().short_description.get(self.lang).map(|(_, l)| l)
+        self.record.short_description.get(self.lang).map(|(_, l)| l)
     }
     /// Long description.
     async fn description(&self) -> Option<String> {
-        text(&self.record().description, self.lang)
+        text(&self.record.description, self.lang)
     }
     /// Language of `description`.
     async fn description_lang(&self) -> Option<Lang> {
-        self.record().description.get(self.lang).map(|(_, l)| l)
+        self.record.description.get(self.lang).map(|(_, l)| l)
     }
     /// Languages the name is available in.
     async fn languages(&self) -> Vec<Lang> {
-        Lang::ALL.into_iter().filter(|l| self.record().name.exact(*l).is_some()).collect()
+        Lang::ALL.into_iter().filter(|l| self.record.name.exact(*l).is_some()).collect()
     }
     /// Representative point.
     async fn location(&self) -> Location {
-        let [lon, lat] = self.record().point;
+        let [lon, lat] = self.record.point;
         Location { lat, lon }
     }
     /// How precise `location` is.
     async fn geo_precision(&self) -> GeoPrecision {
-        match self.record().geo_precision.as_str() {
-            "exact" => GeoPrecision::Exact,
-            "approximate" => GeoPrecision::Approximate,
-            _ => GeoPrecision::Commune,
-        }
+        self.record.geo_precision.into()
     }
     /// Footprint or line as a GeoJSON geometry (RFC 7946), or the point when it has none.
     async fn geometry(&self) -> Json<Value> {
-        let r = self.record();
+        let r = &self.record;
         Json(r.geometry_json().unwrap_or_else(|| serde_json::json!({"type": "Point", "coordinates": r.point})))
     }
     /// Bounding box `[west, south, east, north]`.
     async fn bbox(&self) -> Vec<f64> {
-        self.record().bbox.to_vec()
+        self.record.bbox.to_vec()
     }
     /// Commune (inside the territory).
     async fn commune(&self) -> Option<CommuneNode> {
-        let code = self.record().commune.as_ref()?;
-        self.catalog.communes.iter().position(|c| &c.insee == code).map(|index| CommuneNode {
+        let code = self.record.commune.as_deref()?;
+        self.catalog.communes.iter().position(|c| c.insee == code).map(|index| CommuneNode {
             catalog: self.catalog.clone(),
             index,
             lang: self.lang,
@@ -328,44 +378,41 @@ impl OfferNode {
     }
     /// Whether it lies inside the territory of La Porte du Hainaut.
     async fn in_territory(&self) -> bool {
-        self.record().in_territory
+        self.record.in_territory
     }
     /// Postal address.
     async fn address(&self) -> Option<Address> {
-        let a = &self.record().address;
-        a.as_ref()?;
-        Some(Address {
-            street: field(a, "street"),
-            postal_code: field(a, "postalCode"),
-            locality: field(a, "locality"),
-            insee_code: field(a, "inseeCode"),
+        self.record.address.as_ref().map(|a| Address {
+            street: a.street.clone(),
+            postal_code: a.postal_code.clone(),
+            locality: a.locality.clone(),
+            insee_code: a.insee_code.clone(),
         })
     }
     /// Contacts.
     async fn contact(&self) -> Option<Contact> {
-        let c = self.record().contacts.as_ref()?;
-        Some(Contact {
-            phones: strings(c.get("phones")),
-            emails: strings(c.get("emails")),
-            websites: strings(c.get("websites")),
+        self.record.contacts.as_ref().map(|c| Contact {
+            phones: c.phones.clone(),
+            emails: c.emails.clone(),
+            websites: c.websites.clone(),
         })
     }
     /// Opening hours in OpenStreetMap `opening_hours` syntax.
     async fn opening_hours(&self) -> Option<&str> {
-        self.record().opening_hours.as_deref()
+        self.record.opening_hours.as_deref()
     }
     /// Opening hours that the syntax cannot express, as text.
     async fn opening_hours_text(&self) -> Option<&str> {
-        self.record().opening_hours_text.as_deref()
+        self.record.opening_hours_text.as_deref()
     }
     /// Whether it is open at an instant (Europe/Paris time); null when its hours are unknown.
     async fn is_open_at(&self, at: DateTime<Utc>) -> Option<bool> {
         let local = at.with_timezone(&chrono_tz::Europe::Paris).naive_local();
-        self.record().schedule.as_ref().map(|s| s.is_open(local))
+        self.record.schedule.as_ref().map(|s| s.is_open(local))
     }
     /// Event occurrences overlapping `[from, to]`, by start.
     async fn occurrences(&self, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Vec<Occurrence> {
-        self.record()
+        self.record
             .occurrences
             .iter()
             .filter(|o| from.is_none_or(|f| o.end >= f) && to.is_none_or(|t| o.start <= t))
@@ -374,51 +421,64 @@ impl OfferNode {
     }
     /// Accessibility.
     async fn accessibility(&self) -> Option<Accessibility> {
-        let a = self.record().accessibility.as_ref()?;
-        Some(Accessibility {
-            wheelchair: a.get("wheelchair").and_then(Value::as_str).map(str::to_owned),
-            tourisme_handicap: strings(a.get("tourismeHandicap")),
-        })
+        self.record
+            .accessibility
+            .as_ref()
+            .map(|a| Accessibility { wheelchair: a.wheelchair.clone(), tourisme_handicap: a.tourisme_handicap.clone() })
     }
     /// Labels (UNESCO, monuments historiques, Qualité Tourisme, Accueil Vélo…).
     async fn labels(&self) -> &[String] {
-        &self.record().labels
+        &self.record.labels
     }
     /// Capacity, for accommodation.
     async fn capacity(&self) -> Option<Capacity> {
-        let c = self.record().capacity.as_ref()?;
-        let n = |k: &str| c.get(k).and_then(Value::as_i64);
-        Some(Capacity { beds: n("beds"), rooms: n("rooms"), units: n("units"), people: n("people") })
+        self.record.capacity.as_ref().map(|c| Capacity {
+            beds: c.beds,
+            rooms: c.rooms,
+            units: c.units,
+            people: c.people,
+            pitches: c.pitches,
+        })
     }
-    /// Prices as given by the source.
-    async fn prices(&self) -> Option<Json<Value>> {
-        self.record().prices.clone().map(Json)
+    /// Prices.
+    async fn prices(&self) -> Vec<Price> {
+        self.record
+            .prices
+            .iter()
+            .flat_map(|p| p.0.iter())
+            .map(|p| Price {
+                label: p.label.clone(),
+                min_price: p.min_price,
+                max_price: p.max_price,
+                currency: p.currency.clone().unwrap_or_else(|| "EUR".to_owned()),
+            })
+            .collect()
     }
     /// Media, each with its licence and credit.
     async fn media(&self) -> Vec<MediaItem> {
-        self.record()
+        self.record
             .media
             .iter()
             .map(|m| MediaItem {
-                id: ID(m.id.clone()),
-                kind: m.kind.clone(),
-                url: m.url.clone(),
+                id: ID(m.id.to_string()),
+                kind: m.kind.into(),
+                url: m.url.to_string(),
                 title: text(&m.title, self.lang),
-                licence: m.licence.clone(),
-                credit: m.credit.clone(),
-                mime_type: m.mime_type.clone(),
+                licence: boxed(&m.licence),
+                credit: boxed(&m.credit),
+                mime_type: boxed(&m.mime_type),
             })
             .collect()
     }
     /// Provenance and licence.
     async fn source(&self) -> Source {
-        let p = &self.record().provenance;
+        let p = &self.record.provenance;
         Source {
             name: p.source.to_string(),
-            id: p.source_id.clone(),
+            id: p.source_id.to_string(),
             licence: p.licence.to_string(),
             attribution: p.attribution.to_string(),
-            url: p.url.clone(),
+            url: boxed(&p.url),
             updated_at: p.updated_at,
         }
     }
@@ -437,44 +497,49 @@ impl OfferNode {
         let first = check_first(first.unwrap_or(10), "nearby.first").map_err(Error::into_graphql)?;
         let radius_meters = radius_meters.unwrap_or(1000.0);
         crate::offers::filter::check_radius(radius_meters, "nearby.radiusMeters").map_err(Error::into_graphql)?;
-        let kinds: Vec<String> = kinds.unwrap_or_default().into_iter().map(|k| k.code().to_owned()).collect();
+        let kinds: Vec<entities::vocab::OfferKind> = kinds.unwrap_or_default().into_iter().map(Into::into).collect();
         Ok(self
             .catalog
-            .nearby(self.index, radius_meters, &kinds, first)
+            .nearby(&self.record, radius_meters, &kinds, first)
             .into_iter()
-            .map(|h| OfferNode { catalog: self.catalog.clone(), index: h.index, lang: self.lang, distance: h.distance })
+            .map(|h| OfferNode {
+                catalog: self.catalog.clone(),
+                record: h.record,
+                lang: self.lang,
+                distance: h.distance,
+            })
             .collect())
     }
     /// Its QR codes (signage).
     async fn qr_codes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<crate::qr::graphql::QrCodeNode>> {
-        let r = self.record();
-        let target = if r.route.is_some() || r.kind == "route" {
-            crate::qr::codes::Target::Route(r.id.clone())
+        let r = &self.record;
+        let target = if r.route.is_some() || r.kind == entities::vocab::OfferKind::Route {
+            crate::qr::codes::Target::Route(r.id_string())
         } else {
-            crate::qr::codes::Target::Offer(r.id.clone())
+            crate::qr::codes::Target::Offer(r.id_string())
         };
         crate::qr::graphql::codes_of(ctx, &self.catalog, target, self.lang).await
     }
     /// Route facts, for a route.
     async fn route(&self) -> Option<RouteDetails> {
-        self.record().route.as_ref().map(|_| RouteDetails { node: self.clone() })
+        self.record.route.as_ref().map(|_| RouteDetails { node: self.clone() })
     }
     /// Version, bumped by every change (pass it as `expectedVersion`).
     async fn version(&self) -> i32 {
-        self.record().version
+        self.record.version
     }
-    /// draft, published or archived.
-    async fn status(&self) -> &str {
-        &self.record().status
+    /// Where it stands: draft, published or archived.
+    async fn status(&self) -> OfferStatus {
+        self.record.status.into()
     }
     /// When it was deleted (only editors see deleted offers).
     async fn deleted_at(&self) -> Option<DateTime<Utc>> {
-        self.record().deleted_at
+        self.record.deleted_at
     }
     /// The organisation that owns it (editors and its providers only).
     async fn owner(&self, ctx: &Context<'_>) -> Option<String> {
-        let caller = crate::offers::mutation::caller(ctx);
-        let owner = self.record().owner.clone();
+        let caller = context::caller(ctx);
+        let owner = boxed(&self.record.owner);
         caller.can_edit_offer(owner.as_deref()).then_some(owner).flatten()
     }
     /// Its history, newest first: who changed it, when, and what it was before (editors and
@@ -484,18 +549,17 @@ impl OfferNode {
         ctx: &Context<'_>,
         #[graphql(default = 20)] first: Option<i32>,
     ) -> async_graphql::Result<Vec<Revision>> {
-        let first = first.unwrap_or(20);
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-        let caller = crate::offers::mutation::caller(ctx);
+        let first = first.unwrap_or(20);
+        let caller = context::caller(ctx);
         caller.require_editing().map_err(Error::into_graphql)?;
-        if !caller.can_edit_offer(self.record().owner.as_deref()) {
+        if !caller.can_edit_offer(self.record.owner.as_deref()) {
             return Err(Error::Forbidden("this key may not read this offer's history".into()).into_graphql());
         }
         let first = check_first(first, "revisions.first").map_err(Error::into_graphql)?;
-        let state =
-            ctx.data::<crate::state::AppState>().map_err(|_| Error::Internal("no state".into()).into_graphql())?;
+        let state = context::state(ctx)?;
         let rows = entities::prelude::Revision::find()
-            .filter(entities::revision::Column::OfferId.eq(self.record().id.as_str()))
+            .filter(entities::revision::Column::OfferId.eq(self.record.id_string()))
             .order_by_desc(entities::revision::Column::Id)
             .limit(first as u64)
             .all(&state.db)
@@ -505,7 +569,7 @@ impl OfferNode {
             .into_iter()
             .map(|r| Revision {
                 version: r.version,
-                action: r.action,
+                action: r.action.into(),
                 actor: r.actor,
                 at: r.created_at,
                 before: r.before.map(Json),
@@ -514,15 +578,15 @@ impl OfferNode {
     }
     /// Creation time.
     async fn created_at(&self) -> DateTime<Utc> {
-        self.record().created_at
+        self.record.created_at
     }
     /// Last change.
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.record().updated_at
+        self.record.updated_at
     }
     /// Its public page on the website.
     async fn url(&self, ctx: &Context<'_>) -> Option<String> {
-        ctx.data_opt::<Urls>().map(|u| u.offer_page(&self.record().slug))
+        context::urls(ctx).map(|u| u.offer_page(&self.record.slug))
     }
 }
 
@@ -531,9 +595,9 @@ impl OfferNode {
 pub struct Revision {
     /// The offer's version after the change.
     pub version: i32,
-    /// create, update, publish, unpublish, archive, delete, restore, seed or import.
-    pub action: String,
-    /// Who made it (`role:key name`).
+    /// What the change was.
+    pub action: RevisionAction,
+    /// Who made it (`role:key name`, `seed`, `import:source`).
     pub actor: String,
     /// When.
     pub at: DateTime<Utc>,
@@ -549,26 +613,25 @@ pub struct RouteDetails {
 /// An itinerary: its ordered stages, length and practices.
 #[Object]
 impl RouteDetails {
-    /// Stages, in order.
+    /// Stages, in order (the public ones).
     async fn stages(&self) -> Vec<OfferNode> {
-        let r = self.node.record();
-        r.route.as_ref().map(|route| route.stages.iter().map(|&i| self.node.other(i)).collect()).unwrap_or_default()
+        self.node.catalog.stages_of(&self.node.record).map(|o| self.node.other(o)).collect()
     }
     /// Length in metres.
     async fn length_meters(&self) -> f64 {
-        self.node.record().route.as_ref().map_or(0.0, |r| r.length_meters)
+        self.node.record.route.as_ref().map_or(0.0, |r| r.length_meters)
     }
     /// Practices: walking, cycling-road, mtb, hybrid-bike, horse-riding, river.
     async fn practices(&self) -> Vec<String> {
-        self.node.record().route.as_ref().map(|r| r.practices.clone()).unwrap_or_default()
+        self.node.record.route.as_ref().map(|r| r.practices.clone()).unwrap_or_default()
     }
-    /// easy, medium or hard, when known.
-    async fn difficulty(&self) -> Option<String> {
-        self.node.record().route.as_ref().and_then(|r| r.difficulty.clone())
+    /// How hard it is, when known.
+    async fn difficulty(&self) -> Option<Difficulty> {
+        self.node.record.route.as_ref().and_then(|r| r.difficulty).map(Into::into)
     }
-    /// surveyed (a real track) or schematic (a straight line through the stages).
-    async fn line_precision(&self) -> String {
-        self.node.record().route.as_ref().map(|r| r.line_precision.clone()).unwrap_or_default()
+    /// A real track (surveyed) or a straight line through the stages (schematic).
+    async fn line_precision(&self) -> LinePrecision {
+        self.node.record.route.as_ref().map_or(LinePrecision::Schematic, |r| r.line_precision.into())
     }
 }
 
@@ -614,12 +677,8 @@ impl ThemeNode {
     }
     /// Its totem.
     async fn totem(&self) -> Option<OfferNode> {
-        self.record().totem.map(|index| OfferNode {
-            catalog: self.catalog.clone(),
-            index,
-            lang: self.lang,
-            distance: None,
-        })
+        let id = self.record().totem?;
+        self.catalog.get(&id).map(|r| OfferNode::new(&self.catalog, r, self.lang))
     }
     /// Its QR codes (signage).
     async fn qr_codes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<crate::qr::graphql::QrCodeNode>> {
@@ -628,8 +687,8 @@ impl ThemeNode {
     }
     /// Number of published offers of the theme.
     async fn offer_count(&self) -> usize {
-        let code = &self.record().code;
-        self.catalog.offers.iter().filter(|o| o.themes.contains(code)).count()
+        let code = self.record().code.as_str();
+        self.catalog.by_name().filter(|o| o.themes.iter().any(|t| &**t == code)).count()
     }
 }
 
@@ -696,8 +755,8 @@ impl CommuneNode {
     }
     /// Number of published offers in the commune.
     async fn offer_count(&self) -> usize {
-        let code = &self.record().insee;
-        self.catalog.offers.iter().filter(|o| o.commune.as_ref() == Some(code)).count()
+        let code = self.record().insee.as_str();
+        self.catalog.by_name().filter(|o| o.commune.as_deref() == Some(code)).count()
     }
 }
 
@@ -706,7 +765,7 @@ impl CommuneNode {
 pub struct PageInfo {
     /// More after `endCursor`.
     pub has_next_page: bool,
-    /// More before `startCursor`.
+    /// Whether the page started after a cursor.
     pub has_previous_page: bool,
     /// Cursor of the first edge.
     pub start_cursor: Option<String>,
@@ -731,8 +790,12 @@ pub struct OfferConnection {
     pub edges: Vec<OfferEdge>,
     /// Paging facts.
     pub page_info: PageInfo,
-    /// Number of offers matching the filter, over every page.
-    pub total_count: usize,
+    /// The query, for `totalCount`.
+    #[graphql(skip)]
+    pub query: Arc<crate::catalog::query::OfferQuery>,
+    /// The snapshot, for `totalCount`.
+    #[graphql(skip)]
+    pub catalog: Arc<Catalog>,
 }
 
 #[ComplexObject]
@@ -740,5 +803,9 @@ impl OfferConnection {
     /// The offers of the page, without cursors.
     async fn nodes(&self) -> Vec<OfferNode> {
         self.edges.iter().map(|e| e.node.clone()).collect()
+    }
+    /// Number of offers matching the filter, over every page (counted only when asked for).
+    async fn total_count(&self) -> usize {
+        self.catalog.count(&self.query)
     }
 }

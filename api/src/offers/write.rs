@@ -1,350 +1,173 @@
-//! The write path of the offer: each mutation is one transaction that checks the caller's right,
-//! validates its input, applies the change only if the offer is still at the expected version,
-//! writes a revision and bumps the catalog version; after the commit the catalog is rebuilt and
-//! the change is announced (subscriptions here, Redis for the other instances).
+//! The mutations' side of the one write path: each checks the caller's right, turns its input
+//! into the model's values, and makes its change through an `entities::write::Writer` (one
+//! transaction, one revision, the next catalog version). After the commit this instance applies
+//! the change to its catalog and announces it to the others; whatever happens then, the answer
+//! says the change was saved.
 
-use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use chrono::Utc;
-use entities::prelude::*;
-use entities::{event_occurrence, media, offer, offer_correlate, offer_theme, route, route_stage};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
-    Set, TransactionTrait,
-};
-use serde_json::{Value, json};
+use entities::offer;
+use entities::vocab::{LinePrecision, OfferStatus, RevisionAction};
+use entities::write::{Committed, SlugRule, Writer};
+use geo::{Distance, Haversine};
 
-use super::input::{self, OccurrenceInput, OfferInput, invalid};
+use super::input::{self, OccurrenceInput, OfferInput};
+use super::types::OfferNode;
 use crate::auth::Caller;
-use crate::catalog::Catalog;
+use crate::catalog::records::{Children, Records};
+use crate::catalog::{Catalog, sync};
 use crate::error::{Error, Result};
-use crate::events::{Action, OfferChange};
+use crate::lang::Lang;
 use crate::state::AppState;
 
-fn conflict(current: i32) -> Error {
-    Error::Conflict(format!("the offer changed meanwhile: current version is {current}"))
+/// Whether a caller may read an offer: everyone a public one, those who may edit it any other.
+fn readable(caller: &Caller, o: &offer::Model) -> bool {
+    o.is_public() || caller.can_edit_offer(o.owner.as_deref())
 }
 
-async fn load_for_edit(txn: &DatabaseTransaction, caller: &Caller, id: &str) -> Result<offer::Model> {
+/// The offer a caller is about to change: `NOT_FOUND` when it does not exist or the caller may
+/// not even read it (the two answer the same), `FORBIDDEN` when it may read but not edit it.
+async fn for_edit(w: &Writer, caller: &Caller, id: &str) -> Result<offer::Model> {
     caller.require_editing()?;
-    let current =
-        Offer::find_by_id(id.to_owned()).one(txn).await?.ok_or_else(|| Error::NotFound(format!("no offer {id}")))?;
+    let not_found = || Error::NotFound(format!("no offer {id}"));
+    let current = w.find(id).await?.ok_or_else(not_found)?;
     if !caller.can_edit_offer(current.owner.as_deref()) {
-        return Err(Error::Forbidden("this key may not edit this offer".into()));
+        return Err(if readable(caller, &current) {
+            Error::Forbidden("this key may not edit this offer".into())
+        } else {
+            not_found()
+        });
     }
     Ok(current)
 }
 
-/// Applies `wanted` over `current` if the row is still at `expected`; else `CONFLICT`.
-async fn save(
-    txn: &DatabaseTransaction,
-    current: &offer::Model,
-    wanted: offer::Model,
-    expected: i32,
-    action: &str,
-    actor: &str,
-) -> Result<offer::Model> {
-    if current.version != expected {
-        return Err(conflict(current.version));
+/// Other offers named by a change (stages, corrélats): each must exist and be readable by the
+/// caller; one that does not exist and one the caller may not read answer the same.
+async fn linked(w: &Writer, caller: &Caller, field: &str, ids: &[String]) -> Result<Vec<offer::Model>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        match w.find(id).await? {
+            Some(o) if readable(caller, &o) => out.push(o),
+            _ => return Err(input::invalid_link(&format!("{field}[{i}]"), id)),
+        }
     }
-    let mut next = wanted;
-    next.version = expected + 1;
-    next.updated_at = Utc::now();
-    let mut active = next.clone().into_active_model().reset_all();
-    active.id = sea_orm::ActiveValue::Unchanged(next.id.clone());
-    // The version in the WHERE clause makes two concurrent writers unable to both win.
-    let result = Offer::update_many()
-        .set(active)
-        .filter(offer::Column::Id.eq(next.id.as_str()))
-        .filter(offer::Column::Version.eq(expected))
-        .exec(txn)
-        .await?;
-    if result.rows_affected != 1 {
-        let now = Offer::find_by_id(next.id.clone()).one(txn).await?.map_or(expected, |o| o.version);
-        return Err(conflict(now));
-    }
-    revision(txn, &next, action, actor, Some(current)).await?;
-    Ok(next)
+    Ok(out)
 }
 
-async fn revision<C: ConnectionTrait>(
-    db: &C,
-    after: &offer::Model,
-    action: &str,
-    actor: &str,
-    before: Option<&offer::Model>,
-) -> Result<()> {
-    entities::revision::ActiveModel {
-        offer_id: Set(after.id.clone()),
-        version: Set(after.version),
-        action: Set(action.to_owned()),
-        actor: Set(actor.to_owned()),
-        before: Set(before.map(serde_json::to_value).transpose().map_err(|e| Error::Internal(e.to_string()))?),
-        created_at: Set(Utc::now()),
-        ..Default::default()
+/// After a commit: this instance catches up (applying the change to its catalog and telling its
+/// subscribers) and the others are told. Failures are logged: the change is saved either way.
+async fn after_commit(state: &AppState, committed: Option<Committed>) {
+    let Some(c) = committed else { return };
+    if let Err(e) = state.catalog.catch_up(&state.db).await {
+        tracing::warn!(error = %e.public_message(), version = c.version, "catalog not caught up after a write; the poll will");
     }
-    .insert(db)
-    .await?;
-    Ok(())
+    state.events.announce(c.version).await;
 }
 
-/// Commits, rebuilds the catalog and announces the change.
-async fn finish(state: &AppState, txn: DatabaseTransaction, offer: &offer::Model, action: Action) -> Result<()> {
-    // Bumping locks the state row until commit: versions are handed out in commit order.
-    let version = seed::load::bump_catalog_version(&txn).await?;
-    Offer::update_many()
-        .col_expr(offer::Column::CatalogVersion, sea_orm::sea_query::Expr::value(version))
-        .filter(offer::Column::Id.eq(offer.id.as_str()))
-        .exec(&txn)
-        .await?;
-    txn.commit().await?;
-    // The public snapshot changes only when the offer was or becomes public; a draft's edits
-    // leave it as it is (and its caches warm). The version poll catches up on the rest.
-    let public =
-        (offer.status == "published" && offer.deleted_at.is_none()) || state.catalog.get().by_id(&offer.id).is_some();
-    if public {
-        state.catalog.reload(&state.db).await?;
+/// The offer as its editor sees it after a change: from the catalog when public, else from the
+/// database, else (the database failing right after the commit) from the row written.
+pub async fn answer(state: &AppState, saved: offer::Model, lang: Lang) -> Result<OfferNode> {
+    let catalog = state.catalog.get();
+    if let Some(r) = catalog.by_id(&saved.id)
+        && r.version == saved.version
+    {
+        return Ok(OfferNode::new(&catalog, r, lang));
     }
-    let change = OfferChange {
-        id: offer.id.clone(),
-        version: offer.version,
-        action,
-        catalog_version: version,
-        at: offer.updated_at,
+    let record = match sync::load_one(&state.db, &saved.id).await {
+        Ok(Some(r)) => r,
+        // Written rows always convert: their id is a UUID and their geometry was checked.
+        _ => Records::default().convert(saved, Children::default())?,
     };
-    state.events.announce(change).await;
-    Ok(())
+    Ok(OfferNode::new(&catalog, &Arc::new(record), lang))
 }
 
-fn apply_texts(field: &str, v: &Option<input::TextsInput>, max: usize) -> Result<Option<Value>> {
-    v.as_ref().map(|t| input::texts(field, t, max, false)).transpose()
-}
-
-/// Validates `input` and applies it over `base` (a new offer or the current one).
-fn merge(
-    catalog: &Catalog,
+/// An offer the caller may edit, whatever its status (`offer(id | slug)` for editors).
+pub async fn editable(
+    state: &AppState,
     caller: &Caller,
-    base: &mut offer::Model,
-    input: &OfferInput,
-    creating: bool,
-) -> Result<Option<Vec<String>>> {
-    if let Some(kind) = input.kind {
-        base.kind = kind.code().to_owned();
-    }
-    if let Some(name) = &input.name {
-        base.name = input::texts("input.name", name, 200, true)?;
-    }
-    if let Some(v) = apply_texts("input.shortDescription", &input.short_description, input::short_limit())? {
-        base.short_description = Some(v);
-    }
-    if let Some(v) = apply_texts("input.description", &input.description, input::MAX_TEXT)? {
-        base.description = Some(v);
-    }
-    if let Some(slug) = &input.slug {
-        if !seed::slug::is_slug(slug) {
-            return Err(invalid("input.slug", "lowercase letters, digits and single hyphens, at most 120 characters"));
-        }
-        base.slug = slug.clone();
-    } else if creating {
-        base.slug = seed::slug::slugify(base.name.get("fr").and_then(Value::as_str).unwrap_or(""));
-        if base.slug.is_empty() {
-            return Err(invalid("input.slug", "give a slug: none can be made from the name"));
-        }
-    }
-    if let Some(classes) = &input.classes {
-        base.classes = json!(input::codes("input.classes", classes)?);
-    }
-    if let Some(labels) = &input.labels {
-        base.labels = json!(input::codes("input.labels", labels)?);
-    }
-    if let Some(p) = &input.geo_precision {
-        if !["exact", "approximate", "commune"].contains(&p.as_str()) {
-            return Err(invalid("input.geoPrecision", "exact, approximate or commune"));
-        }
-        base.geo_precision = p.clone();
-    }
-    if let Some(l) = input.location {
-        let (lon, lat) = input::location("input.location", l)?;
-        base.lon = lon;
-        base.lat = lat;
-    }
-    if let Some(g) = &input.geometry {
-        let geometry = input::geometry("input.geometry", &g.0)?;
-        let [w, s, e, n] = seed::geometry::bbox(&geometry).map_err(|e| invalid("input.geometry", e.to_string()))?;
-        base.geometry = Some(seed::geometry::to_geojson(&geometry).to_string());
-        (base.min_lon, base.min_lat, base.max_lon, base.max_lat) = (w, s, e, n);
-    } else if base.geometry.is_none() {
-        (base.min_lon, base.min_lat, base.max_lon, base.max_lat) = (base.lon, base.lat, base.lon, base.lat);
-    }
-    let outside = input.outside_territory.unwrap_or(!base.in_territory && !creating);
-    if outside {
-        if input.commune.is_some() {
-            return Err(invalid("input.commune", "a place outside the territory has no commune of the territory"));
-        }
-        base.commune_insee = None;
-        base.in_territory = false;
-    } else {
-        let at_point = input::commune_at(catalog, base.lon, base.lat);
-        let commune = match &input.commune {
-            Some(code) => {
-                if catalog.commune(code).is_none() {
-                    return Err(invalid("input.commune", format!("{code:?} is not a commune of the territory")));
-                }
-                if at_point.as_deref() != Some(code.as_str()) {
-                    return Err(invalid("input.location", format!("the point is not inside the commune {code}")));
-                }
-                code.clone()
-            }
-            None => at_point.ok_or_else(|| {
-                invalid(
-                    "input.location",
-                    "the point is outside the territory: set outsideTerritory for a partner place",
-                )
-            })?,
-        };
-        base.commune_insee = Some(commune);
-        base.in_territory = true;
-    }
-    if let Some(a) = &input.address {
-        let mut m = serde_json::Map::new();
-        if let Some(s) = &a.street {
-            m.insert(
-                "street".into(),
-                json!(
-                    input::texts(
-                        "input.address.street",
-                        &input::TextsInput { fr: Some(s.clone()), ..Default::default() },
-                        200,
-                        false
-                    )?["fr"]
-                ),
-            );
-        }
-        if let Some(p) = &a.postal_code {
-            if p.len() != 5 || !p.chars().all(|c| c.is_ascii_digit()) {
-                return Err(invalid("input.address.postalCode", "five digits"));
-            }
-            m.insert("postalCode".into(), json!(p));
-        }
-        if let Some(l) = &a.locality {
-            m.insert("locality".into(), json!(l.trim()));
-        }
-        if let Some(c) = &base.commune_insee {
-            m.insert("inseeCode".into(), json!(c));
-        }
-        base.address = Some(Value::Object(m));
-    }
-    if let Some(c) = &input.contact {
-        base.contacts = Some(input::contact("input.contact", c)?);
-    }
-    if let Some(h) = &input.opening_hours {
-        base.opening_hours =
-            if h.trim().is_empty() { None } else { Some(input::opening_hours("input.openingHours", h)?) };
-    }
-    if let Some(t) = &input.opening_hours_text {
-        base.opening_hours_text = Some(
-            input::texts(
-                "input.openingHoursText",
-                &input::TextsInput { fr: Some(t.clone()), ..Default::default() },
-                2000,
-                false,
-            )?["fr"]
-                .as_str()
-                .unwrap_or("")
-                .to_owned(),
-        );
-    }
-    if let Some(p) = &input.prices {
-        if !p.0.is_array() || p.0.to_string().len() > 10_000 {
-            return Err(invalid("input.prices", "a JSON array of at most 10,000 characters"));
-        }
-        base.prices = Some(p.0.clone());
-    }
-    if let Some(a) = &input.accessibility {
-        if let Some(w) = &a.wheelchair
-            && !["yes", "limited", "no"].contains(&w.as_str())
-        {
-            return Err(invalid("input.accessibility.wheelchair", "yes, limited or no"));
-        }
-        let th = a.tourisme_handicap.clone().unwrap_or_default();
-        for (i, l) in th.iter().enumerate() {
-            if !["motor", "visual", "hearing", "mental"].contains(&l.as_str()) {
-                return Err(invalid(
-                    &format!("input.accessibility.tourismeHandicap[{i}]"),
-                    "motor, visual, hearing or mental",
-                ));
-            }
-        }
-        base.accessibility = Some(json!({ "wheelchair": a.wheelchair, "tourismeHandicap": th }));
-    }
-    if let Some(c) = &input.capacity {
-        base.capacity = Some(input::capacity("input.capacity", c)?);
-    }
-    if let Some(owner) = &input.owner {
-        match caller {
-            Caller::Key { role: crate::auth::Role::Admin | crate::auth::Role::Editor, .. } => {
-                base.owner = if owner.trim().is_empty() { None } else { Some(owner.trim().to_owned()) }
-            }
-            _ => return Err(Error::Forbidden("only editors may change who owns an offer".into())),
-        }
-    }
-    let themes = match &input.themes {
-        Some(themes) => {
-            for (i, t) in themes.iter().enumerate() {
-                if catalog.theme(t).is_none() {
-                    return Err(invalid(&format!("input.themes[{i}]"), format!("unknown theme {t:?}")));
-                }
-            }
-            Some(themes.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect())
-        }
-        None => None,
+    id: Option<&str>,
+    slug: Option<&str>,
+    lang: Lang,
+) -> Result<Option<OfferNode>> {
+    use entities::prelude::Offer;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let row = match (id, slug) {
+        (Some(id), _) => Offer::find_by_id(id.to_owned()).one(&state.db).await?,
+        (_, Some(slug)) => Offer::find().filter(offer::Column::Slug.eq(slug)).one(&state.db).await?,
+        _ => None,
     };
-    Ok(themes)
-}
-
-async fn slug_is_free(txn: &DatabaseTransaction, slug: &str, id: &str) -> Result<()> {
-    let taken = Offer::find().filter(offer::Column::Slug.eq(slug)).filter(offer::Column::Id.ne(id)).one(txn).await?;
-    if taken.is_some() {
-        return Err(invalid("input.slug", format!("{slug:?} is already used by another offer")));
+    match row {
+        Some(row) if caller.can_edit_offer(row.owner.as_deref()) => {
+            let Some(record) = sync::load_one(&state.db, &row.id).await? else { return Ok(None) };
+            Ok(Some(OfferNode::new(&state.catalog.get(), &Arc::new(record), lang)))
+        }
+        _ => Ok(None),
     }
-    Ok(())
-}
-
-async fn set_themes(txn: &DatabaseTransaction, id: &str, themes: Vec<String>) -> Result<()> {
-    OfferTheme::delete_many().filter(offer_theme::Column::OfferId.eq(id)).exec(txn).await?;
-    for t in themes {
-        offer_theme::ActiveModel { offer_id: Set(id.to_owned()), theme_code: Set(t) }.insert(txn).await?;
-    }
-    Ok(())
 }
 
 /// Creates a draft offer.
 pub async fn create(state: &AppState, caller: &Caller, input: OfferInput) -> Result<offer::Model> {
     caller.require_editing()?;
-    let catalog = state.catalog.get();
+    let catalog: Arc<Catalog> = state.catalog.get();
     if input.kind.is_none() {
-        return Err(invalid("input.kind", "required"));
+        return Err(input::required("input.kind"));
     }
     if input.name.is_none() {
-        return Err(invalid("input.name.fr", "required"));
+        return Err(input::required("input.name.fr"));
     }
     if input.location.is_none() {
-        return Err(invalid("input.location", "required"));
+        return Err(input::required("input.location"));
+    }
+    if input.owner.is_some() && !matches!(caller.role(), Some(crate::auth::Role::Admin | crate::auth::Role::Editor)) {
+        return Err(Error::Forbidden("only editors may change who owns an offer".into()));
     }
     let now = Utc::now();
     let id = uuid::Uuid::new_v4().to_string();
     let mut o = offer::Model {
-        id: id.clone(),
+        source: "porte-du-hainaut-api".into(),
+        source_id: format!("offer:{id}"),
+        source_licence: "Licence Ouverte / Etalab 2.0".into(),
+        source_attribution: "La Porte du Hainaut".into(),
+        owner: match caller {
+            Caller::Key { owner, .. } => owner.clone(),
+            Caller::Anonymous => None,
+        },
+        status: OfferStatus::Draft,
+        created_at: now,
+        updated_at: now,
+        in_territory: true,
+        geo_precision: entities::vocab::GeoPrecision::Exact,
+        ..empty_model(&id)
+    };
+    input::apply(&catalog, &mut o, &input, true)?;
+    if let Some(owner) = &input.owner {
+        o.owner = Some(owner.trim().to_owned()).filter(|s| !s.is_empty());
+    }
+    let themes = input.themes.as_deref().map(|t| input::themes(&catalog, "input.themes", t)).transpose()?;
+    let rule = if input.slug.is_some() { SlugRule::Given } else { SlugRule::FromName };
+    let mut w = Writer::begin(&state.db, &caller.actor(), "input.").await?;
+    let saved = w.create(o, rule, RevisionAction::Create).await?;
+    w.set_themes(&saved.id, &themes.unwrap_or_default()).await?;
+    let committed = w.commit().await?;
+    after_commit(state, committed).await;
+    Ok(saved)
+}
+
+fn empty_model(id: &str) -> offer::Model {
+    let now = Utc::now();
+    offer::Model {
+        id: id.to_owned(),
         slug: String::new(),
-        kind: String::new(),
-        classes: json!([]),
+        kind: entities::vocab::OfferKind::Site,
+        classes: Default::default(),
         is_totem: false,
-        name: json!({}),
+        name: Default::default(),
         short_description: None,
         description: None,
         lon: 0.0,
         lat: 0.0,
-        geo_precision: "exact".into(),
+        geo_precision: entities::vocab::GeoPrecision::Exact,
         geometry: None,
         min_lon: 0.0,
         min_lat: 0.0,
@@ -358,39 +181,22 @@ pub async fn create(state: &AppState, caller: &Caller, input: OfferInput) -> Res
         opening_hours_text: None,
         prices: None,
         accessibility: None,
-        labels: json!([]),
+        labels: Default::default(),
         capacity: None,
-        source: "porte-du-hainaut-api".into(),
-        source_id: format!("offer:{id}"),
-        source_licence: "Licence Ouverte / Etalab 2.0".into(),
-        source_attribution: "La Porte du Hainaut".into(),
+        source: String::new(),
+        source_id: String::new(),
+        source_licence: String::new(),
+        source_attribution: String::new(),
         source_url: None,
         source_updated_at: None,
-        owner: match caller {
-            Caller::Key { owner, .. } => owner.clone(),
-            Caller::Anonymous => None,
-        },
-        status: "draft".into(),
+        owner: None,
+        status: OfferStatus::Draft,
         version: 1,
         created_at: now,
         updated_at: now,
         deleted_at: None,
         catalog_version: 0,
-    };
-    let themes = merge(&catalog, caller, &mut o, &input, true)?;
-    let _writer = state.write_lock.lock().await;
-    let txn = state.db.begin().await?;
-    // A slug made from the name may already be taken (the same event in two towns): it then gets
-    // the start of the id. A slug given explicitly must be free.
-    if input.slug.is_none() && slug_is_free(&txn, &o.slug, &id).await.is_err() {
-        o.slug = format!("{}-{}", o.slug, &id[..8]);
     }
-    slug_is_free(&txn, &o.slug, &id).await?;
-    o.clone().into_active_model().insert(&txn).await?;
-    set_themes(&txn, &id, themes.unwrap_or_default()).await?;
-    revision(&txn, &o, "create", &caller.actor(), None).await?;
-    finish(state, txn, &o, Action::Created).await?;
-    Ok(o)
 }
 
 /// Changes the fields given.
@@ -402,21 +208,43 @@ pub async fn update(
     input: OfferInput,
 ) -> Result<offer::Model> {
     let catalog = state.catalog.get();
-    let _writer = state.write_lock.lock().await;
-    let txn = state.db.begin().await?;
-    let current = load_for_edit(&txn, caller, id).await?;
+    if input.owner.is_some() && !matches!(caller.role(), Some(crate::auth::Role::Admin | crate::auth::Role::Editor)) {
+        caller.require_editing()?;
+        return Err(Error::Forbidden("only editors may change who owns an offer".into()));
+    }
+    let themes = input.themes.as_deref().map(|t| input::themes(&catalog, "input.themes", t)).transpose()?;
+    let mut w = Writer::begin(&state.db, &caller.actor(), "input.").await?;
+    let current = for_edit(&w, caller, id).await?;
     if current.deleted_at.is_some() {
         return Err(Error::NotFound(format!("offer {id} is deleted: restore it first")));
     }
     let mut wanted = current.clone();
-    let themes = merge(&catalog, caller, &mut wanted, &input, false)?;
-    slug_is_free(&txn, &wanted.slug, id).await?;
-    let saved = save(&txn, &current, wanted, expected, "update", &caller.actor()).await?;
-    if let Some(t) = themes {
-        set_themes(&txn, id, t).await?;
+    input::apply(&catalog, &mut wanted, &input, false)?;
+    if let Some(owner) = &input.owner {
+        wanted.owner = Some(owner.trim().to_owned()).filter(|s| !s.is_empty());
     }
-    finish(state, txn, &saved, Action::Updated).await?;
+    let saved = w.update(&current, wanted, expected, RevisionAction::Update).await?;
+    if let Some(t) = themes {
+        w.set_themes(id, &t).await?;
+    }
+    let committed = w.commit().await?;
+    after_commit(state, committed).await;
     Ok(saved)
+}
+
+/// What a change of state does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateChange {
+    /// Made public.
+    Publish,
+    /// Back to draft.
+    Unpublish,
+    /// Archived.
+    Archive,
+    /// Soft-deleted.
+    Delete,
+    /// Restored.
+    Restore,
 }
 
 /// Changes the status (publish, unpublish, archive) or the deletion mark.
@@ -425,52 +253,45 @@ pub async fn set_state(
     caller: &Caller,
     id: &str,
     expected: i32,
-    action: Action,
+    change: StateChange,
 ) -> Result<offer::Model> {
-    let _writer = state.write_lock.lock().await;
-    let txn = state.db.begin().await?;
-    let current = load_for_edit(&txn, caller, id).await?;
+    let mut w = Writer::begin(&state.db, &caller.actor(), "").await?;
+    let current = for_edit(&w, caller, id).await?;
     let mut wanted = current.clone();
-    let code = match action {
-        Action::Published => {
-            wanted.status = "published".into();
-            "publish"
+    let action = match change {
+        StateChange::Publish => {
+            wanted.status = OfferStatus::Published;
+            RevisionAction::Publish
         }
-        Action::Unpublished => {
-            wanted.status = "draft".into();
-            "unpublish"
+        StateChange::Unpublish => {
+            wanted.status = OfferStatus::Draft;
+            RevisionAction::Unpublish
         }
-        Action::Archived => {
-            wanted.status = "archived".into();
-            "archive"
+        StateChange::Archive => {
+            wanted.status = OfferStatus::Archived;
+            RevisionAction::Archive
         }
-        Action::Deleted => {
+        StateChange::Delete => {
             if current.deleted_at.is_some() {
-                return Err(Error::Conflict(format!(
-                    "the offer is already deleted: current version is {}",
-                    current.version
-                )));
+                return Err(Error::conflict("the offer is already deleted", current.version));
             }
             wanted.deleted_at = Some(Utc::now());
-            "delete"
+            RevisionAction::Delete
         }
-        Action::Restored => {
+        StateChange::Restore => {
             if current.deleted_at.is_none() {
-                return Err(Error::Conflict(format!(
-                    "the offer is not deleted: current version is {}",
-                    current.version
-                )));
+                return Err(Error::conflict("the offer is not deleted", current.version));
             }
             wanted.deleted_at = None;
-            "restore"
+            RevisionAction::Restore
         }
-        Action::Created | Action::Updated => return Err(Error::Internal("not a state change".into())),
     };
-    if action != Action::Deleted && action != Action::Restored && current.deleted_at.is_some() {
+    if !matches!(change, StateChange::Delete | StateChange::Restore) && current.deleted_at.is_some() {
         return Err(Error::NotFound(format!("offer {id} is deleted: restore it first")));
     }
-    let saved = save(&txn, &current, wanted, expected, code, &caller.actor()).await?;
-    finish(state, txn, &saved, action).await?;
+    let saved = w.update(&current, wanted, expected, action).await?;
+    let committed = w.commit().await?;
+    after_commit(state, committed).await;
     Ok(saved)
 }
 
@@ -482,31 +303,13 @@ pub async fn set_occurrences(
     expected: i32,
     list: Vec<OccurrenceInput>,
 ) -> Result<offer::Model> {
-    if list.len() > 1000 {
-        return Err(invalid("occurrences", "at most 1,000 occurrences"));
-    }
-    for (i, o) in list.iter().enumerate() {
-        if o.end < o.start {
-            return Err(invalid(&format!("occurrences[{i}].end"), "the end is before the start"));
-        }
-    }
-    let _writer = state.write_lock.lock().await;
-    let txn = state.db.begin().await?;
-    let current = load_for_edit(&txn, caller, id).await?;
-    let saved = save(&txn, &current, current.clone(), expected, "update", &caller.actor()).await?;
-    EventOccurrence::delete_many().filter(event_occurrence::Column::OfferId.eq(id)).exec(&txn).await?;
-    let mut seen = BTreeSet::new();
-    for o in list.into_iter().filter(|o| seen.insert(o.start)) {
-        event_occurrence::ActiveModel {
-            offer_id: Set(id.to_owned()),
-            starts_at: Set(o.start),
-            ends_at: Set(o.end),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-    }
-    finish(state, txn, &saved, Action::Updated).await?;
+    let list: Vec<_> = list.into_iter().map(|o| (o.start, o.end)).collect();
+    let mut w = Writer::begin(&state.db, &caller.actor(), "").await?;
+    let current = for_edit(&w, caller, id).await?;
+    let saved = w.touch(&current, expected, RevisionAction::Update).await?;
+    w.set_occurrences(id, &list).await?;
+    let committed = w.commit().await?;
+    after_commit(state, committed).await;
     Ok(saved)
 }
 
@@ -518,41 +321,13 @@ pub async fn set_media(
     expected: i32,
     list: Vec<input::MediaInput>,
 ) -> Result<offer::Model> {
-    if list.len() > 100 {
-        return Err(invalid("media", "at most 100 items"));
-    }
-    let mut rows = Vec::new();
-    for (i, m) in list.iter().enumerate() {
-        let field = format!("media[{i}]");
-        if !["image", "video", "audio", "document"].contains(&m.kind.as_str()) {
-            return Err(invalid(&format!("{field}.kind"), "image, video, audio or document"));
-        }
-        let url = input::url(&format!("{field}.url"), &m.url)?;
-        if m.licence.trim().is_empty() || m.licence.len() > 200 {
-            return Err(invalid(&format!("{field}.licence"), "required, at most 200 characters"));
-        }
-        let title = m.title.as_ref().map(|t| input::texts(&format!("{field}.title"), t, 300, false)).transpose()?;
-        rows.push(media::ActiveModel {
-            id: Set(uuid::Uuid::new_v4().to_string()),
-            offer_id: Set(id.to_owned()),
-            position: Set(i as i32 + 1),
-            kind: Set(m.kind.clone()),
-            url: Set(url),
-            title: Set(title),
-            licence: Set(Some(m.licence.trim().to_owned())),
-            credit: Set(m.credit.as_ref().map(|c| c.trim().to_owned())),
-            mime_type: Set(m.mime_type.clone()),
-        });
-    }
-    let _writer = state.write_lock.lock().await;
-    let txn = state.db.begin().await?;
-    let current = load_for_edit(&txn, caller, id).await?;
-    let saved = save(&txn, &current, current.clone(), expected, "update", &caller.actor()).await?;
-    Media::delete_many().filter(media::Column::OfferId.eq(id)).exec(&txn).await?;
-    for r in rows {
-        r.insert(&txn).await?;
-    }
-    finish(state, txn, &saved, Action::Updated).await?;
+    let media = input::media(&list)?;
+    let mut w = Writer::begin(&state.db, &caller.actor(), "").await?;
+    let current = for_edit(&w, caller, id).await?;
+    let saved = w.touch(&current, expected, RevisionAction::Update).await?;
+    w.set_media(id, media).await?;
+    let committed = w.commit().await?;
+    after_commit(state, committed).await;
     Ok(saved)
 }
 
@@ -565,26 +340,19 @@ pub async fn set_correlates(
     offers: Vec<String>,
 ) -> Result<offer::Model> {
     caller.require_editor()?;
-    let _writer = state.write_lock.lock().await;
-    let txn = state.db.begin().await?;
-    let current = load_for_edit(&txn, caller, id).await?;
+    let mut w = Writer::begin(&state.db, &caller.actor(), "").await?;
+    let current = for_edit(&w, caller, id).await?;
     if !current.is_totem {
-        return Err(invalid("totemId", "only a totem has corrélats"));
+        return Err(input::invalid_field("totemId", "only a totem has corrélats"));
     }
-    for (i, o) in offers.iter().enumerate() {
-        if o == id || Offer::find_by_id(o.clone()).one(&txn).await?.is_none() {
-            return Err(invalid(&format!("offerIds[{i}]"), format!("no offer {o} to link")));
-        }
+    if let Some(i) = offers.iter().position(|o| o == id) {
+        return Err(input::invalid_field(&format!("offerIds[{i}]"), "a totem is not its own corrélat"));
     }
-    let saved = save(&txn, &current, current.clone(), expected, "update", &caller.actor()).await?;
-    OfferCorrelate::delete_many().filter(offer_correlate::Column::TotemId.eq(id)).exec(&txn).await?;
-    let mut seen = BTreeSet::new();
-    for (i, o) in offers.into_iter().filter(|o| seen.insert(o.clone())).enumerate() {
-        offer_correlate::ActiveModel { totem_id: Set(id.to_owned()), offer_id: Set(o), position: Set(i as i32 + 1) }
-            .insert(&txn)
-            .await?;
-    }
-    finish(state, txn, &saved, Action::Updated).await?;
+    linked(&w, caller, "offerIds", &offers).await?;
+    let saved = w.touch(&current, expected, RevisionAction::Update).await?;
+    w.set_correlates(id, &offers).await?;
+    let committed = w.commit().await?;
+    after_commit(state, committed).await;
     Ok(saved)
 }
 
@@ -598,63 +366,43 @@ pub async fn set_route_stages(
     practices: Option<Vec<String>>,
 ) -> Result<offer::Model> {
     if offers.len() < 2 || offers.len() > 200 {
-        return Err(invalid("offerIds", "a route has 2 to 200 stages"));
+        return Err(input::invalid_field("offerIds", "a route has 2 to 200 stages"));
     }
-    let _writer = state.write_lock.lock().await;
-    let txn = state.db.begin().await?;
-    let current = load_for_edit(&txn, caller, id).await?;
-    if current.kind != "route" {
-        return Err(invalid("routeId", "only an offer of kind route has stages"));
+    let mut w = Writer::begin(&state.db, &caller.actor(), "").await?;
+    let current = for_edit(&w, caller, id).await?;
+    if current.kind != entities::vocab::OfferKind::Route {
+        return Err(input::invalid_field("routeId", "only an offer of kind route has stages"));
     }
-    let mut points = Vec::new();
-    for (i, o) in offers.iter().enumerate() {
-        let stage = Offer::find_by_id(o.clone())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| invalid(&format!("offerIds[{i}]"), format!("no offer {o}")))?;
-        points.push((stage.lon, stage.lat));
-    }
-    let existing = Route::find_by_id(id.to_owned()).one(&txn).await?;
-    let line_precision = existing.as_ref().map_or_else(|| "schematic".to_owned(), |r| r.line_precision.clone());
+    let stages = linked(&w, caller, "offerIds", &offers).await?;
+    let points: Vec<(f64, f64)> = stages.iter().map(|s| (s.lon, s.lat)).collect();
+    use sea_orm::EntityTrait;
+    let existing = entities::prelude::Route::find_by_id(id.to_owned()).one(w.db()).await?;
+    let line_precision = existing.as_ref().map_or(LinePrecision::Schematic, |r| r.line_precision);
     let mut wanted = current.clone();
-    let line = geo::LineString::from(points.clone());
-    let length: f64 = {
-        use geo::{Distance, Haversine};
-        line.lines().map(|l| Haversine.distance(geo::Point::from(l.start), geo::Point::from(l.end))).sum()
-    };
-    if line_precision == "schematic" {
+    let line = geo::LineString::from(points);
+    let length: f64 =
+        line.lines().map(|l| Haversine.distance(geo::Point::from(l.start), geo::Point::from(l.end))).sum();
+    if line_precision == LinePrecision::Schematic {
         let g = geo::Geometry::LineString(line);
-        let [w, s, e, n] = seed::geometry::bbox(&g).map_err(|e| Error::Internal(e.to_string()))?;
-        wanted.geometry = Some(seed::geometry::to_geojson(&g).to_string());
-        (wanted.min_lon, wanted.min_lat, wanted.max_lon, wanted.max_lat) = (w, s, e, n);
+        let [west, south, east, north] =
+            entities::domain::geometry::bbox(&g).map_err(|e| Error::Internal(e.to_string()))?;
+        wanted.geometry = Some(entities::domain::geometry::to_geojson(&g).to_string());
+        (wanted.min_lon, wanted.min_lat, wanted.max_lon, wanted.max_lat) = (west, south, east, north);
     }
-    let saved = save(&txn, &current, wanted, expected, "update", &caller.actor()).await?;
-    let practices = json!(practices.map(|p| input::codes("practices", &p)).transpose()?.unwrap_or_else(|| {
-        existing
-            .as_ref()
-            .and_then(|r| {
-                r.practices.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-            })
-            .unwrap_or_default()
-    }));
-    let details = route::ActiveModel {
-        offer_id: Set(id.to_owned()),
-        length_meters: Set((length * 10.0).round() / 10.0),
-        practices: Set(practices),
-        difficulty: Set(existing.as_ref().and_then(|r| r.difficulty.clone())),
-        line_precision: Set(line_precision),
+    let saved = w.update(&current, wanted, expected, RevisionAction::Update).await?;
+    let practices = match practices {
+        Some(p) => entities::values::Codes(p),
+        None => existing.as_ref().map(|r| r.practices.clone()).unwrap_or_default(),
     };
-    if existing.is_some() {
-        details.update(&txn).await?;
-    } else {
-        details.insert(&txn).await?;
-    }
-    RouteStage::delete_many().filter(route_stage::Column::RouteId.eq(id)).exec(&txn).await?;
-    for (i, o) in offers.into_iter().enumerate() {
-        route_stage::ActiveModel { route_id: Set(id.to_owned()), position: Set(i as i32 + 1), offer_id: Set(o) }
-            .insert(&txn)
-            .await?;
-    }
-    finish(state, txn, &saved, Action::Updated).await?;
+    let facts = entities::route::Model {
+        offer_id: id.to_owned(),
+        length_meters: (length * 10.0).round() / 10.0,
+        practices,
+        difficulty: existing.as_ref().and_then(|r| r.difficulty),
+        line_precision,
+    };
+    w.set_route(facts, &offers).await?;
+    let committed = w.commit().await?;
+    after_commit(state, committed).await;
     Ok(saved)
 }

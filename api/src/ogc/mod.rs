@@ -75,8 +75,7 @@ fn collection(base: &str, catalog: &Catalog, layer: Layer) -> Value {
     });
     if layer != Layer::Communes {
         let (start, end) = catalog
-            .offers
-            .iter()
+            .by_name()
             .flat_map(|o| o.occurrences.iter())
             .fold((None::<DateTime<Utc>>, None::<DateTime<Utc>>), |(s, e), x| {
                 (Some(s.map_or(x.start, |s| s.min(x.start))), Some(e.map_or(x.end, |e| e.max(x.end))))
@@ -198,18 +197,21 @@ pub async fn items(
             .map(|c| json!({ "type": "Feature", "id": c.insee, "geometry": c.geometry_json, "properties": { "code": c.insee, "name": c.name, "population": c.population } }))
             .collect()
     } else {
-        let candidates: Vec<usize> = match bbox {
-            Some(b) => catalog.intersecting(b),
-            None => (0..catalog.offers.len()).collect(),
+        let candidates: Vec<&std::sync::Arc<crate::catalog::OfferRecord>> = match bbox {
+            Some(b) => {
+                let mut v = catalog.intersecting(b);
+                v.sort_by(|a, b| a.sort_name.cmp(&b.sort_name).then(a.id.cmp(&b.id)));
+                v
+            }
+            None => catalog.by_name().collect(),
         };
         candidates
             .into_iter()
-            .map(|i| &catalog.offers[i])
             .filter(|o| layer.holds(o) && o.in_territory)
-            .filter(|o| q.get("kind").is_none_or(|v| &o.kind == v))
-            .filter(|o| q.get("theme").is_none_or(|v| o.themes.contains(v)))
-            .filter(|o| q.get("commune").is_none_or(|v| o.commune.as_ref() == Some(v)))
-            .filter(|o| q.get("slug").is_none_or(|v| &o.slug == v))
+            .filter(|o| q.get("kind").is_none_or(|v| o.kind.code() == v))
+            .filter(|o| q.get("theme").is_none_or(|v| o.themes.iter().any(|t| **t == **v)))
+            .filter(|o| q.get("commune").is_none_or(|v| o.commune.as_deref() == Some(v.as_str())))
+            .filter(|o| q.get("slug").is_none_or(|v| *o.slug == **v))
             .filter(|o| q.get("isTotem").is_none_or(|v| v == if o.is_totem { "true" } else { "false" }))
             // Features whose geometry intersects the box (Part 1, 7.15.3): the point of the
             // offers layer, the shapes of the others.
@@ -274,7 +276,6 @@ pub async fn item(
     } else {
         let o = catalog
             .by_id(&fid)
-            .map(|i| &catalog.offers[i])
             .filter(|o| layer.holds(o))
             .ok_or_else(|| Error::NotFound(format!("no feature {fid} in {id}")))?;
         offer_feature(o, layer, Lang::Fr, &state.config.website_url())

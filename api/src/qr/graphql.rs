@@ -12,8 +12,8 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use super::codes::{self, Target};
 use crate::catalog::Catalog;
 use crate::error::Error;
+use crate::graphql::context::caller;
 use crate::lang::Lang;
-use crate::offers::mutation::caller;
 use crate::offers::types::{OfferNode, ThemeNode};
 use crate::state::{AppState, Urls};
 
@@ -54,9 +54,9 @@ impl QrCodeNode {
     /// The target, while it is public.
     async fn target(&self) -> Option<QrTarget> {
         match Target::from_row(&self.row) {
-            Target::Offer(id) | Target::Route(id) => self.catalog.by_id(&id).map(|index| {
-                QrTarget::Offer(OfferNode { catalog: self.catalog.clone(), index, lang: self.lang, distance: None })
-            }),
+            Target::Offer(id) | Target::Route(id) => {
+                self.catalog.by_id(&id).map(|r| QrTarget::Offer(OfferNode::new(&self.catalog, r, self.lang)))
+            }
             Target::Theme(code) => self
                 .catalog
                 .themes
@@ -104,9 +104,8 @@ impl QrMutation {
         caller(ctx).require_editor().map_err(Error::into_graphql)?;
         let state = ctx.data::<AppState>()?;
         let catalog = state.catalog.get();
-        let target = if let Some(i) = catalog.by_id(&target_id).or_else(|| catalog.by_slug(&target_id)) {
-            let o = &catalog.offers[i];
-            if o.route.is_some() { Target::Route(o.id.clone()) } else { Target::Offer(o.id.clone()) }
+        let target = if let Some(o) = catalog.find(&target_id) {
+            if o.route.is_some() { Target::Route(o.id_string()) } else { Target::Offer(o.id_string()) }
         } else if catalog.theme(&target_id).is_some() {
             Target::Theme(target_id.0.clone())
         } else {
@@ -115,6 +114,6 @@ impl QrMutation {
             );
         };
         let row = codes::create(&state.db, &target).await.map_err(Error::into_graphql)?;
-        Ok(QrCodeNode { row, catalog, lang: crate::offers::query::lang(ctx, None) })
+        Ok(QrCodeNode { row, catalog, lang: crate::graphql::context::lang(ctx, None) })
     }
 }

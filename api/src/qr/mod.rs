@@ -56,12 +56,12 @@ fn target_page(state: &AppState, catalog: &Catalog, target: &Target) -> Option<(
     let website = state.config.website_url();
     match target {
         Target::Offer(id) | Target::Route(id) => {
-            let o = &catalog.offers[catalog.by_id(id)?];
+            let o = catalog.by_id(id)?;
             let url = format!("{website}/offres/{}", o.slug);
             let name = o.name.get(Lang::Fr).map(|(n, _)| n.to_owned()).unwrap_or_default();
             Some((
                 url.clone(),
-                json!({ "kind": if o.route.is_some() { "route" } else { "offer" }, "id": o.id, "slug": o.slug, "name": name, "url": url }),
+                json!({ "kind": if o.route.is_some() { "route" } else { "offer" }, "id": o.id_string(), "slug": &*o.slug, "name": name, "url": url }),
             ))
         }
         Target::Theme(code) => {
@@ -137,8 +137,7 @@ async fn gone(
             .all(&state.db)
             .await
             .ok()
-            .and_then(|links| links.into_iter().find_map(|l| catalog.by_id(&l.totem_id)))
-            .map(|i| &catalog.offers[i]),
+            .and_then(|links| links.into_iter().find_map(|l| catalog.by_id(&l.totem_id))),
         Target::Theme(_) => None,
     };
     let website = state.config.website_url();
@@ -197,7 +196,6 @@ pub async fn sign(State(state): State<AppState>, Path(code): Path<String>, heade
         Target::Offer(id) | Target::Route(id) => {
             let o = catalog
                 .by_id(id)
-                .map(|i| &catalog.offers[i])
                 .ok_or_else(|| Error::NotFound("the place of this code is no longer offered".into()))?;
             let theme = o.themes.first().and_then(|t| catalog.theme(t));
             (
@@ -229,7 +227,7 @@ pub async fn generate(db: &sea_orm::DatabaseConnection) -> Result<(usize, usize)
     let (mut created, mut kept) = (0, 0);
     for id in ids {
         let Some(o) = Offer::find_by_id(id.clone()).one(db).await? else { continue };
-        let target = if o.kind == "route" { Target::Route(id) } else { Target::Offer(id) };
+        let target = if o.kind == entities::vocab::OfferKind::Route { Target::Route(id) } else { Target::Offer(id) };
         if codes::of_target(db, &target).await?.is_empty() {
             codes::create(db, &target).await?;
             created += 1;

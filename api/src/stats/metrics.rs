@@ -89,7 +89,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     let m = &state.metrics;
     let catalog = state.catalog.get();
     m.catalog_version.set(catalog.version);
-    m.catalog_offers.set(i64::try_from(catalog.offers.len()).unwrap_or(i64::MAX));
+    m.catalog_offers.set(i64::try_from(catalog.len()).unwrap_or(i64::MAX));
     let scans: Option<i64> = entities::prelude::QrScan::find()
         .select_only()
         .column_as(sea_orm::sea_query::Expr::cust("CAST(COALESCE(SUM(count), 0) AS BIGINT)"), "total")

@@ -11,8 +11,8 @@ use entities::prelude::{QrCode, QrScan};
 use sea_orm::EntityTrait;
 
 use crate::error::Error;
-use crate::offers::mutation::caller;
-use crate::offers::query::catalog;
+use crate::graphql::context::caller;
+use crate::graphql::context::catalog;
 use crate::offers::types::OfferNode;
 use crate::state::AppState;
 
@@ -69,8 +69,8 @@ impl Stats {
     async fn offers_by_kind(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Count>> {
         let c = catalog(ctx)?;
         let mut m = BTreeMap::new();
-        for o in &c.offers {
-            *m.entry(o.kind.clone()).or_insert(0) += 1;
+        for o in c.by_name() {
+            *m.entry(o.kind.code().to_owned()).or_insert(0) += 1;
         }
         Ok(sorted(m, &HashMap::new()))
     }
@@ -78,9 +78,9 @@ impl Stats {
     async fn offers_by_theme(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Count>> {
         let c = catalog(ctx)?;
         let mut m: BTreeMap<String, i64> = c.themes.iter().map(|t| (t.code.clone(), 0)).collect();
-        for o in &c.offers {
+        for o in c.by_name() {
             for t in &o.themes {
-                *m.entry(t.clone()).or_insert(0) += 1;
+                *m.entry(t.to_string()).or_insert(0) += 1;
             }
         }
         let labels = c
@@ -94,9 +94,9 @@ impl Stats {
     async fn offers_by_commune(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Count>> {
         let c = catalog(ctx)?;
         let mut m: BTreeMap<String, i64> = c.communes.iter().map(|x| (x.insee.clone(), 0)).collect();
-        for o in &c.offers {
+        for o in c.by_name() {
             if let Some(code) = &o.commune {
-                *m.entry(code.clone()).or_insert(0) += 1;
+                *m.entry(code.to_string()).or_insert(0) += 1;
             }
         }
         let labels = c.communes.iter().map(|x| (x.insee.clone(), x.name.clone())).collect();
@@ -106,11 +106,11 @@ impl Stats {
     async fn accommodation_by_commune(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Accommodation>> {
         let c = catalog(ctx)?;
         let mut m: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-        for o in c.offers.iter().filter(|o| o.kind == "accommodation") {
+        for o in c.by_name().filter(|o| o.kind == entities::vocab::OfferKind::Accommodation) {
             let Some(code) = &o.commune else { continue };
-            let e = m.entry(code.clone()).or_insert((0, 0));
+            let e = m.entry(code.to_string()).or_insert((0, 0));
             e.0 += 1;
-            e.1 += o.capacity.as_ref().and_then(|cap| cap.get("beds")).and_then(serde_json::Value::as_i64).unwrap_or(0);
+            e.1 += o.capacity.as_ref().and_then(|cap| cap.beds).map_or(0, i64::from);
         }
         Ok(m.into_iter()
             .map(|(commune, (offers, beds))| Accommodation {
@@ -168,7 +168,7 @@ impl Stats {
             .map(|((kind, id), scans)| {
                 let name = match kind.as_str() {
                     "theme" => c.theme(&id).and_then(|t| t.name.get(crate::lang::Lang::Fr).map(|n| n.0.to_owned())),
-                    _ => c.by_id(&id).and_then(|i| c.offers[i].name.get(crate::lang::Lang::Fr).map(|n| n.0.to_owned())),
+                    _ => c.by_id(&id).and_then(|o| o.name.get(crate::lang::Lang::Fr).map(|n| n.0.to_owned())),
                 };
                 TargetScans { kind, id, name, scans }
             })
@@ -200,13 +200,13 @@ impl Stats {
         let first = first.unwrap_or(50);
         let c = catalog(ctx)?;
         let limit = Utc::now() - Duration::days(365);
-        let mut stale: Vec<usize> = (0..c.offers.len()).filter(|&i| c.offers[i].updated_at < limit).collect();
-        stale.sort_by_key(|&i| c.offers[i].updated_at);
-        let lang = crate::offers::query::lang(ctx, None);
+        let mut stale: Vec<_> = c.by_name().filter(|o| o.updated_at < limit).collect();
+        stale.sort_by(|a, b| a.updated_at.cmp(&b.updated_at).then(a.id.cmp(&b.id)));
+        let lang = crate::graphql::context::lang(ctx, None);
         Ok(stale
             .into_iter()
             .take(usize::try_from(first.clamp(0, 1000)).unwrap_or(0))
-            .map(|index| OfferNode { catalog: c.clone(), index, lang, distance: None })
+            .map(|o| OfferNode::new(&c, o, lang))
             .collect())
     }
 }

@@ -11,15 +11,11 @@ use geo::{BooleanOps, Coord, Geometry, LineString, MultiLineString, MultiPolygon
 use geozero::ToMvt;
 use geozero::mvt::{Message, TagsBuilder, Tile, TileValue, tile};
 
+use entities::domain::mercator::{self, TILE_BUFFER as BUFFER, TILE_EXTENT as EXTENT};
+
 use super::Layer;
-use super::mercator;
 use crate::catalog::{Catalog, OfferRecord};
 use crate::lang::Lang;
-
-/// Tile extent in integer units.
-pub const EXTENT: u32 = 4096;
-/// Buffer around the tile, in units, so lines and fills join across tile edges.
-pub const BUFFER: f64 = 64.0;
 /// Simplification tolerance in units: a quarter of a pixel of a 512-pixel tile.
 pub const SIMPLIFY: f64 = 2.0;
 
@@ -35,7 +31,7 @@ pub struct TileCoord {
 }
 
 /// Highest zoom served.
-pub const MAX_ZOOM: u8 = 22;
+pub use entities::domain::mercator::MAX_ZOOM;
 
 impl TileCoord {
     /// Checks a tile address.
@@ -172,16 +168,16 @@ fn offer_tags(tags: &mut TagsBuilder, feature: &mut tile::Feature, o: &OfferReco
         feature.tags.push(k);
         feature.tags.push(v);
     };
-    add("id", TileValue::Str(o.id.clone()));
-    add("slug", TileValue::Str(o.slug.clone()));
+    add("id", TileValue::Str(o.id_string()));
+    add("slug", TileValue::Str(o.slug.to_string()));
     add("name", TileValue::Str(o.name.get(lang).map(|(t, _)| t.to_owned()).unwrap_or_default()));
-    add("kind", TileValue::Str(o.kind.clone()));
+    add("kind", TileValue::Str(o.kind.code().to_owned()));
     add("themes", TileValue::Str(o.themes.join(",")));
-    add("theme", TileValue::Str(o.themes.first().cloned().unwrap_or_default()));
+    add("theme", TileValue::Str(o.themes.first().map(|t| t.to_string()).unwrap_or_default()));
     add("isTotem", TileValue::Bool(o.is_totem));
     add("url", TileValue::Str(format!("{website}/offres/{}", o.slug)));
     if let Some(c) = &o.commune {
-        add("commune", TileValue::Str(c.clone()));
+        add("commune", TileValue::Str(c.to_string()));
     }
     if let Some(r) = &o.route {
         add("lengthMeters", TileValue::Double(r.length_meters));
@@ -222,8 +218,7 @@ pub fn encode(
                 }
             }
             _ => {
-                for i in catalog.intersecting(bounds) {
-                    let o = &catalog.offers[i];
+                for o in catalog.intersecting(bounds) {
                     if !layer.holds(o) || (!outside && !o.in_territory) {
                         continue;
                     }
@@ -239,7 +234,7 @@ pub fn encode(
                     };
                     let Some(g) = prepare(tile, &g) else { continue };
                     let Ok(mut f) = g.to_mvt_unscaled() else { continue };
-                    f.id = Some(feature_id(&o.id));
+                    f.id = Some(feature_id(&o.id_string()));
                     offer_tags(&mut tags, &mut f, o, lang, website);
                     features.push(f);
                 }

@@ -2,7 +2,7 @@
 //! `GET /tiles/{layers}.json`, and a MapLibre style at `GET /tiles/style.json`.
 
 pub mod encode;
-pub mod mercator;
+
 pub mod style;
 
 use axum::Json;
@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::catalog::{Catalog, OfferRecord};
 use crate::error::{Error, Result};
-use crate::http_cache::{CacheKey, CacheKind, conditional};
+use crate::http_cache::{CacheKey, CacheKind, conditional, known};
 use crate::lang::Lang;
 use crate::state::AppState;
 use encode::{MAX_ZOOM, TileCoord};
@@ -70,8 +70,8 @@ impl Layer {
     pub fn holds(self, o: &OfferRecord) -> bool {
         match self {
             Layer::Offers => true,
-            Layer::Routes => o.route.is_some() && o.geometry.is_some(),
-            Layer::Footprints => o.route.is_none() && o.geometry.is_some(),
+            Layer::Routes => o.is_route(),
+            Layer::Footprints => o.is_footprint(),
             Layer::Communes => false,
         }
     }
@@ -128,7 +128,7 @@ pub fn parse_lang(lang: Option<&str>) -> Result<Lang> {
 /// Bounds of the territory (west, south, east, north).
 pub fn territory_bounds(catalog: &Catalog) -> [f64; 4] {
     let mut b = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
-    for c in &catalog.communes {
+    for c in catalog.communes.iter() {
         b = [b[0].min(c.bbox[0]), b[1].min(c.bbox[1]), b[2].max(c.bbox[2]), b[3].max(c.bbox[3])];
     }
     if catalog.communes.is_empty() { [-180.0, -85.0, 180.0, 85.0] } else { b }
@@ -137,10 +137,9 @@ pub fn territory_bounds(catalog: &Catalog) -> [f64; 4] {
 /// The attribution of the data shown on maps.
 pub fn attribution(catalog: &Catalog) -> String {
     let mut licences: Vec<String> = catalog
-        .offers
-        .iter()
+        .by_name()
         .map(|o| {
-            if &*o.provenance.source == seed::territory::CURATED_SOURCE {
+            if &*o.provenance.source == entities::domain::ids::CURATED_SOURCE {
                 "Porte du Hainaut offer API (curated)".to_owned()
             } else {
                 o.provenance.attribution.to_string()
@@ -171,11 +170,16 @@ pub async fn tile(
     let lang = parse_lang(params.lang.as_deref())?;
     let catalog = state.catalog.get();
     let names: Vec<&str> = layers.iter().map(|l| l.name()).collect();
+    // Keyed by the last change that touched the tile: a change elsewhere leaves it cached.
+    let epoch = catalog.epochs.tile(coord.z, coord.x, coord.y);
     let key = CacheKey::new(
         CacheKind::Tile,
-        catalog.version,
+        epoch,
         format!("{}/{}/{}/{}/{}/{}", names.join(","), coord.z, coord.x, coord.y, lang.code(), params.outside),
     );
+    if let Some(r) = known(&headers, &key, "public, max-age=60") {
+        return Ok(r);
+    }
     let website = state.config.website_url();
     let outside = params.outside;
     let cached = state

@@ -1,4 +1,5 @@
-//! GeoJSON in and out of `geo` types, shared by the seeder, the importer and the API.
+//! GeoJSON in and out of `geo` types, and the checks a geometry must pass to enter the offer:
+//! shared by the API, the territory loader and the importers.
 //!
 //! Output follows RFC 7946 to the letter: `[lon, lat]`, at most six decimals, exterior rings
 //! counter-clockwise and holes clockwise (the source files have them the other way round).
@@ -106,6 +107,46 @@ pub fn bbox(g: &Geometry<f64>) -> Result<[f64; 4], GeometryError> {
     Ok([r.min().x, r.min().y, r.max().x, r.max().y])
 }
 
+/// Reads a footprint or line as it may enter the offer, whoever sends it: an RFC 7946 Polygon,
+/// MultiPolygon, LineString or MultiLineString, positions in range, rings closed with at least
+/// four positions, valid by `geo`'s rules (no self-intersection). The message says what is wrong.
+pub fn footprint(value: &Value) -> Result<Geometry<f64>, String> {
+    use geo::Validation;
+    let g = parse(value).map_err(|e| e.to_string())?;
+    if !matches!(
+        g,
+        Geometry::Polygon(_) | Geometry::MultiPolygon(_) | Geometry::LineString(_) | Geometry::MultiLineString(_)
+    ) {
+        return Err("a footprint is a Polygon, MultiPolygon, LineString or MultiLineString".into());
+    }
+    if let Some(c) = out_of_range(&g) {
+        return Err(format!("position [{}, {}] is out of range", c.x, c.y));
+    }
+    let polygons: Vec<&Value> = match (value.get("type").and_then(Value::as_str), value.get("coordinates")) {
+        (Some("Polygon"), Some(rings)) => vec![rings],
+        (Some("MultiPolygon"), Some(Value::Array(polys))) => polys.iter().collect(),
+        _ => vec![],
+    };
+    for p in polygons {
+        for ring in p.as_array().into_iter().flatten() {
+            let n = ring.as_array().map_or(0, Vec::len);
+            if n < 4 || ring.get(0) != ring.get(n - 1) {
+                return Err("every ring must be closed and have at least four positions".into());
+            }
+        }
+    }
+    g.check_validation().map_err(|e| format!("invalid geometry: {e}"))?;
+    Ok(g)
+}
+
+/// The first position that is not a finite WGS84 longitude and latitude.
+fn out_of_range(g: &Geometry<f64>) -> Option<Coord<f64>> {
+    use geo::CoordsIter;
+    g.coords_iter().find(|c| {
+        !c.x.is_finite() || !c.y.is_finite() || !(-180.0..=180.0).contains(&c.x) || !(-90.0..=90.0).contains(&c.y)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +166,20 @@ mod tests {
     fn coordinates_are_rounded_to_six_decimals() {
         let g = parse(&json!({"type": "Point", "coordinates": [3.123456789, 50.987654321]})).expect("valid point");
         assert_eq!(to_geojson(&g), json!({"type": "Point", "coordinates": [3.123457, 50.987654]}));
+    }
+
+    #[test]
+    fn footprints_are_checked_as_every_writer_needs() {
+        let bowtie =
+            json!({"type": "Polygon", "coordinates": [[[3.4,50.3],[3.5,50.4],[3.5,50.3],[3.4,50.4],[3.4,50.3]]]});
+        assert!(footprint(&bowtie).is_err_and(|e| e.contains("invalid geometry")));
+        let open = json!({"type": "Polygon", "coordinates": [[[3.4,50.3],[3.5,50.3],[3.5,50.4],[3.4,50.4]]]});
+        assert!(footprint(&open).is_err_and(|e| e.contains("closed")));
+        let far = json!({"type": "LineString", "coordinates": [[3.4,50.3],[200,50.3]]});
+        assert!(footprint(&far).is_err_and(|e| e.contains("out of range")));
+        assert!(footprint(&json!({"type": "Point", "coordinates": [3.4, 50.3]})).is_err());
+        let ok = json!({"type": "Polygon", "coordinates": [[[3.4,50.3],[3.5,50.3],[3.5,50.4],[3.4,50.4],[3.4,50.3]]]});
+        assert!(footprint(&ok).is_ok());
     }
 
     #[test]

@@ -5,6 +5,14 @@ use std::f64::consts::PI;
 
 use geo::{Coord, Geometry, MapCoords};
 
+/// Tile extent in integer units (Mapbox Vector Tiles).
+pub const TILE_EXTENT: u32 = 4096;
+/// Buffer around a tile, in tile units: what a tile encodes beyond its edges so lines and fills
+/// join across tiles. A change within that margin of a tile changes the tile.
+pub const TILE_BUFFER: f64 = 64.0;
+/// Highest zoom served.
+pub const MAX_ZOOM: u8 = 22;
+
 /// Latitude where Web Mercator stops.
 pub const MAX_LAT: f64 = 85.051_128_779_806_59;
 
@@ -31,6 +39,21 @@ pub fn project_geometry(g: &Geometry<f64>) -> Geometry<f64> {
     })
 }
 
+/// The tiles of zoom `z` whose buffered area meets a WGS84 box `(west, south, east, north)`:
+/// the inclusive ranges of their `x` and of their `y`.
+pub fn tiles_meeting(bbox: [f64; 4], z: u8) -> ([u32; 2], [u32; 2]) {
+    let n = f64::from(1u32 << z);
+    let margin = TILE_BUFFER / f64::from(TILE_EXTENT) / n;
+    let (x0, y0) = project(bbox[0], bbox[3]);
+    let (x1, y1) = project(bbox[2], bbox[1]);
+    let last = (1u32 << z) - 1;
+    let cell = |v: f64| -> u32 {
+        let c = (v * n).floor();
+        if c <= 0.0 { 0 } else { (c as u32).min(last) }
+    };
+    ([cell(x0 - margin), cell(x1 + margin)], [cell(y0 - margin), cell(y1 + margin)])
+}
+
 /// The WGS84 bounds `(west, south, east, north)` of a tile.
 pub fn tile_bounds(z: u8, x: u32, y: u32) -> [f64; 4] {
     let n = f64::from(1u32 << z);
@@ -48,6 +71,15 @@ mod tests {
         let (x, y) = project(3.4265, 50.3836);
         let (lon, lat) = unproject(x, y);
         assert!((lon - 3.4265).abs() < 1e-9 && (lat - 50.3836).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_point_meets_its_tile_and_the_neighbours_its_buffer_reaches() {
+        let (x, y) = tiles_meeting([3.4265, 50.3836, 3.4265, 50.3836], 14);
+        assert!(x[0] <= 8347 && 8347 <= x[1] && y[0] <= 5529 && 5529 <= y[1]);
+        assert!(x[1] - x[0] <= 1 && y[1] - y[0] <= 1);
+        let (x, y) = tiles_meeting([-180.0, -85.0, 180.0, 85.0], 2);
+        assert_eq!((x, y), ([0, 3], [0, 3]));
     }
 
     #[test]

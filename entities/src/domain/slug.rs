@@ -3,7 +3,7 @@
 /// Turns a name into a slug: `"Église Sainte-Barbe"` → `"eglise-sainte-barbe"`.
 ///
 /// ```
-/// assert_eq!(seed::slug::slugify("Musée d'archéologie"), "musee-d-archeologie");
+/// assert_eq!(entities::domain::slug::slugify("Musée d'archéologie"), "musee-d-archeologie");
 /// ```
 pub fn slugify(text: &str) -> String {
     let ascii = deunicode::deunicode(text).to_lowercase();

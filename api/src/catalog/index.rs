@@ -1,0 +1,443 @@
+//! The spatial and text indexes of a snapshot, changed offer by offer without copying them.
+//!
+//! A *base* built in bulk (two R-trees — bounding boxes in degrees for areas, points on the unit
+//! sphere for distances — and an inverted text index) is shared by every snapshot built on it;
+//! each snapshot adds a small persistent *overlay* of the offers changed since (their new entry,
+//! or none when they left the catalog). A query reads the base, skips what the overlay replaced,
+//! and adds the overlay's matches. When the overlay grows past [`COMPACT_AT`] entries a new base
+//! is built off the write path and the changes made meanwhile are carried over to it.
+//!
+//! Points are indexed as unit vectors: the straight-line (chord) distance between two of them
+//! grows with the great-circle distance, so the R-tree's nearest-neighbour order is the order
+//! of distance on the ground, and `near` reads only the nearest offers instead of all of them.
+//!
+//! Hand-written because the needs are small (a few hundred thousand short texts, in memory) and
+//! an engine such as tantivy would double the build for what an inverted index does here.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use entities::domain::text::tokens;
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{AABB, RTree};
+use uuid::Uuid;
+
+use super::records::{OfferRecord, boxes_meet, point_inside};
+
+/// Overlay entries past which a new base is built.
+pub const COMPACT_AT: usize = 4096;
+/// Mean Earth radius in metres, as `geo`'s haversine uses it.
+const EARTH_RADIUS: f64 = 6_371_008.8;
+/// Weight of a word in a name, against 1 in a description.
+const NAME_WEIGHT: f32 = 4.0;
+
+/// What the indexes know of one offer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// Bounding box (west, south, east, north).
+    pub bbox: [f64; 4],
+    /// Representative point (lon, lat).
+    pub point: [f64; 2],
+    /// Its words with their weight (names count more), each once.
+    pub words: Vec<(Box<str>, f32)>,
+    /// Words in its shortest name: among equal matches, a shorter name is a closer match.
+    pub name_len: u8,
+}
+
+impl Entry {
+    /// The entry of a record.
+    pub fn of(o: &OfferRecord) -> Entry {
+        let mut words: BTreeMap<String, f32> = BTreeMap::new();
+        let mut name_len = usize::MAX;
+        for t in o.name.values() {
+            let w = tokens(t);
+            name_len = name_len.min(w.len());
+            for word in w {
+                words.insert(word, NAME_WEIGHT);
+            }
+        }
+        for t in o.short_description.values().chain(o.description.values()) {
+            for word in tokens(t) {
+                words.entry(word).or_insert(1.0);
+            }
+        }
+        Entry {
+            bbox: o.bbox,
+            point: o.point,
+            words: words.into_iter().map(|(w, s)| (w.into_boxed_str(), s)).collect(),
+            name_len: u8::try_from(name_len.min(64)).unwrap_or(64),
+        }
+    }
+}
+
+/// A point on the unit sphere.
+fn unit_vector(p: [f64; 2]) -> [f64; 3] {
+    let (lon, lat) = (p[0].to_radians(), p[1].to_radians());
+    [lat.cos() * lon.cos(), lat.cos() * lon.sin(), lat.sin()]
+}
+
+/// The squared chord of a distance on the ground.
+fn chord2(meters: f64) -> f64 {
+    let c = 2.0 * (meters / (2.0 * EARTH_RADIUS)).min(std::f64::consts::FRAC_PI_2).sin();
+    c * c
+}
+
+/// The distance in metres between two points (haversine, as `geo` computes it).
+pub fn distance(a: [f64; 2], b: [f64; 2]) -> f64 {
+    use geo::{Distance, Haversine, Point};
+    Haversine.distance(Point::new(a[0], a[1]), Point::new(b[0], b[1]))
+}
+
+/// An index built in bulk, shared by the snapshots built on it.
+struct Base {
+    /// The catalog version it reflects.
+    version: i64,
+    docs: Vec<Uuid>,
+    doc_points: Vec<[f64; 2]>,
+    boxes: RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>,
+    points: RTree<GeomWithData<[f64; 3], u32>>,
+    postings: BTreeMap<Box<str>, Vec<(u32, f32)>>,
+    name_lens: Vec<u8>,
+}
+
+/// The indexes of a snapshot: a shared base and the overlay of what changed since.
+#[derive(Clone)]
+pub struct Index {
+    base: Arc<Base>,
+    /// Offers changed since the base: their entry (none when they left), and the version.
+    overlay: imbl::HashMap<Uuid, (Option<Arc<Entry>>, i64)>,
+}
+
+impl std::fmt::Debug for Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Index")
+            .field("base_version", &self.base.version)
+            .field("base_docs", &self.base.docs.len())
+            .field("overlay", &self.overlay.len())
+            .finish()
+    }
+}
+
+impl Index {
+    /// Builds a base from every entry of a snapshot at `version`.
+    pub fn build(version: i64, entries: impl Iterator<Item = (Uuid, Entry)>) -> Index {
+        let mut docs = Vec::new();
+        let mut doc_points = Vec::new();
+        let mut boxes = Vec::new();
+        let mut points = Vec::new();
+        let mut postings: BTreeMap<Box<str>, Vec<(u32, f32)>> = BTreeMap::new();
+        let mut name_lens = Vec::new();
+        for (id, e) in entries {
+            let d = u32::try_from(docs.len()).unwrap_or(u32::MAX);
+            docs.push(id);
+            doc_points.push(e.point);
+            boxes.push(GeomWithData::new(Rectangle::from_corners([e.bbox[0], e.bbox[1]], [e.bbox[2], e.bbox[3]]), d));
+            points.push(GeomWithData::new(unit_vector(e.point), d));
+            for (w, s) in e.words {
+                postings.entry(w).or_default().push((d, s));
+            }
+            name_lens.push(e.name_len);
+        }
+        let base = Base {
+            version,
+            docs,
+            doc_points,
+            boxes: RTree::bulk_load(boxes),
+            points: RTree::bulk_load(points),
+            postings,
+            name_lens,
+        };
+        Index { base: Arc::new(base), overlay: imbl::HashMap::new() }
+    }
+
+    /// Records an offer's new entry (or its leaving) at `version`.
+    pub fn set(&mut self, id: Uuid, entry: Option<Entry>, version: i64) {
+        self.overlay.insert(id, (entry.map(Arc::new), version));
+    }
+
+    /// Whether the overlay is large enough for a new base to pay.
+    pub fn needs_compaction(&self) -> bool {
+        self.overlay.len() > COMPACT_AT
+    }
+
+    /// The version of the base.
+    pub fn base_version(&self) -> i64 {
+        self.base.version
+    }
+
+    /// Moves onto `fresh` (a base built from the snapshot at its version), keeping the changes
+    /// made after that version.
+    pub fn rebase(&self, fresh: Index) -> Index {
+        let v = fresh.base.version;
+        let overlay = self.overlay.iter().filter(|(_, (_, at))| *at > v).map(|(k, e)| (*k, e.clone())).collect();
+        Index { base: fresh.base, overlay }
+    }
+
+    fn replaced(&self, d: u32) -> bool {
+        self.overlay.contains_key(&self.base.docs[d as usize])
+    }
+
+    fn live_overlay(&self) -> impl Iterator<Item = (Uuid, &Entry)> {
+        self.overlay.iter().filter_map(|(id, (e, _))| e.as_deref().map(|e| (*id, e)))
+    }
+
+    /// Offers whose bounding box meets `bbox`, sorted by id.
+    pub fn intersecting(&self, bbox: [f64; 4]) -> Vec<Uuid> {
+        let env = AABB::from_corners([bbox[0], bbox[1]], [bbox[2], bbox[3]]);
+        let mut out: Vec<Uuid> = self
+            .base
+            .boxes
+            .locate_in_envelope_intersecting(&env)
+            .filter(|b| !self.replaced(b.data))
+            .map(|b| self.base.docs[b.data as usize])
+            .collect();
+        out.extend(self.live_overlay().filter(|(_, e)| boxes_meet(e.bbox, bbox)).map(|(id, _)| id));
+        out.sort_unstable();
+        out
+    }
+
+    /// Offers whose point lies in `bbox`, sorted by id.
+    pub fn points_in(&self, bbox: [f64; 4]) -> Vec<Uuid> {
+        let env = AABB::from_corners([bbox[0], bbox[1]], [bbox[2], bbox[3]]);
+        let mut out: Vec<Uuid> = self
+            .base
+            .boxes
+            .locate_in_envelope_intersecting(&env)
+            .filter(|b| !self.replaced(b.data) && point_inside(self.base.doc_points[b.data as usize], bbox))
+            .map(|b| self.base.docs[b.data as usize])
+            .collect();
+        out.extend(self.live_overlay().filter(|(_, e)| point_inside(e.point, bbox)).map(|(id, _)| id));
+        out.sort_unstable();
+        out
+    }
+
+    /// Offers within `radius` metres of a point, nearest first, with their distance; read lazily
+    /// so a page of the nearest costs only that page.
+    pub fn nearest(&self, center: [f64; 2], radius: f64) -> impl Iterator<Item = (Uuid, f64)> + '_ {
+        let c = unit_vector(center);
+        let limit = chord2(radius);
+        let mut extra: Vec<(Uuid, f64)> =
+            self.live_overlay().map(|(id, e)| (id, distance(center, e.point))).filter(|(_, d)| *d <= radius).collect();
+        extra.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        let base = self
+            .base
+            .points
+            .nearest_neighbor_iter_with_distance_2(&c)
+            .take_while(move |(_, d2)| *d2 <= limit * (1.0 + 1e-9))
+            .filter(|(p, _)| !self.replaced(p.data))
+            // The same metres as everywhere else (the chord orders, the haversine measures).
+            .map(move |(p, _)| {
+                (self.base.docs[p.data as usize], distance(center, self.base.doc_points[p.data as usize]))
+            });
+        Merge { a: base.peekable(), b: extra.into_iter().peekable() }
+    }
+
+    /// Documents holding every word of the query (the last one as a prefix), with a score.
+    pub fn search(&self, query: &str) -> Vec<(Uuid, f32)> {
+        let words = tokens(query);
+        let Some(last) = words.last() else { return Vec::new() };
+        let mut scores: Option<HashMap<u32, f32>> = None;
+        for (i, word) in words.iter().enumerate() {
+            let mut hits: HashMap<u32, f32> = HashMap::new();
+            if i == words.len() - 1 {
+                let from = (std::ops::Bound::Included(word.as_str()), std::ops::Bound::Unbounded);
+                for (w, docs) in
+                    self.base.postings.range::<str, _>(from).take_while(|(w, _)| w.starts_with(last.as_str()))
+                {
+                    // An exact word counts more than a word it merely begins.
+                    let factor = if &**w == word.as_str() { 1.0 } else { 0.6 };
+                    for (d, weight) in docs {
+                        let s = hits.entry(*d).or_insert(0.0);
+                        *s = s.max(weight * factor);
+                    }
+                }
+            } else if let Some(docs) = self.base.postings.get(word.as_str()) {
+                hits.extend(docs.iter().copied());
+            }
+            scores = Some(match scores {
+                None => hits,
+                Some(prev) => prev.into_iter().filter_map(|(d, s)| hits.get(&d).map(|h| (d, s + h))).collect(),
+            });
+        }
+        let mut out: Vec<(Uuid, f32)> = scores
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(d, _)| !self.replaced(*d))
+            .map(|(d, s)| (self.base.docs[d as usize], s + 1.0 / (1.0 + f32::from(self.base.name_lens[d as usize]))))
+            .collect();
+        for (id, e) in self.live_overlay() {
+            if let Some(s) = score(&words, e) {
+                out.push((id, s + 1.0 / (1.0 + f32::from(e.name_len))));
+            }
+        }
+        out
+    }
+
+    /// Every offer's entry as the index sees it, sorted by id (for digests).
+    pub fn entries(&self) -> Vec<(Uuid, Entry)> {
+        let mut out: BTreeMap<Uuid, Entry> = BTreeMap::new();
+        let mut words: HashMap<u32, Vec<(Box<str>, f32)>> = HashMap::new();
+        for (w, docs) in &self.base.postings {
+            for (d, s) in docs {
+                words.entry(*d).or_default().push((w.clone(), *s));
+            }
+        }
+        for b in self.base.boxes.iter() {
+            if self.replaced(b.data) {
+                continue;
+            }
+            let d = b.data as usize;
+            let [lo, hi] = [b.geom().lower(), b.geom().upper()];
+            let mut ws = words.remove(&b.data).unwrap_or_default();
+            ws.sort_by(|a, b| a.0.cmp(&b.0));
+            out.insert(
+                self.base.docs[d],
+                Entry {
+                    bbox: [lo[0], lo[1], hi[0], hi[1]],
+                    point: self.base.doc_points[d],
+                    words: ws,
+                    name_len: self.base.name_lens[d],
+                },
+            );
+        }
+        for (id, e) in self.live_overlay() {
+            out.insert(id, e.clone());
+        }
+        out.into_iter().collect()
+    }
+
+    /// How many offers the base and the overlay hold (for metrics).
+    pub fn sizes(&self) -> (usize, usize) {
+        (self.base.docs.len(), self.overlay.len())
+    }
+}
+
+/// A document's score for the query words, as [`Index::search`] computes it from postings.
+fn score(words: &[String], e: &Entry) -> Option<f32> {
+    let last = words.len().checked_sub(1)?;
+    let mut total = 0.0;
+    for (i, word) in words.iter().enumerate() {
+        let best = e
+            .words
+            .iter()
+            .filter_map(|(w, s)| {
+                if &**w == word.as_str() {
+                    Some(*s)
+                } else if i == last && w.starts_with(word.as_str()) {
+                    Some(s * 0.6)
+                } else {
+                    None
+                }
+            })
+            .fold(None, |acc: Option<f32>, s| Some(acc.map_or(s, |a| a.max(s))))?;
+        total += best;
+    }
+    Some(total)
+}
+
+/// Two streams sorted by distance, merged.
+struct Merge<A: Iterator<Item = (Uuid, f64)>, B: Iterator<Item = (Uuid, f64)>> {
+    a: std::iter::Peekable<A>,
+    b: std::iter::Peekable<B>,
+}
+
+impl<A: Iterator<Item = (Uuid, f64)>, B: Iterator<Item = (Uuid, f64)>> Iterator for Merge<A, B> {
+    type Item = (Uuid, f64);
+
+    fn next(&mut self) -> Option<(Uuid, f64)> {
+        match (self.a.peek(), self.b.peek()) {
+            (Some(x), Some(y)) => {
+                if x.1.total_cmp(&y.1).then(x.0.cmp(&y.0)) != Ordering::Greater {
+                    self.a.next()
+                } else {
+                    self.b.next()
+                }
+            }
+            (Some(_), None) => self.a.next(),
+            (None, _) => self.b.next(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, body: &str, point: [f64; 2]) -> Entry {
+        let mut words: BTreeMap<String, f32> = BTreeMap::new();
+        for w in tokens(name) {
+            words.insert(w, NAME_WEIGHT);
+        }
+        for w in tokens(body) {
+            words.entry(w).or_insert(1.0);
+        }
+        Entry {
+            bbox: [point[0], point[1], point[0], point[1]],
+            point,
+            words: words.into_iter().map(|(w, s)| (w.into_boxed_str(), s)).collect(),
+            name_len: u8::try_from(tokens(name).len()).unwrap_or(64),
+        }
+    }
+
+    fn ids(n: u128) -> Uuid {
+        Uuid::from_u128(n)
+    }
+
+    #[test]
+    fn the_overlay_replaces_the_base_and_searches_as_the_base_would() {
+        let base = Index::build(
+            1,
+            vec![
+                (ids(1), entry("musée de la Tour abbatiale", "", [3.43, 50.45])),
+                (ids(2), entry("Église Sainte-Barbe", "Près de la tour du chevalement", [3.42, 50.38])),
+                (ids(3), entry("Abbaye", "", [3.40, 50.40])),
+            ]
+            .into_iter(),
+        );
+        let rebuilt = |entries: Vec<(Uuid, Entry)>| Index::build(2, entries.into_iter());
+        let mut changed = base.clone();
+        changed.set(ids(2), None, 2);
+        changed.set(ids(4), Some(entry("Tour de guet", "", [3.41, 50.39])), 2);
+        let reference = rebuilt(vec![
+            (ids(1), entry("musée de la Tour abbatiale", "", [3.43, 50.45])),
+            (ids(3), entry("Abbaye", "", [3.40, 50.40])),
+            (ids(4), entry("Tour de guet", "", [3.41, 50.39])),
+        ]);
+        let sorted = |mut v: Vec<(Uuid, f32)>| {
+            v.sort_by_key(|a| a.0);
+            v
+        };
+        for q in ["tour", "TOUR-ABBATIALE", "ab", "eglise", "gue"] {
+            assert_eq!(sorted(changed.search(q)), sorted(reference.search(q)), "{q}");
+        }
+        assert_eq!(changed.intersecting([3.0, 50.0, 4.0, 51.0]), reference.intersecting([3.0, 50.0, 4.0, 51.0]));
+        let near: Vec<Uuid> = changed.nearest([3.42, 50.39], 10_000.0).map(|(id, _)| id).collect();
+        let expect: Vec<Uuid> = reference.nearest([3.42, 50.39], 10_000.0).map(|(id, _)| id).collect();
+        assert_eq!(near, expect);
+        assert_eq!(changed.entries(), reference.entries());
+        // After a new base, the changes made since it are kept.
+        let mut later = changed.clone();
+        later.set(ids(3), None, 3);
+        let rebased = later.rebase(reference.clone());
+        assert_eq!(rebased.entries().len(), 2);
+    }
+
+    #[test]
+    fn nearest_comes_in_order_of_distance_on_the_ground() {
+        // Along a parallel at 50° N a degree of longitude is 0.64 of one of latitude: the
+        // eastern point (0.010° away, 714 m) is nearer than the northern one (0.008°, 890 m),
+        // which an order by degrees would put first.
+        let index = Index::build(
+            1,
+            vec![(ids(1), entry("east", "", [3.0 + 0.010, 50.0])), (ids(2), entry("north", "", [3.0, 50.0 + 0.008]))]
+                .into_iter(),
+        );
+        let order: Vec<(Uuid, f64)> = index.nearest([3.0, 50.0], 5_000.0).collect();
+        assert_eq!(order.iter().map(|o| o.0).collect::<Vec<_>>(), vec![ids(1), ids(2)]);
+        for (id, d) in order {
+            let p = if id == ids(1) { [3.010, 50.0] } else { [3.0, 50.008] };
+            assert!((d - distance([3.0, 50.0], p)).abs() < 0.01, "{d}");
+        }
+    }
+}

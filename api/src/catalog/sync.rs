@@ -1,0 +1,251 @@
+//! Reading the catalog from the database: the whole published offer at start-up, the offers a
+//! set of changes touched, and the change rows since a version (what other instances committed).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use entities::prelude::*;
+use entities::vocab::{OfferStatus, RevisionAction};
+use entities::{
+    catalog_change, event_occurrence, media, offer, offer_correlate, offer_theme, revision, route, route_stage,
+};
+use futures::StreamExt;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use uuid::Uuid;
+
+use super::records::{
+    Children, CommuneRecord, MediaItem, Occurrence, OfferRecord, Records, RouteInfo, Texts, ThemeRecord,
+};
+use crate::error::{Error, Result};
+
+/// Ids per `IN (…)` list.
+const CHUNK: usize = 500;
+
+/// Everything a snapshot is built from.
+pub struct Loaded {
+    /// The catalog version read before the rows.
+    pub version: i64,
+    /// The published offers.
+    pub offers: Vec<OfferRecord>,
+    /// The communes.
+    pub communes: Vec<CommuneRecord>,
+    /// The themes, in display order.
+    pub themes: Vec<ThemeRecord>,
+}
+
+/// The children of offers, by offer id, from link rows.
+#[derive(Default)]
+struct ChildRows {
+    themes: HashMap<String, Vec<String>>,
+    correlates: HashMap<String, Vec<(i32, Uuid)>>,
+    occurrences: HashMap<String, Vec<Occurrence>>,
+    routes: HashMap<String, route::Model>,
+    stages: HashMap<String, Vec<(i32, Uuid)>>,
+    media: HashMap<String, Vec<media::Model>>,
+}
+
+impl ChildRows {
+    fn add_theme(&mut self, t: offer_theme::Model) {
+        self.themes.entry(t.offer_id).or_default().push(t.theme_code);
+    }
+    fn add_correlate(&mut self, c: offer_correlate::Model) {
+        if let Ok(o) = Uuid::parse_str(&c.offer_id) {
+            self.correlates.entry(c.totem_id).or_default().push((c.position, o));
+        }
+    }
+    fn add_occurrence(&mut self, o: event_occurrence::Model) {
+        self.occurrences.entry(o.offer_id).or_default().push(Occurrence { start: o.starts_at, end: o.ends_at });
+    }
+    fn add_stage(&mut self, s: route_stage::Model) {
+        if let Ok(o) = Uuid::parse_str(&s.offer_id) {
+            self.stages.entry(s.route_id).or_default().push((s.position, o));
+        }
+    }
+
+    /// The children of one offer.
+    fn take(&mut self, id: &str) -> Children {
+        let mut correlates = self.correlates.remove(id).unwrap_or_default();
+        correlates.sort();
+        let mut occurrences = self.occurrences.remove(id).unwrap_or_default();
+        occurrences.sort();
+        let route = self.routes.remove(id).map(|r| {
+            let mut stages = self.stages.remove(id).unwrap_or_default();
+            stages.sort();
+            RouteInfo {
+                stages: stages.into_iter().map(|(_, o)| o).collect(),
+                length_meters: r.length_meters,
+                practices: r.practices.0,
+                difficulty: r.difficulty,
+                line_precision: r.line_precision,
+            }
+        });
+        let mut media = self.media.remove(id).unwrap_or_default();
+        media.sort_by_key(|m| m.position);
+        Children {
+            themes: self.themes.remove(id).unwrap_or_default(),
+            correlates: correlates.into_iter().map(|(_, o)| o).collect(),
+            occurrences,
+            route,
+            media: media
+                .into_iter()
+                .map(|m| MediaItem {
+                    id: m.id.into(),
+                    kind: m.kind,
+                    url: m.url.into(),
+                    title: m.title.as_ref().map(Texts::from).unwrap_or_default(),
+                    licence: m.licence.map(Box::from),
+                    credit: m.credit.map(Box::from),
+                    mime_type: m.mime_type.map(Box::from),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Reads the published offer, the communes and the themes.
+pub async fn load_all(db: &sea_orm::DatabaseConnection) -> Result<Loaded> {
+    let version = entities::write::catalog_version(db).await?;
+    let mut children = ChildRows::default();
+    for t in OfferTheme::find().all(db).await? {
+        children.add_theme(t);
+    }
+    for c in OfferCorrelate::find().all(db).await? {
+        children.add_correlate(c);
+    }
+    for o in EventOccurrence::find().all(db).await? {
+        children.add_occurrence(o);
+    }
+    for r in Route::find().all(db).await? {
+        children.routes.insert(r.offer_id.clone(), r);
+    }
+    for s in RouteStage::find().all(db).await? {
+        children.add_stage(s);
+    }
+    for m in Media::find().all(db).await? {
+        children.media.entry(m.offer_id.clone()).or_default().push(m);
+    }
+    // Rows are converted as they stream in, so the database rows of the whole offer are never all
+    // in memory at once (at 500,000 offers they would be gigabytes the allocator keeps).
+    let mut records = Records::default();
+    let mut offers = Vec::new();
+    let mut stream = Offer::find()
+        .filter(offer::Column::Status.eq(OfferStatus::Published))
+        .filter(offer::Column::DeletedAt.is_null())
+        .stream(db)
+        .await?;
+    while let Some(row) = stream.next().await {
+        let row = row?;
+        let kids = children.take(&row.id);
+        offers.push(records.convert(row, kids)?);
+    }
+    drop(stream);
+    let communes =
+        Commune::find().all(db).await?.into_iter().map(CommuneRecord::from_row).collect::<Result<Vec<_>>>()?;
+    let mut themes = Theme::find().order_by_asc(entities::theme::Column::Position).all(db).await?;
+    themes.sort_by_key(|t| t.position);
+    Ok(Loaded { version, offers, communes, themes: themes.into_iter().map(ThemeRecord::from_row).collect() })
+}
+
+/// The rows of some offers (whatever their status) with their children.
+pub async fn load_offers<C: ConnectionTrait>(db: &C, ids: &[String]) -> Result<Vec<(offer::Model, Children)>> {
+    let mut rows = Vec::with_capacity(ids.len());
+    let mut children = ChildRows::default();
+    for chunk in ids.chunks(CHUNK) {
+        let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        rows.extend(Offer::find().filter(offer::Column::Id.is_in(chunk.clone())).all(db).await?);
+        for t in OfferTheme::find().filter(offer_theme::Column::OfferId.is_in(chunk.clone())).all(db).await? {
+            children.add_theme(t);
+        }
+        for c in OfferCorrelate::find().filter(offer_correlate::Column::TotemId.is_in(chunk.clone())).all(db).await? {
+            children.add_correlate(c);
+        }
+        for o in EventOccurrence::find().filter(event_occurrence::Column::OfferId.is_in(chunk.clone())).all(db).await? {
+            children.add_occurrence(o);
+        }
+        for r in Route::find().filter(route::Column::OfferId.is_in(chunk.clone())).all(db).await? {
+            children.routes.insert(r.offer_id.clone(), r);
+        }
+        for s in RouteStage::find().filter(route_stage::Column::RouteId.is_in(chunk.clone())).all(db).await? {
+            children.add_stage(s);
+        }
+        for m in Media::find().filter(media::Column::OfferId.is_in(chunk)).all(db).await? {
+            children.media.entry(m.offer_id.clone()).or_default().push(m);
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let kids = children.take(&r.id);
+            (r, kids)
+        })
+        .collect())
+}
+
+/// One offer's record whatever its status (a draft, an archived or deleted offer), for those who
+/// may edit it.
+pub async fn load_one<C: ConnectionTrait>(db: &C, id: &str) -> Result<Option<OfferRecord>> {
+    let mut found = load_offers(db, &[id.to_owned()]).await?;
+    match found.pop() {
+        Some((row, kids)) => Ok(Some(Records::default().convert(row, kids)?)),
+        None => Ok(None),
+    }
+}
+
+/// One change of an offer, as a revision records it.
+#[derive(Debug, Clone)]
+pub struct ChangeRow {
+    /// The offer.
+    pub offer_id: String,
+    /// Its version after the change.
+    pub version: i32,
+    /// What it was.
+    pub action: RevisionAction,
+    /// The catalog version that committed it.
+    pub catalog_version: i64,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Whether everyone could read the offer before the change.
+    pub was_public: bool,
+}
+
+/// The committed versions after `after` (at most `limit`), and the offer changes they hold.
+pub async fn changes_since<C: ConnectionTrait>(
+    db: &C,
+    after: i64,
+    limit: u64,
+) -> Result<(Vec<catalog_change::Model>, Vec<ChangeRow>)> {
+    let versions = CatalogChange::find()
+        .filter(entities::catalog_change::Column::Version.gt(after))
+        .order_by_asc(entities::catalog_change::Column::Version)
+        .limit(limit)
+        .all(db)
+        .await?;
+    let Some(last) = versions.last().map(|v| v.version) else { return Ok((versions, Vec::new())) };
+    let rows = Revision::find()
+        .filter(revision::Column::CatalogVersion.gt(after))
+        .filter(revision::Column::CatalogVersion.lte(last))
+        .order_by_asc(revision::Column::CatalogVersion)
+        .order_by_asc(revision::Column::Id)
+        .all(db)
+        .await?;
+    let changes = rows
+        .into_iter()
+        .map(|r| ChangeRow {
+            was_public: r.before.as_ref().is_some_and(|b| {
+                b.get("status").and_then(|s| s.as_str()) == Some("published")
+                    && b.get("deletedAt").is_none_or(serde_json::Value::is_null)
+            }),
+            offer_id: r.offer_id,
+            version: r.version,
+            action: r.action,
+            catalog_version: r.catalog_version.unwrap_or(last),
+            at: r.created_at,
+        })
+        .collect();
+    Ok((versions, changes))
+}
+
+/// An offer id as the catalog keys it.
+pub fn parse_id(id: &str) -> Result<Uuid> {
+    Uuid::parse_str(id).map_err(|_| Error::Internal(format!("offer id {id} is not a UUID")))
+}

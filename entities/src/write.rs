@@ -1,0 +1,719 @@
+//! The one write path of the offer. Every change — a mutation, the territory loader, an
+//! importer — opens a [`Writer`], makes its changes through it and commits it; in one transaction
+//! it writes the rows and child rows, checks every offer it writes (the same checks whoever
+//! writes), reserves slugs by one rule, writes a revision per change (with its action and actor),
+//! and takes the next catalog version atomically as its last statement
+//! (`UPDATE … SET version = version + 1 RETURNING version`), so versions are unique and in commit
+//! order across any number of processes; a row in `catalog_changes` records the version.
+//!
+//! Concurrent edits are settled by the database: an update names the version it was made
+//! against (`WHERE version = expected`), and the one that finds the row moved on gets
+//! [`WriteError::Conflict`] with the current version. On SQLite, which has a single writer, the
+//! writers of one process queue on a lock; on PostgreSQL nothing in the process serialises them.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Set, TransactionTrait,
+};
+
+use crate::domain::check::{self, Invalid, invalid};
+use crate::domain::{geometry, hours, slug};
+use crate::prelude::*;
+use crate::values::{MAX_NAME, MAX_SHORT, MAX_TEXT, Texts};
+use crate::vocab::{ChangeScope, RevisionAction};
+use crate::{
+    catalog_change, catalog_state, event_occurrence, media, offer, offer_correlate, offer_theme, revision, route,
+    route_stage,
+};
+
+/// How long a write waits for a row another writer holds (PostgreSQL), before giving up unsaved.
+const LOCK_TIMEOUT: Duration = Duration::from_secs(5);
+/// Rows per statement when many are written at once.
+const CHUNK: usize = 400;
+
+/// Why a write was not saved.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// A field is invalid.
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// The offer is no longer at the version the change was made against.
+    #[error("the offer changed meanwhile: current version is {current}")]
+    Conflict {
+        /// Its version now.
+        current: i32,
+    },
+    /// Nothing there.
+    #[error("{0}")]
+    NotFound(String),
+    /// The database refused or failed.
+    #[error("database: {0}")]
+    Db(#[from] DbErr),
+}
+
+/// Results of the write path.
+pub type WriteResult<T> = Result<T, WriteError>;
+
+/// One change of an offer in a committed unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The offer.
+    pub offer_id: String,
+    /// Its version after the change.
+    pub version: i32,
+    /// What it was.
+    pub action: RevisionAction,
+}
+
+/// What a commit did.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// The catalog version it took.
+    pub version: i64,
+    /// The offers it changed, in the order they were changed.
+    pub changes: Vec<Change>,
+    /// Whether reference data (communes, themes) changed.
+    pub scope: ChangeScope,
+}
+
+/// How a new offer's slug is settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlugRule {
+    /// Given by the writer: it must be free.
+    Given,
+    /// Made from the name: when taken, the start of the id is added to it.
+    FromName,
+}
+
+/// A new offer with what hangs off it, for [`Writer::create_many`].
+#[derive(Debug, Clone)]
+pub struct NewOffer {
+    /// The offer (its slug must be free).
+    pub offer: offer::Model,
+    /// Its theme codes.
+    pub themes: Vec<String>,
+    /// Its occurrences, for an event.
+    pub occurrences: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    /// Its route facts, for a route (stages by offer id).
+    pub route: Option<(route::Model, Vec<String>)>,
+}
+
+/// Serialises the writers of this process on SQLite (one writer per database file).
+static SQLITE_WRITER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A unit of work: one transaction changing the offer.
+pub struct Writer {
+    txn: DatabaseTransaction,
+    actor: String,
+    field_prefix: &'static str,
+    revisions: Vec<revision::ActiveModel>,
+    changes: Vec<Change>,
+    reference: bool,
+    _sqlite: Option<tokio::sync::MutexGuard<'static, ()>>,
+}
+
+impl Writer {
+    /// Opens a unit of work for `actor` (written in revisions). Errors name their fields with
+    /// `field_prefix` before the path (`input.` for the API, nothing for loaders).
+    pub async fn begin(db: &DatabaseConnection, actor: &str, field_prefix: &'static str) -> WriteResult<Writer> {
+        let sqlite = match db.get_database_backend() {
+            DbBackend::Sqlite => Some(SQLITE_WRITER.lock().await),
+            _ => None,
+        };
+        let txn = db.begin().await?;
+        if txn.get_database_backend() == DbBackend::Postgres {
+            txn.execute_unprepared(&format!("SET LOCAL lock_timeout = '{}ms'", LOCK_TIMEOUT.as_millis())).await?;
+        }
+        Ok(Writer {
+            txn,
+            actor: actor.to_owned(),
+            field_prefix,
+            revisions: Vec::new(),
+            changes: Vec::new(),
+            reference: false,
+            _sqlite: sqlite,
+        })
+    }
+
+    /// The transaction, for reads and for the reference data (communes, themes).
+    pub fn db(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+
+    /// Who writes.
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    /// How many offers this unit changed so far.
+    pub fn changed(&self) -> usize {
+        self.changes.len()
+    }
+
+    fn field(&self, path: &str) -> String {
+        format!("{}{path}", self.field_prefix)
+    }
+
+    /// An offer by id.
+    pub async fn find(&self, id: &str) -> WriteResult<Option<offer::Model>> {
+        Ok(Offer::find_by_id(id.to_owned()).one(&self.txn).await?)
+    }
+
+    /// An offer by id, or `NOT_FOUND`.
+    pub async fn get(&self, id: &str) -> WriteResult<offer::Model> {
+        self.find(id).await?.ok_or_else(|| WriteError::NotFound(format!("no offer {id}")))
+    }
+
+    /// An offer by its source's id.
+    pub async fn find_by_source(&self, source: &str, source_id: &str) -> WriteResult<Option<offer::Model>> {
+        Ok(Offer::find()
+            .filter(offer::Column::Source.eq(source))
+            .filter(offer::Column::SourceId.eq(source_id))
+            .one(&self.txn)
+            .await?)
+    }
+
+    async fn slug_taken(&self, slug: &str, id: &str) -> WriteResult<bool> {
+        let taken = Offer::find()
+            .select_only()
+            .column(offer::Column::Id)
+            .filter(offer::Column::Slug.eq(slug))
+            .filter(offer::Column::Id.ne(id))
+            .into_tuple::<String>()
+            .one(&self.txn)
+            .await?;
+        Ok(taken.is_some())
+    }
+
+    /// The one slug rule: a given slug must be free; one made from the name gets the start of
+    /// the id when taken (the same event in two towns), the whole id if that is taken too.
+    async fn settle_slug(&self, o: &mut offer::Model, rule: SlugRule) -> WriteResult<()> {
+        if rule == SlugRule::FromName {
+            let base = slug::slugify(o.name.fr.as_deref().unwrap_or(""));
+            let base: String = base.chars().take(100).collect::<String>().trim_end_matches('-').to_owned();
+            let short: String = o.id.chars().take(8).collect();
+            let mut candidates = vec![base.clone(), format!("{base}-{short}"), format!("{base}-{}", o.id)];
+            candidates.retain(|c| slug::is_slug(c));
+            for c in candidates {
+                if !self.slug_taken(&c, &o.id).await? {
+                    o.slug = c;
+                    return Ok(());
+                }
+            }
+            return Err(invalid(self.field("slug"), "give a slug: none can be made from the name").into());
+        }
+        if !slug::is_slug(&o.slug) {
+            return Err(invalid(
+                self.field("slug"),
+                "lowercase letters, digits and single hyphens, at most 120 characters",
+            )
+            .into());
+        }
+        if self.slug_taken(&o.slug, &o.id).await? {
+            return Err(invalid(self.field("slug"), format!("{:?} is already used by another offer", o.slug)).into());
+        }
+        Ok(())
+    }
+
+    fn record(
+        &mut self,
+        after: &offer::Model,
+        action: RevisionAction,
+        before: Option<&offer::Model>,
+    ) -> WriteResult<()> {
+        let before = before.map(serde_json::to_value).transpose().map_err(|e| DbErr::Custom(e.to_string()))?;
+        self.revisions.push(revision::ActiveModel {
+            offer_id: Set(after.id.clone()),
+            version: Set(after.version),
+            action: Set(action),
+            actor: Set(self.actor.clone()),
+            before: Set(before),
+            created_at: Set(after.updated_at),
+            ..Default::default()
+        });
+        self.changes.push(Change { offer_id: after.id.clone(), version: after.version, action });
+        Ok(())
+    }
+
+    /// Creates an offer (checked, its slug settled by `rule`), with its revision.
+    pub async fn create(
+        &mut self,
+        mut o: offer::Model,
+        rule: SlugRule,
+        action: RevisionAction,
+    ) -> WriteResult<offer::Model> {
+        o.version = 1;
+        check_offer(&o, self.field_prefix)?;
+        self.settle_slug(&mut o, rule).await?;
+        o.clone().into_active_model().insert(&self.txn).await?;
+        self.record(&o, action, None)?;
+        Ok(o)
+    }
+
+    /// Creates many new offers at once (bulk statements: the path of imports and generators),
+    /// each checked, each with its revision; a slug already taken refuses the whole unit.
+    pub async fn create_many(&mut self, batch: Vec<NewOffer>, action: RevisionAction) -> WriteResult<usize> {
+        let n = batch.len();
+        for (i, b) in batch.iter().enumerate() {
+            check_offer(&b.offer, self.field_prefix).map_err(|e| invalid(format!("[{i}].{}", e.field), e.message))?;
+            if !slug::is_slug(&b.offer.slug) {
+                return Err(invalid(format!("[{i}].slug"), "not a slug").into());
+            }
+        }
+        for chunk in batch.chunks(CHUNK) {
+            let slugs: Vec<&str> = chunk.iter().map(|b| b.offer.slug.as_str()).collect();
+            let taken = Offer::find()
+                .select_only()
+                .column(offer::Column::Slug)
+                .filter(offer::Column::Slug.is_in(slugs))
+                .into_tuple::<String>()
+                .all(&self.txn)
+                .await?;
+            if let Some(t) = taken.first() {
+                return Err(invalid(self.field("slug"), format!("{t:?} is already used by another offer")).into());
+            }
+            Offer::insert_many(chunk.iter().map(|b| {
+                let mut o = b.offer.clone();
+                o.version = 1;
+                o.into_active_model()
+            }))
+            .exec(&self.txn)
+            .await?;
+        }
+        let themes: Vec<offer_theme::ActiveModel> = batch
+            .iter()
+            .flat_map(|b| {
+                b.themes
+                    .iter()
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .map(|t| offer_theme::ActiveModel { offer_id: Set(b.offer.id.clone()), theme_code: Set(t.clone()) })
+            })
+            .collect();
+        for chunk in themes.chunks(CHUNK) {
+            OfferTheme::insert_many(chunk.to_vec()).exec(&self.txn).await?;
+        }
+        let occurrences: Vec<event_occurrence::ActiveModel> = batch
+            .iter()
+            .flat_map(|b| {
+                b.occurrences.iter().filter(|(s, e)| e >= s).map(|(s, e)| event_occurrence::ActiveModel {
+                    offer_id: Set(b.offer.id.clone()),
+                    starts_at: Set(*s),
+                    ends_at: Set(*e),
+                    ..Default::default()
+                })
+            })
+            .collect();
+        for chunk in occurrences.chunks(CHUNK) {
+            EventOccurrence::insert_many(chunk.to_vec()).exec(&self.txn).await?;
+        }
+        let routes: Vec<route::ActiveModel> =
+            batch.iter().filter_map(|b| b.route.as_ref()).map(|(r, _)| r.clone().into_active_model()).collect();
+        for chunk in routes.chunks(CHUNK) {
+            Route::insert_many(chunk.to_vec()).exec(&self.txn).await?;
+        }
+        let stages: Vec<route_stage::ActiveModel> = batch
+            .iter()
+            .filter_map(|b| b.route.as_ref())
+            .flat_map(|(r, stages)| {
+                stages.iter().enumerate().map(|(i, o)| route_stage::ActiveModel {
+                    route_id: Set(r.offer_id.clone()),
+                    position: Set(i32::try_from(i).unwrap_or(i32::MAX) + 1),
+                    offer_id: Set(o.clone()),
+                })
+            })
+            .collect();
+        for chunk in stages.chunks(CHUNK) {
+            RouteStage::insert_many(chunk.to_vec()).exec(&self.txn).await?;
+        }
+        for b in &batch {
+            let mut o = b.offer.clone();
+            o.version = 1;
+            self.record(&o, action, None)?;
+        }
+        Ok(n)
+    }
+
+    /// Replaces `before` by `after` if the row is still at `expected` (else `CONFLICT` with the
+    /// current version), with its revision. `after` is checked; a changed slug must be free.
+    pub async fn update(
+        &mut self,
+        before: &offer::Model,
+        mut after: offer::Model,
+        expected: i32,
+        action: RevisionAction,
+    ) -> WriteResult<offer::Model> {
+        after.id = before.id.clone();
+        after.version = expected + 1;
+        after.updated_at = Utc::now();
+        after.created_at = before.created_at;
+        check_offer(&after, self.field_prefix)?;
+        if after.slug != before.slug {
+            self.settle_slug(&mut after, SlugRule::Given).await?;
+        }
+        let mut active = after.clone().into_active_model().reset_all();
+        active.id = sea_orm::ActiveValue::Unchanged(after.id.clone());
+        // The version in the WHERE clause is what settles concurrent writers: the one that finds
+        // the row moved on changes nothing.
+        let result = Offer::update_many()
+            .set(active)
+            .filter(offer::Column::Id.eq(after.id.as_str()))
+            .filter(offer::Column::Version.eq(expected))
+            .exec(&self.txn)
+            .await?;
+        if result.rows_affected != 1 {
+            let current = Offer::find_by_id(after.id.clone())
+                .select_only()
+                .column(offer::Column::Version)
+                .into_tuple::<i32>()
+                .one(&self.txn)
+                .await?;
+            return match current {
+                Some(current) => Err(WriteError::Conflict { current }),
+                None => Err(WriteError::NotFound(format!("no offer {}", after.id))),
+            };
+        }
+        self.record(&after, action, Some(before))?;
+        Ok(after)
+    }
+
+    /// A new version of an offer whose fields stay (its children change).
+    pub async fn touch(
+        &mut self,
+        before: &offer::Model,
+        expected: i32,
+        action: RevisionAction,
+    ) -> WriteResult<offer::Model> {
+        self.update(before, before.clone(), expected, action).await
+    }
+
+    /// Replaces the themes of an offer; whether they changed.
+    pub async fn set_themes(&mut self, id: &str, themes: &[String]) -> WriteResult<bool> {
+        let wanted: BTreeSet<&str> = themes.iter().map(String::as_str).collect();
+        let current: BTreeSet<String> = OfferTheme::find()
+            .filter(offer_theme::Column::OfferId.eq(id))
+            .all(&self.txn)
+            .await?
+            .into_iter()
+            .map(|t| t.theme_code)
+            .collect();
+        if current.iter().map(String::as_str).eq(wanted.iter().copied()) {
+            return Ok(false);
+        }
+        OfferTheme::delete_many().filter(offer_theme::Column::OfferId.eq(id)).exec(&self.txn).await?;
+        if !wanted.is_empty() {
+            OfferTheme::insert_many(
+                wanted.iter().map(|t| offer_theme::ActiveModel {
+                    offer_id: Set(id.to_owned()),
+                    theme_code: Set((*t).to_owned()),
+                }),
+            )
+            .exec(&self.txn)
+            .await?;
+        }
+        Ok(true)
+    }
+
+    /// Replaces the occurrences of an event (each `end` at or after its `start`, at most 1,000,
+    /// one per start); whether they changed.
+    pub async fn set_occurrences(&mut self, id: &str, list: &[(DateTime<Utc>, DateTime<Utc>)]) -> WriteResult<bool> {
+        if list.len() > 1000 {
+            return Err(invalid(self.field("occurrences"), "at most 1,000 occurrences").into());
+        }
+        let mut wanted: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::with_capacity(list.len());
+        let mut starts = BTreeSet::new();
+        for (i, (start, end)) in list.iter().enumerate() {
+            if end < start {
+                return Err(invalid(self.field(&format!("occurrences[{i}].end")), "the end is before the start").into());
+            }
+            if starts.insert(*start) {
+                wanted.push((*start, *end));
+            }
+        }
+        wanted.sort();
+        let current: Vec<(DateTime<Utc>, DateTime<Utc>)> = EventOccurrence::find()
+            .filter(event_occurrence::Column::OfferId.eq(id))
+            .all(&self.txn)
+            .await?
+            .into_iter()
+            .map(|o| (o.starts_at, o.ends_at))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if current == wanted {
+            return Ok(false);
+        }
+        EventOccurrence::delete_many().filter(event_occurrence::Column::OfferId.eq(id)).exec(&self.txn).await?;
+        for chunk in wanted.chunks(CHUNK) {
+            EventOccurrence::insert_many(chunk.iter().map(|(s, e)| event_occurrence::ActiveModel {
+                offer_id: Set(id.to_owned()),
+                starts_at: Set(*s),
+                ends_at: Set(*e),
+                ..Default::default()
+            }))
+            .exec(&self.txn)
+            .await?;
+        }
+        Ok(true)
+    }
+
+    /// Replaces the media of an offer (checked: http(s) URL, a licence of its own, at most 100);
+    /// whether they changed.
+    pub async fn set_media(&mut self, id: &str, list: Vec<media::Model>) -> WriteResult<bool> {
+        if list.len() > 100 {
+            return Err(invalid(self.field("media"), "at most 100 items").into());
+        }
+        let mut wanted = Vec::with_capacity(list.len());
+        for (i, m) in list.into_iter().enumerate() {
+            wanted.push(check_media(m, &self.field(&format!("media[{i}]")), id, i)?);
+        }
+        let current = Media::find().filter(media::Column::OfferId.eq(id)).all(&self.txn).await?;
+        let mut sorted = current.clone();
+        sorted.sort_by_key(|m| m.position);
+        if sorted == wanted {
+            return Ok(false);
+        }
+        Media::delete_many().filter(media::Column::OfferId.eq(id)).exec(&self.txn).await?;
+        if !wanted.is_empty() {
+            Media::insert_many(wanted.into_iter().map(IntoActiveModel::into_active_model)).exec(&self.txn).await?;
+        }
+        Ok(true)
+    }
+
+    /// Replaces the corrélats of a totem, in order (itself excluded, each once); whether they
+    /// changed.
+    pub async fn set_correlates(&mut self, totem: &str, offers: &[String]) -> WriteResult<bool> {
+        let mut seen = BTreeSet::new();
+        let wanted: Vec<&String> = offers.iter().filter(|o| o.as_str() != totem && seen.insert(o.as_str())).collect();
+        let mut current =
+            OfferCorrelate::find().filter(offer_correlate::Column::TotemId.eq(totem)).all(&self.txn).await?;
+        current.sort_by_key(|c| c.position);
+        if current.iter().map(|c| &c.offer_id).eq(wanted.iter().copied()) {
+            return Ok(false);
+        }
+        OfferCorrelate::delete_many().filter(offer_correlate::Column::TotemId.eq(totem)).exec(&self.txn).await?;
+        if !wanted.is_empty() {
+            OfferCorrelate::insert_many(wanted.iter().enumerate().map(|(i, o)| offer_correlate::ActiveModel {
+                totem_id: Set(totem.to_owned()),
+                offer_id: Set((*o).clone()),
+                position: Set(i32::try_from(i).unwrap_or(i32::MAX) + 1),
+            }))
+            .exec(&self.txn)
+            .await?;
+        }
+        Ok(true)
+    }
+
+    /// Writes the route facts of a route offer and its stages, in order; whether they changed.
+    pub async fn set_route(&mut self, facts: route::Model, stages: &[String]) -> WriteResult<bool> {
+        let id = facts.offer_id.clone();
+        let facts = route::Model { practices: facts.practices.check(&self.field("practices"))?, ..facts };
+        if !(facts.length_meters.is_finite() && facts.length_meters >= 0.0) {
+            return Err(invalid(self.field("lengthMeters"), "a length in metres").into());
+        }
+        let current = Route::find_by_id(id.clone()).one(&self.txn).await?;
+        let mut current_stages =
+            RouteStage::find().filter(route_stage::Column::RouteId.eq(id.as_str())).all(&self.txn).await?;
+        current_stages.sort_by_key(|s| s.position);
+        let same_stages = current_stages.iter().map(|s| &s.offer_id).eq(stages.iter());
+        if current.as_ref() == Some(&facts) && same_stages {
+            return Ok(false);
+        }
+        match current {
+            Some(c) if c == facts => {}
+            Some(_) => {
+                facts.clone().into_active_model().reset_all().update(&self.txn).await?;
+            }
+            None => {
+                facts.clone().into_active_model().insert(&self.txn).await?;
+            }
+        }
+        if !same_stages {
+            RouteStage::delete_many().filter(route_stage::Column::RouteId.eq(id.as_str())).exec(&self.txn).await?;
+            if !stages.is_empty() {
+                RouteStage::insert_many(stages.iter().enumerate().map(|(i, o)| route_stage::ActiveModel {
+                    route_id: Set(id.clone()),
+                    position: Set(i32::try_from(i).unwrap_or(i32::MAX) + 1),
+                    offer_id: Set(o.clone()),
+                }))
+                .exec(&self.txn)
+                .await?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Notes that reference data (communes, themes) changed in this unit: instances rebuild their
+    /// snapshot from it.
+    pub fn reference_changed(&mut self) {
+        self.reference = true;
+    }
+
+    /// Gives up: nothing is written.
+    pub async fn rollback(self) -> WriteResult<()> {
+        Ok(self.txn.rollback().await?)
+    }
+
+    /// Commits: takes the next catalog version, stamps the changed offers and revisions with it,
+    /// records it in `catalog_changes`. A unit that changed nothing commits nothing (`None`).
+    pub async fn commit(self) -> WriteResult<Option<Committed>> {
+        if self.changes.is_empty() && !self.reference {
+            self.txn.rollback().await?;
+            return Ok(None);
+        }
+        let now = Utc::now();
+        let backend = self.txn.get_database_backend();
+        // Last statement before the commit: the row lock it takes is held only until then, and
+        // a second writer waits here for the first to commit, so versions follow commit order.
+        let bump = Query::update()
+            .table(catalog_state::Entity)
+            .value(catalog_state::Column::Version, Expr::col(catalog_state::Column::Version).add(1))
+            .value(catalog_state::Column::UpdatedAt, now)
+            .and_where(catalog_state::Column::Id.eq(1))
+            .returning(Query::returning().column(catalog_state::Column::Version))
+            .to_owned();
+        let row =
+            self.txn.query_one(&bump).await?.ok_or_else(|| DbErr::RecordNotFound("the catalog_state row".into()))?;
+        let version: i64 = row.try_get("", "version")?;
+        let ids: Vec<&str> = {
+            let mut seen = BTreeSet::new();
+            self.changes.iter().map(|c| c.offer_id.as_str()).filter(|id| seen.insert(*id)).collect()
+        };
+        for chunk in ids.chunks(CHUNK) {
+            Offer::update_many()
+                .col_expr(offer::Column::CatalogVersion, Expr::value(version))
+                .filter(offer::Column::Id.is_in(chunk.iter().copied()))
+                .exec(&self.txn)
+                .await?;
+        }
+        let mut revisions = self.revisions;
+        for r in &mut revisions {
+            r.catalog_version = Set(Some(version));
+        }
+        while !revisions.is_empty() {
+            let rest = revisions.split_off(revisions.len().min(CHUNK));
+            Revision::insert_many(std::mem::replace(&mut revisions, rest)).exec(&self.txn).await?;
+        }
+        let scope = if self.reference { ChangeScope::Reference } else { ChangeScope::Offers };
+        catalog_change::ActiveModel {
+            version: Set(version),
+            scope: Set(scope),
+            offers: Set(i32::try_from(ids.len()).unwrap_or(i32::MAX)),
+            created_at: Set(now),
+        }
+        .insert(&self.txn)
+        .await?;
+        let _ = backend;
+        self.txn.commit().await?;
+        Ok(Some(Committed { version, changes: self.changes, scope }))
+    }
+}
+
+/// Checks a whole offer as it is about to be written: every field, whoever writes it.
+pub fn check_offer(o: &offer::Model, prefix: &str) -> Result<(), Invalid> {
+    let f = |path: &str| format!("{prefix}{path}");
+    if uuid::Uuid::parse_str(&o.id).is_err() {
+        return Err(invalid(f("id"), "a UUID"));
+    }
+    let name = o.name.check(&f("name"), MAX_NAME, true)?;
+    if name != o.name {
+        return Err(invalid(f("name"), "texts must be trimmed and without empty entries"));
+    }
+    for (field, texts, max) in
+        [("shortDescription", &o.short_description, MAX_SHORT), ("description", &o.description, MAX_TEXT)]
+    {
+        if let Some(t) = texts {
+            t.check(&f(field), max, false)?;
+        }
+    }
+    check::position(&f("location"), o.lon, o.lat)?;
+    if let Some(g) = &o.geometry {
+        let value: serde_json::Value =
+            serde_json::from_str(g).map_err(|e| invalid(f("geometry"), format!("not JSON: {e}")))?;
+        geometry::footprint(&value).map_err(|m| invalid(f("geometry"), m))?;
+    }
+    let [w, s, e, n] = [o.min_lon, o.min_lat, o.max_lon, o.max_lat];
+    if !(w <= o.lon && o.lon <= e && s <= o.lat && o.lat <= n) && o.geometry.is_none() {
+        return Err(invalid(f("location"), "the bounding box must hold the point"));
+    }
+    if let Some(c) = &o.commune_insee
+        && (c.len() != 5 || !c.chars().all(|c| c.is_ascii_alphanumeric()))
+    {
+        return Err(invalid(f("commune"), "an INSEE code of five characters"));
+    }
+    o.classes.check(&f("classes"))?;
+    o.labels.check(&f("labels"))?;
+    if let Some(a) = &o.address {
+        a.check(&f("address"))?;
+    }
+    if let Some(c) = &o.contacts {
+        c.check(&f("contact"))?;
+    }
+    if let Some(h) = &o.opening_hours {
+        check::text(&f("openingHours"), h, hours::MAX_LENGTH)?;
+        hours::parse(h)
+            .map_err(|e| invalid(f("openingHours"), format!("not OpenStreetMap opening_hours syntax: {e}")))?;
+    }
+    if let Some(t) = &o.opening_hours_text {
+        check::text(&f("openingHoursText"), t, 2000)?;
+    }
+    if let Some(p) = &o.prices {
+        p.check(&f("prices"))?;
+    }
+    if let Some(a) = &o.accessibility {
+        a.check(&f("accessibility"))?;
+    }
+    if let Some(c) = &o.capacity {
+        c.check(&f("capacity"))?;
+    }
+    for (field, v, max) in [
+        ("source.name", &o.source, 100),
+        ("source.id", &o.source_id, 500),
+        ("source.licence", &o.source_licence, 200),
+        ("source.attribution", &o.source_attribution, 500),
+    ] {
+        if check::line(&f(field), v, max)?.is_empty() {
+            return Err(invalid(f(field), "required"));
+        }
+    }
+    if let Some(u) = &o.source_url {
+        check::url(&f("source.url"), u)?;
+    }
+    if let Some(owner) = &o.owner {
+        check::line(&f("owner"), owner, 100)?;
+    }
+    Ok(())
+}
+
+/// Checks a media item and settles its id and position.
+fn check_media(m: media::Model, field: &str, offer: &str, position: usize) -> Result<media::Model, Invalid> {
+    let url = check::url(&format!("{field}.url"), &m.url)?;
+    let licence = m.licence.as_deref().map(|l| check::line(&format!("{field}.licence"), l, 200)).transpose()?;
+    if licence.as_deref().is_none_or(str::is_empty) {
+        return Err(invalid(format!("{field}.licence"), "required, at most 200 characters"));
+    }
+    let credit = m.credit.as_deref().map(|c| check::line(&format!("{field}.credit"), c, 200)).transpose()?;
+    let title = m.title.as_ref().map(|t| t.check(&format!("{field}.title"), 300, false)).transpose()?;
+    let mime_type = m.mime_type.as_deref().map(|t| check::line(&format!("{field}.mimeType"), t, 100)).transpose()?;
+    Ok(media::Model {
+        id: if m.id.is_empty() { crate::domain::ids::child_id(offer, &url) } else { m.id },
+        offer_id: offer.to_owned(),
+        position: i32::try_from(position).unwrap_or(i32::MAX) + 1,
+        kind: m.kind,
+        url,
+        title: title.filter(|t: &Texts| !t.is_empty()),
+        licence,
+        credit: credit.filter(|c| !c.is_empty()),
+        mime_type: mime_type.filter(|t| !t.is_empty()),
+    })
+}
+
+/// The current catalog version.
+pub async fn catalog_version<C: ConnectionTrait>(db: &C) -> Result<i64, DbErr> {
+    Ok(CatalogState::find_by_id(1).one(db).await?.map_or(0, |s| s.version))
+}
