@@ -7,8 +7,6 @@ use axum::response::{IntoResponse, Response};
 use sea_orm::ConnectionTrait;
 use serde_json::json;
 
-use crate::state::AppState;
-
 /// `GET /healthz`: the process answers.
 pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
@@ -24,9 +22,13 @@ pub struct ReadyParams {
 
 /// `GET /readyz`: the database answers and the catalog is loaded; `?digest=true` adds the
 /// catalog's digest (two instances with the same digest serve the same reads).
-pub async fn readyz(State(state): State<AppState>, Query(p): Query<ReadyParams>) -> Response {
-    let database = state.db.execute_unprepared("SELECT 1").await.is_ok();
-    let catalog = state.catalog.get();
+pub async fn readyz(
+    State(db): State<sea_orm::DatabaseConnection>,
+    State(catalog): State<std::sync::Arc<crate::catalog::CatalogHandle>>,
+    Query(p): Query<ReadyParams>,
+) -> Response {
+    let database = db.execute_unprepared("SELECT 1").await.is_ok();
+    let catalog = catalog.get();
     let ready = database && !catalog.communes.is_empty();
     let body = json!({
         "status": if ready { "ready" } else { "unavailable" },

@@ -34,10 +34,15 @@ pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest running requests may take to finish at shutdown.
 const DRAIN: Duration = Duration::from_secs(15);
 
-/// Builds the whole application.
+/// Builds the whole application. Who may do what is attached to the routes: the GraphQL routes
+/// identify the caller and count its quota with GraphQL-shaped errors, the other public routes
+/// the same with JSON errors; probes and static assets are left alone.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let graphql = Router::new()
         .route("/graphql", get(graphql::http::get).post(graphql::http::post))
+        .route("/graphql/ws", get(graphql::ws::handler))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::identify_graphql));
+    let public = Router::new()
         .route("/graphql/schema.graphql", get(graphql::http::schema))
         .route("/layers", get(layers::index))
         .route("/layers/{file}", get(layers::layer))
@@ -59,19 +64,22 @@ pub fn router(state: AppState) -> Router {
         .route("/ogc/collections/{id}/items", get(ogc::items))
         .route("/ogc/collections/{id}/items/{fid}", get(ogc::item))
         .route("/map", get(map::page))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::identify));
+    let open = Router::new()
         .route("/map/maplibre-gl.js", get(map::maplibre_js))
         .route("/map/maplibre-gl.css", get(map::maplibre_css))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(crate::stats::metrics::metrics))
-        .route("/graphql/ws", get(graphql::ws::handler))
+        .route("/metrics", get(crate::stats::metrics::metrics));
+    graphql
+        .merge(public)
+        .merge(open)
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,
                 axum::Json(serde_json::json!({"error": {"code": "NOT_FOUND", "message": "no such path"}})),
             )
         })
-        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::middleware))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::stats::metrics::middleware))
         .layer(CompressionLayer::new())
         // A bug must cost one request a 500, never the connection (nor leak its detail).
@@ -130,7 +138,6 @@ pub async fn prepare(config: &Config) -> Result<AppState> {
         events,
         limiter: Arc::new(limiter),
         auth: Arc::default(),
-        write_lock: Arc::new(tokio::sync::Mutex::new(())),
         metrics: Arc::new(crate::stats::metrics::Metrics::new(&cache)),
         persisted: Arc::new(PersistedQueries::new(shared.clone())),
         cache,

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use axum::extract::FromRef;
 use sea_orm::DatabaseConnection;
 
 use crate::auth::rate_limit::RateLimiter;
@@ -13,8 +14,9 @@ use crate::graphql::persisted::PersistedQueries;
 use crate::http_cache::ResponseCache;
 use crate::shared::SharedStore;
 
-/// Everything a request may need; cheap to clone.
-#[derive(Clone)]
+/// Everything a request may need; cheap to clone. Handlers take the parts they need (axum's
+/// `FromRef`): `State<Reads>`, `State<DatabaseConnection>`, `State<Arc<CatalogHandle>>`…
+#[derive(Clone, FromRef)]
 pub struct AppState {
     /// The database, source of truth.
     pub db: DatabaseConnection,
@@ -40,10 +42,24 @@ pub struct AppState {
     pub auth: Arc<crate::auth::Authenticator>,
     /// Prometheus metrics.
     pub metrics: Arc<crate::stats::metrics::Metrics>,
-    /// Serialises this process's write transactions. SQLite allows one writer and refuses a
-    /// read transaction's upgrade to a write while another writes; PostgreSQL needs no such lock
-    /// (the version check in the `UPDATE` settles races) but it costs nothing there.
-    pub write_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// What the read-only handlers of maps, layers, feeds and OGC API need: the catalog, the cache of
+/// encoded responses and the settings.
+#[derive(Clone)]
+pub struct Reads {
+    /// The published offer in memory.
+    pub catalog: Arc<CatalogHandle>,
+    /// Encoded tiles, layers and feeds.
+    pub cache: Arc<ResponseCache>,
+    /// Settings.
+    pub config: Arc<Config>,
+}
+
+impl FromRef<AppState> for Reads {
+    fn from_ref(state: &AppState) -> Reads {
+        Reads { catalog: state.catalog.clone(), cache: state.cache.clone(), config: state.config.clone() }
+    }
 }
 
 /// Base URLs used to build absolute links.

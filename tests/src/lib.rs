@@ -510,3 +510,12 @@ pub async fn redis_command(url: &str, args: &[&str]) -> String {
         _ => line[1..].to_owned(),
     }
 }
+
+/// The digest of a catalog rebuilt from a database (what an instance's `/readyz?digest=true`
+/// must equal once it has caught up).
+pub async fn catalog_digest(url: &str) -> String {
+    let db = Database::connect(url).await.unwrap();
+    let digest = api::catalog::Catalog::load(&db).await.unwrap().digest();
+    db.close().await.unwrap();
+    digest
+}

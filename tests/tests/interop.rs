@@ -53,6 +53,33 @@ async fn the_six_objects_import_once_and_are_queryable() {
     let (server, db) = imported().await;
     let again = import(&db.url, &[&fixtures()]);
     assert!(again.starts_with("created 0, updated 0, unchanged 6, rejected 0"), "{again}");
+    // Through the one write path: each import is a revision that says so, and importing again
+    // changed nothing, not even the catalog version.
+    {
+        use entities::prelude::*;
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+        let conn = db.connect().await;
+        let ids: Vec<String> = Offer::find()
+            .filter(entities::offer::Column::Source.eq("datatourisme"))
+            .all(&conn)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.id)
+            .collect();
+        let revisions =
+            Revision::find().filter(entities::revision::Column::OfferId.is_in(ids.clone())).all(&conn).await.unwrap();
+        assert_eq!(revisions.len(), 6, "one revision per object");
+        assert!(
+            revisions
+                .iter()
+                .all(|r| r.action == entities::vocab::RevisionAction::Import && r.actor == "import:datatourisme")
+        );
+        let versions = CatalogChange::find().count(&conn).await.unwrap();
+        let again = import(&db.url, &[&fixtures()]);
+        assert!(again.starts_with("created 0, updated 0, unchanged 6"), "{again}");
+        assert_eq!(CatalogChange::find().count(&conn).await.unwrap(), versions, "nothing written, no version taken");
+    }
 
     let q = r#"query($t: String!) { offers(filter: { text: $t }) { edges { node {
         name kind location { lat lon } inTerritory commune { code } address { postalCode locality inseeCode }

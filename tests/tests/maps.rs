@@ -350,3 +350,51 @@ async fn bbox_filters_select_shapes_that_meet_the_box_not_their_bounding_boxes()
         }
     }
 }
+
+fn counter(metrics: &str, kind: &str, result: &str) -> u64 {
+    let needle = format!("porte_du_hainaut_cache_requests_total{{kind=\"{kind}\",result=\"{result}\"}} ");
+    metrics.lines().find_map(|l| l.strip_prefix(&needle)).map_or(0, |v| v.trim().parse().unwrap())
+}
+
+/// A write makes stale only the tiles over what it changed: a tile far away is still served from
+/// the cache, unchanged, while the tile over the edited offer is encoded anew with the change.
+#[tokio::test]
+async fn a_write_recodes_only_the_tiles_it_touches() {
+    let db = tests::SqliteDatabase::create();
+    let server = TestServer::start_with(Options { database_url: Some(db.url.clone()), ..Default::default() }).await;
+    let editor = tests::create_key(&db.url, "desk", "editor", None);
+    let (nx, ny, _, _) = tile_pixel(3.4265, 50.3836, 14);
+    let near = format!("/tiles/offers,footprints/14/{nx}/{ny}.mvt");
+    // Saint-Amand-les-Eaux, 15 km north.
+    let (fx, fy, _, _) = tile_pixel(3.4268, 50.4481, 14);
+    let far = format!("/tiles/offers,footprints/14/{fx}/{fy}.mvt");
+    let etag = |r: &reqwest::Response| r.headers()["etag"].to_str().unwrap().to_owned();
+    let near_before = server.get(&near).await;
+    let (near_etag, near_body) = (etag(&near_before), near_before.bytes().await.unwrap());
+    let far_before = server.get(&far).await;
+    assert_eq!(far_before.status(), 200, "the far tile holds offers");
+    let far_etag = etag(&far_before);
+    let metrics = server.get("/metrics").await.text().await.unwrap();
+    let (hits, misses) = (counter(&metrics, "tile", "hit"), counter(&metrics, "tile", "miss"));
+    assert_eq!(misses, 2);
+
+    let q = "{ offer(slug: \"fosse-d-arenberg\") { id version } }";
+    let fosse = server.data(q, json!({})).await["offer"].clone();
+    let update = "mutation($id: ID!, $v: Int!) { updateOffer(id: $id, expectedVersion: $v, input: { name: { fr: \"Fosse d'Arenberg (rouverte)\" } }) { version } }";
+    let body = server.graphql_as(&editor, update, json!({ "id": fosse["id"], "v": fosse["version"] })).await;
+    assert!(body.get("errors").is_none(), "{body}");
+
+    let far_after = server.get(&far).await;
+    assert_eq!(etag(&far_after), far_etag, "the far tile is the same tile");
+    let metrics = server.get("/metrics").await.text().await.unwrap();
+    assert_eq!(counter(&metrics, "tile", "hit"), hits + 1, "served from the cache");
+    assert_eq!(counter(&metrics, "tile", "miss"), misses, "not encoded again");
+
+    let near_after = server.get(&near).await;
+    assert_ne!(etag(&near_after), near_etag);
+    let bytes = near_after.bytes().await.unwrap();
+    assert_ne!(bytes, near_body);
+    assert!(String::from_utf8_lossy(&bytes).contains("(rouverte)"), "the tile over the change has it");
+    let metrics = server.get("/metrics").await.text().await.unwrap();
+    assert_eq!(counter(&metrics, "tile", "miss"), misses + 1, "encoded anew");
+}

@@ -221,7 +221,12 @@ impl Authenticator {
     /// While the database cannot be reached, a key checked in the last 15 minutes passes and
     /// any other is `UNAVAILABLE` (503).
     pub async fn authenticate(&self, db: &DatabaseConnection, headers: &HeaderMap) -> Result<Caller> {
-        let Some(token) = bearer(headers)? else { return Ok(Caller::Anonymous) };
+        self.authenticate_token(db, bearer(headers)?).await
+    }
+
+    /// The caller of a bearer token (none: anonymous).
+    pub async fn authenticate_token(&self, db: &DatabaseConnection, token: Option<String>) -> Result<Caller> {
+        let Some(token) = token else { return Ok(Caller::Anonymous) };
         let hash = keys::hash_token(&token);
         let found = match self.lookup(db, &hash).await {
             Ok(found) => found,
@@ -297,37 +302,64 @@ impl Authenticator {
     }
 }
 
-/// Middleware: identifies the caller (a wrong or revoked key is 401 `UNAUTHENTICATED`), counts
+/// Identifies the caller of a request (a wrong or revoked key is 401 `UNAUTHENTICATED`), counts
 /// the request against its quota (429 `RATE_LIMITED` with `Retry-After`), and hands the caller to
-/// the handlers as an extension. Probes and static assets are exempt.
-pub async fn middleware(
-    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
-    mut req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let path = req.uri().path().to_owned();
-    if matches!(path.as_str(), "/healthz" | "/readyz" | "/metrics") || path.starts_with("/map/") {
-        return next.run(req).await;
-    }
+/// the handler as an extension.
+fn who(state: &crate::state::AppState, req: &axum::extract::Request) -> (Result<Option<String>>, Option<IpAddr>) {
     let addr = req
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| client_address(&state.config.trusted_proxies, c.0.ip(), req.headers()));
-    let result = match state.auth.authenticate(&state.db, req.headers()).await {
+    // Only the token crosses the awaits (a request's body is not shared between threads).
+    (bearer(req.headers()), addr)
+}
+
+async fn admit(state: &crate::state::AppState, token: Result<Option<String>>, addr: Option<IpAddr>) -> Result<Caller> {
+    let caller = match token {
+        Ok(token) => state.auth.authenticate_token(&state.db, token).await,
+        Err(e) => Err(e),
+    };
+    match caller {
         Ok(caller) => state.limiter.check(&caller, addr).await.map(|()| caller),
         // Wrong keys count against the address's quota, so that guessing them is throttled too.
         Err(e @ Error::Unauthenticated(_)) => {
             Err(state.limiter.check(&Caller::Anonymous, addr).await.err().unwrap_or(e))
         }
         Err(e) => Err(e),
-    };
-    match result {
+    }
+}
+
+/// Route layer of the REST routes: errors as `{"error": {"code", "message"}}`.
+pub async fn identify(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let (token, addr) = who(&state, &req);
+    match admit(&state, token, addr).await {
         Ok(caller) => {
             req.extensions_mut().insert(caller);
             next.run(req).await
         }
-        Err(e) if path.starts_with("/graphql") => {
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Route layer of the GraphQL routes: errors as a GraphQL response (`errors[].extensions.code`).
+pub async fn identify_graphql(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let (token, addr) = who(&state, &req);
+    match admit(&state, token, addr).await {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
+            next.run(req).await
+        }
+        Err(e) => {
             let status = e.status_code();
             let retry = e.retry_after();
             let body = serde_json::json!({ "errors": [{ "message": e.public_message(), "extensions": { "code": e.code() } }] });
@@ -338,7 +370,6 @@ pub async fn middleware(
             }
             r
         }
-        Err(e) => e.into_response(),
     }
 }
 

@@ -498,3 +498,213 @@ impl CatalogHandle {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use entities::vocab::{OfferStatus, RevisionAction};
+    use entities::write::{SlugRule, Writer};
+
+    /// A small deterministic generator (splitmix64).
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+        fn unit(&mut self) -> f64 {
+            (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
+    async fn territory_db() -> (tempfile::TempDir, DatabaseConnection) {
+        let dir = tempfile::tempdir().expect("folder");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("c.db").display());
+        let db = sea_orm::Database::connect(&url).await.expect("sqlite");
+        crate::db::migrate(&db).await.expect("migrations");
+        crate::db::seed(&db).await.expect("territory");
+        (dir, db)
+    }
+
+    /// A new offer around Wallers.
+    fn offer(rng: &mut Rng, n: usize) -> entities::offer::Model {
+        let (lon, lat) = (3.38 + rng.unit() * 0.08, 50.36 + rng.unit() * 0.04);
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = Utc::now();
+        entities::offer::Model {
+            slug: format!("essai-{n}-{}", &id[..8]),
+            kind: entities::vocab::OfferKind::Site,
+            classes: Default::default(),
+            is_totem: false,
+            name: entities::values::Texts::fr(format!("Essai {n} cité terril")),
+            short_description: Some(entities::values::Texts::fr("Un lieu d'essai près du chevalement")),
+            description: None,
+            lon,
+            lat,
+            geo_precision: entities::vocab::GeoPrecision::Exact,
+            geometry: None,
+            min_lon: lon,
+            min_lat: lat,
+            max_lon: lon,
+            max_lat: lat,
+            commune_insee: None,
+            in_territory: false,
+            address: None,
+            contacts: None,
+            opening_hours: None,
+            opening_hours_text: None,
+            prices: None,
+            accessibility: None,
+            labels: Default::default(),
+            capacity: None,
+            source: "porte-du-hainaut-api".into(),
+            source_id: format!("offer:{id}"),
+            source_licence: "Licence Ouverte / Etalab 2.0".into(),
+            source_attribution: "Test".into(),
+            source_url: None,
+            source_updated_at: None,
+            owner: None,
+            status: OfferStatus::Draft,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+            catalog_version: 0,
+            id,
+        }
+    }
+
+    /// A few hundred random writes through the write path (create, move, rename, give a footprint,
+    /// publish, archive, delete, restore, re-theme, re-link corrélats): after each round the
+    /// snapshot maintained change by change equals one rebuilt from the database, records and
+    /// indexes alike.
+    #[tokio::test]
+    async fn the_incremental_catalog_equals_a_rebuild_after_random_writes() {
+        let (_dir, db) = territory_db().await;
+        let handle = Arc::new(CatalogHandle::new(Catalog::load(&db).await.expect("catalog")));
+        let mut rng = Rng(7);
+        let mut ids: Vec<String> = handle.get().by_name().map(|o| o.id_string()).collect();
+        let totems: Vec<String> = handle.get().totem_records().map(|o| o.id_string()).collect();
+        let themes = ["decouverte", "nature", "sport", "bien-etre", "fluvestre"];
+        for step in 0..300 {
+            let mut w = Writer::begin(&db, "test", "").await.expect("writer");
+            match rng.below(9) {
+                0 | 1 => {
+                    let o =
+                        w.create(offer(&mut rng, step), SlugRule::Given, RevisionAction::Create).await.expect("create");
+                    w.set_themes(&o.id, &[themes[rng.below(5)].to_owned()]).await.expect("themes");
+                    ids.push(o.id);
+                }
+                k => {
+                    let id = ids[rng.below(ids.len())].clone();
+                    let current = w.get(&id).await.expect("offer");
+                    let mut next = current.clone();
+                    let action = match k {
+                        2 => {
+                            next.lon += (rng.unit() - 0.5) * 0.01;
+                            next.lat += (rng.unit() - 0.5) * 0.01;
+                            if next.geometry.is_none() {
+                                (next.min_lon, next.min_lat, next.max_lon, next.max_lat) =
+                                    (next.lon, next.lat, next.lon, next.lat);
+                            } else {
+                                next.min_lon = next.min_lon.min(next.lon);
+                                next.min_lat = next.min_lat.min(next.lat);
+                                next.max_lon = next.max_lon.max(next.lon);
+                                next.max_lat = next.max_lat.max(next.lat);
+                            }
+                            RevisionAction::Update
+                        }
+                        3 => {
+                            next.name = entities::values::Texts::fr(format!("Renommé {step} abbaye"));
+                            RevisionAction::Update
+                        }
+                        4 => {
+                            let (x, y) = (next.lon, next.lat);
+                            let g = serde_json::json!({"type": "Polygon", "coordinates": [[[x, y], [x + 0.002, y], [x + 0.002, y + 0.001], [x, y + 0.001], [x, y]]]});
+                            next.geometry = Some(g.to_string());
+                            (next.min_lon, next.min_lat, next.max_lon, next.max_lat) = (x, y, x + 0.002, y + 0.001);
+                            RevisionAction::Update
+                        }
+                        5 => {
+                            next.status = OfferStatus::Published;
+                            RevisionAction::Publish
+                        }
+                        6 => {
+                            next.status = if rng.below(2) == 0 { OfferStatus::Archived } else { OfferStatus::Draft };
+                            RevisionAction::Archive
+                        }
+                        7 => {
+                            next.deleted_at = if next.deleted_at.is_some() { None } else { Some(Utc::now()) };
+                            RevisionAction::Delete
+                        }
+                        _ => {
+                            let totem = totems[rng.below(totems.len())].clone();
+                            let t = w.get(&totem).await.expect("totem");
+                            let links: Vec<String> = (0..3).map(|_| ids[rng.below(ids.len())].clone()).collect();
+                            w.set_correlates(&totem, &links).await.expect("corrélats");
+                            w.touch(&t, t.version, RevisionAction::Update).await.expect("totem version");
+                            w.commit().await.expect("commit");
+                            handle.catch_up(&db).await.expect("catch up");
+                            continue;
+                        }
+                    };
+                    w.update(&current, next, current.version, action).await.expect("update");
+                    if rng.below(3) == 0 {
+                        w.set_themes(&id, &[themes[rng.below(5)].to_owned()]).await.expect("themes");
+                    }
+                }
+            }
+            w.commit().await.expect("commit");
+            handle.catch_up(&db).await.expect("catch up");
+            if step % 50 == 49 {
+                let rebuilt = Catalog::load(&db).await.expect("rebuild");
+                let incremental = handle.get();
+                assert_eq!(incremental.version, rebuilt.version, "step {step}");
+                assert_eq!(incremental.len(), rebuilt.len(), "step {step}");
+                assert_eq!(incremental.digest(), rebuilt.digest(), "step {step}");
+            }
+        }
+        let snapshot = handle.get();
+        let created_and_public = ids.iter().skip(67).filter(|id| snapshot.by_id(id).is_some()).count();
+        assert!(created_and_public > 0, "some new offers were published on the way");
+        assert!(snapshot.len() != 67, "the catalog changed");
+    }
+
+    /// The changes told to subscribers come once each, in version order.
+    #[tokio::test]
+    async fn subscribers_are_told_every_change_once_in_order() {
+        let (_dir, db) = territory_db().await;
+        let handle = Arc::new(CatalogHandle::new(Catalog::load(&db).await.expect("catalog")));
+        let mut told = handle.subscribe();
+        let mut rng = Rng(3);
+        let mut expected = Vec::new();
+        for step in 0..20 {
+            let mut w = Writer::begin(&db, "test", "").await.expect("writer");
+            let o = w.create(offer(&mut rng, step), SlugRule::Given, RevisionAction::Create).await.expect("create");
+            let mut p = o.clone();
+            p.status = OfferStatus::Published;
+            w.update(&o, p, 1, RevisionAction::Publish).await.expect("publish");
+            let v = w.commit().await.expect("commit").expect("committed").version;
+            expected.push((o.id.clone(), 1, v));
+            expected.push((o.id, 2, v));
+            // Catch up every other write, twice at times: nothing is told twice.
+            if step % 2 == 1 {
+                handle.catch_up(&db).await.expect("catch up");
+                handle.catch_up(&db).await.expect("again");
+            }
+        }
+        handle.catch_up(&db).await.expect("catch up");
+        let mut got = Vec::new();
+        while let Ok(c) = told.try_recv() {
+            got.push((c.offer_id.clone(), c.version, c.catalog_version));
+        }
+        assert_eq!(got, expected);
+    }
+}

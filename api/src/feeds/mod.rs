@@ -10,7 +10,6 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::offers::changes::{self, ChangePage};
-use crate::state::AppState;
 
 /// Query string of `GET /feeds/changes`.
 #[derive(Debug, Deserialize)]
@@ -24,7 +23,10 @@ pub struct ChangesParams {
 }
 
 /// `GET /feeds/changes?since=&after=&limit=`.
-pub async fn changes(State(state): State<AppState>, Query(p): Query<ChangesParams>) -> Result<Json<ChangePage>> {
+pub async fn changes(
+    State(db): State<sea_orm::DatabaseConnection>,
+    Query(p): Query<ChangesParams>,
+) -> Result<Json<ChangePage>> {
     let since = p
         .since
         .as_deref()
@@ -38,5 +40,5 @@ pub async fn changes(State(state): State<AppState>, Query(p): Query<ChangesParam
     if !(1..=1000).contains(&limit) {
         return Err(Error::BadUserInput("limit must be between 1 and 1000".into()));
     }
-    Ok(Json(changes::page(&state.db, since, p.after.as_deref(), limit).await?))
+    Ok(Json(changes::page(&db, since, p.after.as_deref(), limit).await?))
 }

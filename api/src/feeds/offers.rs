@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::http_cache::{Built, CacheKey, CacheKind, conditional, known};
 use crate::lang::Lang;
 use crate::layers::parse_bbox;
-use crate::state::AppState;
+use crate::state::Reads;
 
 /// Query string of the feeds.
 #[derive(Debug, Default, Deserialize)]
@@ -218,7 +218,7 @@ struct Page {
 /// what it holds), building it when missing; a client that has it gets a 304 before anything
 /// is built.
 async fn serve(
-    state: &AppState,
+    state: &Reads,
     p: &FeedParams,
     uri: &axum::http::Uri,
     headers: &HeaderMap,
@@ -270,7 +270,7 @@ fn texts_json(t: &crate::catalog::Texts) -> Value {
 
 /// `GET /feeds/offers.geojson`.
 pub async fn geojson(
-    State(state): State<AppState>,
+    State(state): State<Reads>,
     Query(p): Query<FeedParams>,
     uri: axum::http::Uri,
     headers: HeaderMap,
@@ -321,7 +321,7 @@ fn schema_type(o: &OfferRecord) -> &'static str {
 
 /// `GET /feeds/offers.jsonld`: schema.org in JSON-LD, with an inline context (no remote fetch).
 pub async fn jsonld(
-    State(state): State<AppState>,
+    State(state): State<Reads>,
     Query(p): Query<FeedParams>,
     uri: axum::http::Uri,
     headers: HeaderMap,
@@ -413,7 +413,7 @@ fn encode_jsonld(page: &Page) -> Vec<u8> {
 
 /// `GET /feeds/events.ics`: one VEVENT per occurrence, times in UTC.
 pub async fn ics(
-    State(state): State<AppState>,
+    State(state): State<Reads>,
     Query(p): Query<FeedParams>,
     uri: axum::http::Uri,
     headers: HeaderMap,

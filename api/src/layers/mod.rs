@@ -15,7 +15,7 @@ use crate::catalog::{Catalog, OfferRecord, point_inside};
 use crate::error::{Error, Result};
 use crate::http_cache::{CacheKey, CacheKind, conditional, known};
 use crate::lang::Lang;
-use crate::state::AppState;
+use crate::state::Reads;
 use crate::tiles::{Layer, parse_lang};
 
 /// Filters of a layer request, as they come in the query string.
@@ -218,7 +218,7 @@ pub fn collection(catalog: &Catalog, layer: Layer, filter: &LayerFilter, website
 }
 
 /// `GET /layers`.
-pub async fn index(State(state): State<AppState>, headers: HeaderMap) -> Json<Value> {
+pub async fn index(State(state): State<Reads>, headers: HeaderMap) -> Json<Value> {
     let base = state.config.base_url(&headers);
     let catalog = state.catalog.get();
     let filter = LayerFilter::default();
@@ -244,7 +244,7 @@ pub async fn index(State(state): State<AppState>, headers: HeaderMap) -> Json<Va
 
 /// `GET /layers/{layer}.geojson`.
 pub async fn layer(
-    State(state): State<AppState>,
+    State(state): State<Reads>,
     Path(file): Path<String>,
     Query(params): Query<LayerParams>,
     headers: HeaderMap,

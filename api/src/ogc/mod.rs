@@ -15,7 +15,7 @@ use crate::catalog::{Catalog, point_inside};
 use crate::error::{Error, Result};
 use crate::lang::Lang;
 use crate::layers::{offer_feature, parse_bbox};
-use crate::state::AppState;
+use crate::state::Reads;
 use crate::tiles::{Layer, territory_bounds};
 
 const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
@@ -34,7 +34,7 @@ fn check_format(q: &HashMap<String, String>) -> Result<()> {
 
 /// `GET /ogc`.
 pub async fn landing(
-    State(state): State<AppState>,
+    State(state): State<Reads>,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>> {
@@ -94,7 +94,7 @@ fn layer(id: &str) -> Result<Layer> {
 
 /// `GET /ogc/collections`.
 pub async fn collections(
-    State(state): State<AppState>,
+    State(state): State<Reads>,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>> {
@@ -109,7 +109,7 @@ pub async fn collections(
 
 /// `GET /ogc/collections/{id}`.
 pub async fn one_collection(
-    State(state): State<AppState>,
+    State(state): State<Reads>,
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
@@ -151,7 +151,7 @@ const COMMUNE_FILTERS: [&str; 2] = ["code", "name"];
 
 /// `GET /ogc/collections/{id}/items`.
 pub async fn items(
-    State(state): State<AppState>,
+    State(state): State<Reads>,
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
@@ -262,7 +262,7 @@ fn urlencode(v: &str) -> String {
 
 /// `GET /ogc/collections/{id}/items/{featureId}`.
 pub async fn item(
-    State(state): State<AppState>,
+    State(state): State<Reads>,
     headers: HeaderMap,
     Path((id, fid)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
@@ -289,7 +289,7 @@ pub async fn item(
 }
 
 /// `GET /ogc/api`: the OpenAPI 3.0 description of this OGC API.
-pub async fn openapi(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn openapi(State(state): State<Reads>, headers: HeaderMap) -> Response {
     let base = format!("{}/ogc", state.config.base_url(&headers));
     let param = |name: &str, schema: Value, desc: &str| json!({ "name": name, "in": "query", "required": false, "schema": schema, "description": desc });
     let ok = |desc: &str, media: &str| json!({ "200": { "description": desc, "content": { media: { "schema": { "type": "object" } } } } });

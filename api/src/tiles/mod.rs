@@ -16,7 +16,7 @@ use crate::catalog::{Catalog, OfferRecord};
 use crate::error::{Error, Result};
 use crate::http_cache::{CacheKey, CacheKind, conditional, known};
 use crate::lang::Lang;
-use crate::state::AppState;
+use crate::state::Reads;
 use encode::{MAX_ZOOM, TileCoord};
 
 /// The layers of the map (names are part of the contract).
@@ -156,7 +156,7 @@ pub fn attribution(catalog: &Catalog) -> String {
 
 /// `GET /tiles/{layers}/{z}/{x}/{y}.mvt`.
 pub async fn tile(
-    State(state): State<AppState>,
+    State(state): State<Reads>,
     Path((layers, z, x, y)): Path<(String, String, String, String)>,
     Query(params): Query<MapParams>,
     headers: HeaderMap,
@@ -191,7 +191,7 @@ pub async fn tile(
 
 /// `GET /tiles/{layers}.json`: TileJSON 3.0.0 (the route also serves `style.json`).
 pub async fn tilejson(
-    State(state): State<AppState>,
+    State(state): State<Reads>,
     Path(file): Path<String>,
     Query(params): Query<MapParams>,
     headers: HeaderMap,

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::{MapParams, parse_lang, territory_bounds};
 use crate::error::Result;
 use crate::lang::Lang;
-use crate::state::AppState;
+use crate::state::Reads;
 
 /// Colour of each kind of offer.
 pub const KIND_COLORS: [(&str, &str); 7] = [
@@ -35,7 +35,7 @@ fn match_expression(property: &str, pairs: &[(String, String)], fallback: &str) 
 
 /// `GET /tiles/style.json`.
 pub async fn style(
-    State(state): State<AppState>,
+    State(state): State<Reads>,
     Query(params): Query<MapParams>,
     headers: HeaderMap,
 ) -> Result<Response> {
