@@ -32,6 +32,11 @@ for d in regressions/*/; do cp "$d"* "corpus/$(basename "$d")/"; done
 # The GraphQL targets take structured input (arbitrary): large documents need room to grow.
 max_len() { case "$1" in graphql_*) echo "-max_len=16384" ;; *) echo "" ;; esac; }
 for t in "${targets[@]}"; do
+  echo "== $t: build (log: $logs/$t.build.log)"
+  # The build first, on its own: a build that fails is not a finding.
+  if ! RUSTC_BOOTSTRAP=1 cargo fuzz build "$t" -s none >"$logs/$t.build.log" 2>&1; then
+    echo "   the build failed: see $logs/$t.build.log"; continue
+  fi
   echo "== $t for ${secs} s (whole log: $logs/$t.log)"
   # shellcheck disable=SC2046
   RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" -s none -- -max_total_time="$secs" -rss_limit_mb=4096 -timeout=10 $(max_len "$t") \

@@ -171,6 +171,36 @@ pub struct Config {
     /// headers are believed for the client's address; no other's are.
     #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = proxy, global = true)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Origins whose pages may call the API from a browser (comma-separated, e.g.
+    /// `https://www.tourisme-porteduhainaut.fr,https://partner.example`), or `*` for every origin.
+    #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',', value_parser = origin, default_value = "*", global = true)]
+    pub cors_origins: Vec<CorsOrigin>,
+}
+
+/// An origin allowed to call the API from a browser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigin {
+    /// Every origin.
+    Any,
+    /// One origin, as browsers send it in `Origin` (`scheme://host[:port]`).
+    Exact(String),
+}
+
+/// Reads an origin of `CORS_ORIGINS`.
+fn origin(text: &str) -> Result<CorsOrigin, String> {
+    let text = text.trim();
+    if text == "*" {
+        return Ok(CorsOrigin::Any);
+    }
+    let url = url::Url::parse(text).map_err(|e| format!("{text:?} is not an origin: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!("{text:?} is not an http or https origin"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(format!("{text:?} is not an origin: give scheme://host[:port] only"));
+    }
+    // Serialised the way browsers send it: lowercase, no default port, no trailing slash.
+    Ok(CorsOrigin::Exact(url.origin().ascii_serialization()))
 }
 
 /// Reads a proxy: an address or a CIDR block.
@@ -188,6 +218,58 @@ impl Config {
             Some(url) => url.clone(),
             None => format!("sqlite://{}?mode=rwc", self.data_dir.join("porte-du-hainaut.db").display()),
         }
+    }
+
+    /// Checks the settings a server needs: `PUBLIC_URL` is an `http(s)` origin (and path), and
+    /// it is required unless the server listens on a loopback address only. Without it absolute
+    /// links would come from the request's `Host`, which anyone can forge.
+    pub fn check_for_serving(&self) -> Result<(), String> {
+        match &self.public_url {
+            Some(text) => {
+                let url = url::Url::parse(text).map_err(|e| format!("PUBLIC_URL {text:?} is not a URL: {e}"))?;
+                if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+                    return Err(format!("PUBLIC_URL {text:?} must be an http or https URL with a host"));
+                }
+                if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+                    return Err(format!("PUBLIC_URL {text:?} must have no query, fragment or credentials"));
+                }
+                Ok(())
+            }
+            None if self.bind.ip().is_loopback() => Ok(()),
+            None => Err(format!(
+                "PUBLIC_URL is required when listening on {} (not a loopback address): absolute links \
+                 (QR codes, feeds, TileJSON) must not come from the request's Host header. Set it to the \
+                 address clients use, e.g. PUBLIC_URL=https://api.example.org",
+                self.bind
+            )),
+        }
+    }
+
+    /// The origins allowed by `CORS_ORIGINS`, or `None` when every origin is.
+    pub fn cors_list(&self) -> Option<Vec<String>> {
+        if self.cors_origins.is_empty() || self.cors_origins.contains(&CorsOrigin::Any) {
+            return None;
+        }
+        Some(
+            self.cors_origins
+                .iter()
+                .filter_map(|o| match o {
+                    CorsOrigin::Exact(o) => Some(o.clone()),
+                    CorsOrigin::Any => None,
+                })
+                .collect(),
+        )
+    }
+
+    /// Whether a request from a page of `origin` may call the API.
+    pub fn origin_allowed(&self, origin: &str) -> bool {
+        self.cors_list().is_none_or(|list| list.iter().any(|o| o == origin))
+    }
+
+    /// Whether absolute links follow the request's `Host` (no `PUBLIC_URL`: development on
+    /// loopback): such responses vary by `Host` and must not be cached publicly.
+    pub fn links_follow_host(&self) -> bool {
+        self.public_url.is_none()
     }
 
     /// The public base URL, without a trailing slash (`http://{bind}` when unset).

@@ -42,6 +42,10 @@ pub enum Error {
         /// Seconds to wait.
         retry_after: u64,
     },
+    /// Something this request needs cannot be checked for now (a key while the database is
+    /// away); the client may retry.
+    #[error("{0}")]
+    Unavailable(String),
     /// The database failed.
     #[error("database error")]
     Database(#[from] sea_orm::DbErr),
@@ -88,6 +92,7 @@ impl Error {
             Error::Forbidden(_) => "FORBIDDEN",
             Error::Conflict { .. } => "CONFLICT",
             Error::RateLimited { .. } => "RATE_LIMITED",
+            Error::Unavailable(_) => "UNAVAILABLE",
             Error::Database(e) if unreachable(e) => "UNAVAILABLE",
             Error::Database(_) | Error::Startup(_) | Error::Internal(_) => "INTERNAL",
         }
@@ -102,6 +107,7 @@ impl Error {
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Database(e) if unreachable(e) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -111,6 +117,7 @@ impl Error {
     pub fn retry_after(&self) -> Option<u64> {
         match self {
             Error::RateLimited { retry_after } => Some(*retry_after),
+            Error::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER),
             Error::Database(e) if unreachable(e) => Some(UNAVAILABLE_RETRY_AFTER),
             _ => None,
         }

@@ -17,7 +17,7 @@ use futures::StreamExt;
 use sea_orm::DatabaseConnection;
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{Caller, Role};
+use crate::auth::{Authenticator, Caller, Role};
 use crate::catalog::{AppliedChange, CatalogHandle};
 use crate::shared::SharedStore;
 
@@ -104,11 +104,16 @@ pub fn visible_to(caller: &Caller, c: &AppliedChange) -> Option<OfferChange> {
     }
 }
 
-/// An announcement of a committed version.
-#[derive(Debug, Serialize, Deserialize)]
+/// An announcement to the other instances: a committed version, or a revoked key.
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Announcement {
-    catalog_version: i64,
+    /// A version was committed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    catalog_version: Option<i64>,
+    /// The hash of a key just revoked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    revoked_key: Option<String>,
 }
 
 /// The announcement hub of this instance.
@@ -125,16 +130,26 @@ impl Events {
 
     /// Tells the other instances a version was committed.
     pub async fn announce(&self, catalog_version: i64) {
-        if let Ok(text) = serde_json::to_string(&Announcement { catalog_version }) {
+        self.send(Announcement { catalog_version: Some(catalog_version), ..Default::default() }).await;
+    }
+
+    /// Tells the other instances a key was revoked, so that none vouches for it from memory.
+    pub async fn announce_revocation(&self, token_hash: &str) {
+        self.send(Announcement { revoked_key: Some(token_hash.to_owned()), ..Default::default() }).await;
+    }
+
+    async fn send(&self, a: Announcement) {
+        if let Ok(text) = serde_json::to_string(&a) {
             self.shared.publish(CHANNEL, &text).await;
         }
     }
 
-    /// Listens to the other instances' announcements (reconnecting as needed) and catches up.
-    pub fn spawn_listener(&self, db: DatabaseConnection, catalog: Arc<CatalogHandle>) {
+    /// Listens to the other instances' announcements (reconnecting as needed): catches up with
+    /// their versions and forgets the keys they revoked.
+    pub fn spawn_listener(&self, db: DatabaseConnection, catalog: Arc<CatalogHandle>, auth: Arc<Authenticator>) {
         let Some(url) = self.shared.url().map(str::to_owned) else { return };
         crate::tasks::supervise("announcement-listener", move || {
-            let (url, db, catalog) = (url.clone(), db.clone(), catalog.clone());
+            let (url, db, catalog, auth) = (url.clone(), db.clone(), catalog.clone(), auth.clone());
             async move {
                 loop {
                     let listen = async {
@@ -146,7 +161,10 @@ impl Events {
                         while let Some(msg) = messages.next().await {
                             let Ok(text) = msg.get_payload::<String>() else { continue };
                             let Ok(a) = serde_json::from_str::<Announcement>(&text) else { continue };
-                            if a.catalog_version > catalog.get().version
+                            if let Some(hash) = &a.revoked_key {
+                                auth.revoked_hash(hash);
+                            }
+                            if a.catalog_version.is_some_and(|v| v > catalog.get().version)
                                 && let Err(e) = catalog.catch_up(&db).await
                             {
                                 tracing::warn!(error = %e.public_message(), "catching up failed; the poll will");
@@ -196,6 +214,7 @@ mod tests {
             role,
             owner: Some(owner.into()),
             quota: None,
+            from_memory: false,
         };
         assert!(visible_to(&key(Role::Provider, "org-a"), &applied(RevisionAction::Create, false, false)).is_some());
         assert!(visible_to(&key(Role::Provider, "org-b"), &applied(RevisionAction::Create, false, false)).is_none());

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{Request, StatusCode};
+use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use migration::{Migrator, MigratorTrait};
@@ -25,7 +25,7 @@ use crate::graphql::persisted::PersistedQueries;
 use crate::http_cache::ResponseCache;
 use crate::shared::SharedStore;
 use crate::state::AppState;
-use crate::{auth, db, feeds, graphql, health, layers, map, net, ogc, qr, tiles};
+use crate::{auth, cors, db, feeds, graphql, health, layers, net, ogc, qr, tiles, web};
 
 /// Largest request body accepted (GraphQL documents and mutations).
 pub const BODY_LIMIT: usize = 256 * 1024;
@@ -63,11 +63,12 @@ pub fn router(state: AppState) -> Router {
         .route("/ogc/collections/{id}", get(ogc::one_collection))
         .route("/ogc/collections/{id}/items", get(ogc::items))
         .route("/ogc/collections/{id}/items/{fid}", get(ogc::item))
-        .route("/map", get(map::page))
+        .route("/map", get(web::map::page))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::identify));
     let open = Router::new()
-        .route("/map/maplibre-gl.js", get(map::maplibre_js))
-        .route("/map/maplibre-gl.css", get(map::maplibre_css))
+        .route("/", get(web::landing))
+        .route("/docs", get(web::docs))
+        .route("/assets/{file}", get(web::asset))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(crate::stats::metrics::metrics));
@@ -80,6 +81,10 @@ pub fn router(state: AppState) -> Router {
                 axum::Json(serde_json::json!({"error": {"code": "NOT_FOUND", "message": "no such path"}})),
             )
         })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), links_follow_host))
+        .layer(axum::middleware::from_fn(security_headers))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), cors::refuse_foreign_origins))
+        .layer(cors::layer(&state.config))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::stats::metrics::middleware))
         .layer(CompressionLayer::new())
         // A bug must cost one request a 500, never the connection (nor leak its detail).
@@ -101,6 +106,65 @@ pub fn router(state: AppState) -> Router {
                 }),
         )
         .with_state(state)
+}
+
+/// Without `PUBLIC_URL` (a server on loopback), links follow the request's `Host`: every response
+/// says so (`Vary: Host`) and none is cached by a shared cache, so that a forged `Host` can reach
+/// nobody but its sender.
+async fn links_follow_host(
+    axum::extract::State(config): axum::extract::State<Arc<Config>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut response = next.run(req).await;
+    if config.links_follow_host() {
+        let headers = response.headers_mut();
+        headers.append(header::VARY, HeaderValue::from_static("host"));
+        let public = headers
+            .get(header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.split(',').any(|d| d.trim().eq_ignore_ascii_case("public")))
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|d| !d.eq_ignore_ascii_case("public") && !d.to_ascii_lowercase().starts_with("s-maxage"))
+                    .chain(std::iter::once("private"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            });
+        if let Some(v) = public.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            headers.insert(header::CACHE_CONTROL, v);
+        }
+    }
+    response
+}
+
+/// The policy of our HTML pages: everything from our own origin, nothing inline but styles set
+/// by scripts, no framing, no referrer beyond the origin.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; \
+     child-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Security headers: on every response `X-Content-Type-Options: nosniff` and a referrer policy;
+/// on HTML pages also the content security policy and frame refusal; SVG images may run nothing.
+async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let mut response = next.run(req).await;
+    let media = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let (html, svg) = (media.starts_with("text/html"), media.starts_with("image/svg+xml"));
+    let headers = response.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));
+    if html {
+        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    } else if svg {
+        // An SVG opened on its own is a document too: it may run nothing.
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+        );
+    }
+    response
 }
 
 /// Opens the database, migrates, seeds an empty one, and loads the catalog.
@@ -140,6 +204,7 @@ pub async fn prepare(config: &Config) -> Result<AppState> {
         auth: Arc::default(),
         metrics: Arc::new(crate::stats::metrics::Metrics::new(&cache)),
         persisted: Arc::new(PersistedQueries::new(shared.clone())),
+        scans: Arc::new(qr::scans::Scans::new(shared.clone())),
         cache,
         shared,
     })
@@ -189,14 +254,15 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
 
 /// Serves HTTP until SIGINT or SIGTERM.
 pub async fn serve(config: &Config) -> Result<()> {
+    config.check_for_serving().map_err(Error::Startup)?;
     let state = prepare(config).await?;
     spawn_catalog_poll(
         state.db.clone(),
         state.catalog.clone(),
         Duration::from_secs(config.catalog_poll_seconds.max(1)),
     );
-    state.events.spawn_listener(state.db.clone(), state.catalog.clone());
-    qr::scans::spawn_flusher(state.db.clone(), state.shared.clone());
+    state.events.spawn_listener(state.db.clone(), state.catalog.clone(), state.auth.clone());
+    state.scans.spawn_flusher(state.db.clone());
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .map_err(|e| Error::Startup(format!("cannot listen on {}: {e}", config.bind)))?;
@@ -217,8 +283,8 @@ pub async fn serve(config: &Config) -> Result<()> {
         "connection limits"
     );
     net::serve(listener, router(state.clone()), limits, shutdown, DRAIN).await;
-    // Counts still in Redis go to the database before the process ends.
-    if let Err(e) = qr::scans::flush(&state.db, &state.shared).await {
+    // Counts still in memory or in Redis go to the database before the process ends.
+    if let Err(e) = state.scans.flush(&state.db).await {
         tracing::warn!(error = %e.public_message(), "last QR scan flush failed");
     }
     state.db.close().await?;
@@ -251,6 +317,16 @@ async fn keys_command(config: &Config, action: KeysCommand) -> Result<()> {
         }
         KeysCommand::Revoke { key } => {
             let k = auth::keys::revoke(&db, &key).await?;
+            // Running instances stop vouching for it even while they cannot reach the database.
+            if let Some(url) = &config.redis_url {
+                let shared = SharedStore::connect(url)
+                    .map_err(|e| Error::Startup(format!("REDIS_URL is not a Redis URL: {e}")))?;
+                if shared.connected_within(Duration::from_secs(3)).await {
+                    Events::new(shared).announce_revocation(&k.token_hash).await;
+                } else {
+                    tracing::warn!("Redis unreachable: running instances learn of the revocation from the database");
+                }
+            }
             write(&mut out, format!("revoked {} ({})", k.id, k.name))?;
         }
     }

@@ -62,6 +62,15 @@ impl SharedStore {
         self.connection.load().is_some()
     }
 
+    /// Waits up to `limit` for the connection (one-shot commands that have one thing to say).
+    pub async fn connected_within(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while !self.is_connected() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.is_connected()
+    }
+
     fn manager(&self) -> Option<ConnectionManager> {
         self.connection.load().as_ref().map(|m| ConnectionManager::clone(m))
     }
@@ -126,6 +135,17 @@ impl SharedStore {
     pub async fn delete(&self, key: &str) {
         if let Some(mut conn) = self.manager() {
             let _ = tokio::time::timeout(CALL_TIMEOUT, conn.del::<_, ()>(key)).await;
+        }
+    }
+
+    /// Sets a marker unless it is there (`SET NX EX`): `Some(true)` the first time within `ttl`,
+    /// `Some(false)` after, `None` when Redis is absent or fails.
+    pub async fn first_time(&self, key: &str, ttl: Duration) -> Option<bool> {
+        let mut conn = self.manager()?;
+        let set = redis::cmd("SET").arg(key).arg(1).arg("NX").arg("EX").arg(ttl.as_secs().max(1)).to_owned();
+        match tokio::time::timeout(CALL_TIMEOUT, set.query_async::<Option<String>>(&mut conn)).await {
+            Ok(Ok(v)) => Some(v.is_some()),
+            _ => None,
         }
     }
 

@@ -40,6 +40,8 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     /// API keys, checked and remembered.
     pub auth: Arc<crate::auth::Authenticator>,
+    /// QR scan counts, throttled per client and code.
+    pub scans: Arc<crate::qr::scans::Scans>,
     /// Prometheus metrics.
     pub metrics: Arc<crate::stats::metrics::Metrics>,
 }

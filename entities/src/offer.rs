@@ -94,6 +94,8 @@ pub struct Model {
     pub deleted_at: Option<DateTimeUtc>,
     /// Catalog version of its last change (a gap-free order for change feeds).
     pub catalog_version: i64,
+    /// Whether the offer was ever public: the change feed names only those (set by the writer).
+    pub published_once: bool,
 }
 
 /// Relations of an offer.

@@ -248,6 +248,7 @@ impl Writer {
         action: RevisionAction,
     ) -> WriteResult<offer::Model> {
         o.version = 1;
+        o.published_once = o.is_public();
         check_offer(&o, self.field_prefix)?;
         self.settle_slug(&mut o, rule).await?;
         o.clone().into_active_model().insert(&self.txn).await?;
@@ -280,6 +281,7 @@ impl Writer {
             Offer::insert_many(chunk.iter().map(|b| {
                 let mut o = b.offer.clone();
                 o.version = 1;
+                o.published_once = o.is_public();
                 o.into_active_model()
             }))
             .exec(&self.txn)
@@ -352,6 +354,7 @@ impl Writer {
         after.version = expected + 1;
         after.updated_at = Utc::now();
         after.created_at = before.created_at;
+        after.published_once = before.published_once || after.is_public();
         check_offer(&after, self.field_prefix)?;
         if after.slug != before.slug {
             self.settle_slug(&mut after, SlugRule::Given).await?;

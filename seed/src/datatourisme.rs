@@ -36,7 +36,7 @@ pub const MAX_ZIP_ENTRIES: usize = 200_000;
 /// Most bytes read from one entry (a JSON-LD object is a few kilobytes).
 pub const MAX_ENTRY_BYTES: u64 = 8 * 1024 * 1024;
 /// Most bytes inflated from one archive in all.
-pub const MAX_ARCHIVE_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+pub const MAX_ARCHIVE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 /// Deepest folder walked.
 pub const MAX_DEPTH: usize = 16;
 
@@ -95,22 +95,90 @@ impl Default for ImportOptions {
     }
 }
 
-/// Reads the JSON objects of files, folders (recursively, symbolic links not followed) and zip
-/// archives.
-pub fn read_objects(paths: &[PathBuf]) -> Vec<(String, Result<Value, ImportError>)> {
-    let mut out = Vec::new();
-    for path in paths {
-        collect(path, 0, &mut out);
-    }
-    out
+/// Most inflated bytes per compressed byte in an entry larger than [`RATIO_FROM_BYTES`]: JSON-LD
+/// compresses about tenfold, a zip bomb a thousandfold and more.
+pub const MAX_RATIO: u64 = 100;
+/// Entries smaller than this are not held to [`MAX_RATIO`].
+pub const RATIO_FROM_BYTES: u64 = 1024 * 1024;
+
+/// Where an object comes from.
+enum Source {
+    /// A JSON file.
+    File(PathBuf),
+    /// A zip archive, read entry by entry.
+    Zip(PathBuf),
+    /// Something refused while walking (too deep, unreadable, too many entries).
+    Refused(String, ImportError),
 }
 
-fn collect(path: &Path, depth: usize, out: &mut Vec<(String, Result<Value, ImportError>)>) {
+/// The JSON objects of files, folders (recursively, symbolic links not followed) and zip
+/// archives, read one at a time: an object is parsed when it is asked for and dropped once
+/// mapped, so an import holds one object and one batch at a time whatever the archive's size.
+pub struct Objects {
+    pending: std::vec::IntoIter<Source>,
+    archive: Option<OpenArchive>,
+    total: usize,
+}
+
+impl Objects {
+    /// How many objects (and refusals) there are to read.
+    pub fn total(&self) -> usize {
+        self.total
+    }
+}
+
+impl Iterator for Objects {
+    type Item = (String, Result<Value, ImportError>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(archive) = &mut self.archive {
+                match archive.next_object() {
+                    Some(item) => return Some(item),
+                    None => self.archive = None,
+                }
+                continue;
+            }
+            match self.pending.next()? {
+                Source::File(path) => {
+                    let parsed = std::fs::File::open(&path)
+                        .map_err(ImportError::from)
+                        .and_then(|f| read_bounded(f, MAX_ENTRY_BYTES))
+                        .and_then(|b| Ok(serde_json::from_slice(&b)?));
+                    return Some((path.display().to_string(), parsed));
+                }
+                Source::Zip(path) => match OpenArchive::open(&path) {
+                    Ok(a) => self.archive = Some(a),
+                    Err(e) => return Some((path.display().to_string(), Err(e))),
+                },
+                Source::Refused(name, e) => return Some((name, Err(e))),
+            }
+        }
+    }
+}
+
+/// Lists the objects of files, folders and zip archives (see [`Objects`]).
+pub fn read_objects(paths: &[PathBuf]) -> Objects {
+    let mut sources = Vec::new();
+    for path in paths {
+        collect(path, 0, &mut sources);
+    }
+    let total = sources
+        .iter()
+        .map(|s| match s {
+            Source::Zip(p) => OpenArchive::open(p).map_or(1, |a| a.objects),
+            _ => 1,
+        })
+        .sum();
+    Objects { pending: sources.into_iter(), archive: None, total }
+}
+
+fn collect(path: &Path, depth: usize, out: &mut Vec<Source>) {
     let name = path.display().to_string();
     // The link itself, not what it points to: a link to a folder above would make the walk loop.
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
-        Err(e) => return out.push((name, Err(e.into()))),
+        Err(e) => return out.push(Source::Refused(name, e.into())),
     };
     if meta.file_type().is_symlink() && depth > 0 {
         return;
@@ -118,12 +186,14 @@ fn collect(path: &Path, depth: usize, out: &mut Vec<(String, Result<Value, Impor
     let is_dir = if meta.file_type().is_symlink() { path.is_dir() } else { meta.is_dir() };
     if is_dir {
         if depth >= MAX_DEPTH {
-            return out
-                .push((name, Err(ImportError::TooLarge(format!("folders deeper than {MAX_DEPTH} are not read")))));
+            return out.push(Source::Refused(
+                name,
+                ImportError::TooLarge(format!("folders deeper than {MAX_DEPTH} are not read")),
+            ));
         }
         let mut entries: Vec<PathBuf> = match std::fs::read_dir(path) {
             Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-            Err(e) => return out.push((name, Err(e.into()))),
+            Err(e) => return out.push(Source::Refused(name, e.into())),
         };
         entries.sort();
         for e in entries {
@@ -136,15 +206,9 @@ fn collect(path: &Path, depth: usize, out: &mut Vec<(String, Result<Value, Impor
             }
         }
     } else if path.extension().is_some_and(|x| x == "zip") {
-        if let Err(e) = read_zip(path, out) {
-            out.push((name, Err(e)));
-        }
+        out.push(Source::Zip(path.to_owned()));
     } else {
-        let parsed = std::fs::File::open(path)
-            .map_err(ImportError::from)
-            .and_then(|f| read_bounded(f, MAX_ENTRY_BYTES))
-            .and_then(|b| Ok(serde_json::from_slice(&b)?));
-        out.push((name, parsed));
+        out.push(Source::File(path.to_owned()));
     }
 }
 
@@ -158,42 +222,88 @@ fn read_bounded(r: impl Read, limit: u64) -> Result<Vec<u8>, ImportError> {
     Ok(bytes)
 }
 
-fn read_zip(path: &Path, out: &mut Vec<(String, Result<Value, ImportError>)>) -> Result<(), ImportError> {
-    let mut archive = zip::ZipArchive::new(std::fs::File::open(path)?)?;
-    if archive.len() > MAX_ZIP_ENTRIES {
-        return Err(ImportError::TooLarge(format!(
-            "the archive has {} entries; at most {MAX_ZIP_ENTRIES} are read",
-            archive.len()
-        )));
+/// A zip archive being read: its JSON entries one by one, within the limits on entry size,
+/// compression ratio and total inflated bytes.
+struct OpenArchive {
+    path: PathBuf,
+    zip: zip::ZipArchive<std::fs::File>,
+    next: usize,
+    inflated: u64,
+    objects: usize,
+}
+
+impl OpenArchive {
+    fn open(path: &Path) -> Result<OpenArchive, ImportError> {
+        let zip = zip::ZipArchive::new(std::fs::File::open(path)?)?;
+        if zip.len() > MAX_ZIP_ENTRIES {
+            return Err(ImportError::TooLarge(format!(
+                "the archive has {} entries; at most {MAX_ZIP_ENTRIES} are read",
+                zip.len()
+            )));
+        }
+        let objects = zip.file_names().filter(|n| n.as_ref().is_ok_and(|n| n.ends_with(".json"))).count();
+        Ok(OpenArchive { path: path.to_owned(), zip, next: 0, inflated: 0, objects })
     }
-    let mut inflated: u64 = 0;
-    for i in 0..archive.len() {
-        let file = archive.by_index(i)?;
-        let inner = file.name()?.to_string();
-        if !inner.ends_with(".json") || file.is_dir() {
-            continue;
+
+    fn next_object(&mut self) -> Option<(String, Result<Value, ImportError>)> {
+        while self.next < self.zip.len() {
+            let index = self.next;
+            self.next += 1;
+            let file = match self.zip.by_index(index) {
+                Ok(f) => f,
+                Err(e) => return Some((format!("{}#{index}", self.path.display()), Err(e.into()))),
+            };
+            let inner = file.name().map(|n| n.into_owned()).unwrap_or_else(|_| format!("#{index}"));
+            if !inner.ends_with(".json") || file.is_dir() {
+                continue;
+            }
+            let name = format!("{}:{inner}", self.path.display());
+            let (declared, compressed) = (file.size(), file.compressed_size().max(1));
+            if declared > MAX_ENTRY_BYTES {
+                return Some((
+                    name,
+                    Err(ImportError::TooLarge(format!("an object of more than {MAX_ENTRY_BYTES} bytes is not read"))),
+                ));
+            }
+            if declared > RATIO_FROM_BYTES && declared / compressed > MAX_RATIO {
+                return Some((
+                    name,
+                    Err(ImportError::TooLarge(format!(
+                        "compressed {}:1, more than {MAX_RATIO}:1: not a JSON-LD object but a zip bomb",
+                        declared / compressed
+                    ))),
+                ));
+            }
+            // The declared size can lie: what is read is bounded, and so is the ratio of what is read.
+            let bytes = read_bounded(file, MAX_ENTRY_BYTES);
+            let read = bytes.as_ref().map_or(MAX_ENTRY_BYTES, |b| b.len() as u64);
+            self.inflated += read;
+            if self.inflated > MAX_ARCHIVE_BYTES {
+                self.next = self.zip.len();
+                return Some((
+                    self.path.display().to_string(),
+                    Err(ImportError::TooLarge(format!(
+                        "the archive inflates to more than {MAX_ARCHIVE_BYTES} bytes; the rest is not read"
+                    ))),
+                ));
+            }
+            if read > RATIO_FROM_BYTES && read / compressed > MAX_RATIO {
+                return Some((
+                    name,
+                    Err(ImportError::TooLarge(format!(
+                        "compressed more than {MAX_RATIO}:1: not a JSON-LD object but a zip bomb"
+                    ))),
+                ));
+            }
+            let parsed: Result<Value, ImportError> = bytes.and_then(|b| Ok(serde_json::from_slice(&b)?));
+            // A flux export also holds an index of the objects: skip what is not an object.
+            if matches!(&parsed, Ok(v) if v.get("@id").is_none()) {
+                continue;
+            }
+            return Some((name, parsed));
         }
-        let name = format!("{}:{inner}", path.display());
-        if file.size() > MAX_ENTRY_BYTES {
-            out.push((
-                name,
-                Err(ImportError::TooLarge(format!("an object of more than {MAX_ENTRY_BYTES} bytes is not read"))),
-            ));
-            continue;
-        }
-        let parsed = read_bounded(file, MAX_ENTRY_BYTES);
-        inflated += parsed.as_ref().map_or(MAX_ENTRY_BYTES, |b| b.len() as u64);
-        if inflated > MAX_ARCHIVE_BYTES {
-            return Err(ImportError::TooLarge(format!("the archive inflates to more than {MAX_ARCHIVE_BYTES} bytes")));
-        }
-        let parsed: Result<Value, ImportError> = parsed.and_then(|b| Ok(serde_json::from_slice(&b)?));
-        // A flux export also holds an index of the objects: skip what is not an object.
-        if matches!(&parsed, Ok(v) if v.get("@id").is_none()) {
-            continue;
-        }
-        out.push((name, parsed));
+        None
     }
-    Ok(())
 }
 
 fn as_list(v: &Value) -> Vec<&Value> {
@@ -571,6 +681,7 @@ pub fn map(v: &Value, territory: &HashSet<String>, options: ImportOptions) -> Re
         updated_at: now,
         deleted_at: None,
         catalog_version: 0,
+        published_once: false,
         id,
     };
     // The checks every writer passes, here for a reason per object before anything is written.
@@ -688,7 +799,7 @@ pub async fn import(
 ) -> Result<ImportReport, ImportError> {
     let territory: HashSet<String> = Commune::find().all(db).await?.into_iter().map(|c| c.insee).collect();
     let objects = read_objects(paths);
-    let mut bar = crate::progress::bar(objects.len() as u64, "objects");
+    let mut bar = crate::progress::bar(objects.total() as u64, "objects");
     let mut report = ImportReport::default();
     let mut seen: BTreeMap<String, ()> = BTreeMap::new();
     let mut batch = Vec::with_capacity(BATCH);

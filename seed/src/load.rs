@@ -150,6 +150,7 @@ fn wanted_offer(r: &OfferRecord, current: Option<&offer::Model>) -> Result<offer
         updated_at: current.map_or(now, |c| c.updated_at),
         deleted_at: current.and_then(|c| c.deleted_at),
         catalog_version: current.map_or(0, |c| c.catalog_version),
+        published_once: current.is_some_and(|c| c.published_once),
     })
 }
 

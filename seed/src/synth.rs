@@ -154,6 +154,7 @@ pub async fn generate(db: &DatabaseConnection, n: usize, seed: u64) -> Result<us
                 updated_at: now,
                 deleted_at: None,
                 catalog_version: 0,
+                published_once: false,
             };
             let occurrences = if kind == OfferKind::Event {
                 (0..3)

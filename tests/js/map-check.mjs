@@ -13,7 +13,13 @@ const report = { errors: [] };
 try {
   const page = await browser.newPage({ viewport: { width: 1024, height: 768 } });
   page.on('pageerror', (e) => report.errors.push(String(e)));
-  await page.goto(`${url}#11/50.39/3.43`);
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      (window.__csp = window.__csp || []).push(`${e.violatedDirective} ${e.blockedURI}`);
+    });
+  });
+  const response = await page.goto(`${url}#11/50.39/3.43`);
+  report.policy = response.headers()['content-security-policy'] || null;
   await page.waitForFunction(() => window.__mapIdle === true || window.__mapError, null, { timeout: 60000 });
   report.mapError = await page.evaluate(() => window.__mapError || null);
   report.rendered = await page.evaluate(() => window.__map.queryRenderedFeatures().length);
@@ -31,6 +37,7 @@ try {
     await page.waitForSelector('.maplibregl-popup', { timeout: 10000 });
     report.popup = await page.textContent('.maplibregl-popup .popup-name');
   }
+  report.csp = await page.evaluate(() => window.__csp || []);
   await page.screenshot({ path: screenshot });
 } catch (e) {
   report.errors.push(String(e));

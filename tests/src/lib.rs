@@ -279,7 +279,10 @@ impl TestServer {
                 panic!("the server did not start within 60 s");
             }
         };
-        TestServer { url: format!("http://{addr}"), client: reqwest::Client::new(), child, _dir: dir }
+        // The client lets an idle connection go before the server would (it closes them after
+        // HEADER_TIMEOUT_SECONDS, 15 s by default), as a well-configured client does.
+        let client = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(5)).build().unwrap();
+        TestServer { url: format!("http://{addr}"), client, child, _dir: dir }
     }
 
     /// The process id (to signal it).
@@ -377,6 +380,21 @@ pub fn create_key(database_url: &str, name: &str, role: &str, owner: Option<&str
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
+/// Runs `api import datatourisme` on a database with the real binary; returns what it printed
+/// (its summary and one line per rejected object), failing the test if the command failed.
+pub fn import_datatourisme(database_url: &str, paths: &[&std::path::Path], args: &[&str]) -> String {
+    let out = Command::new(server_binary())
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "warn")
+        .args(["import", "datatourisme"])
+        .args(args)
+        .args(paths)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "import failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
 impl TestServer {
     /// Runs a query with an API key.
     pub async fn graphql_as(&self, token: &str, query: &str, variables: Value) -> Value {
@@ -406,18 +424,39 @@ pub struct WsClient {
 impl WsClient {
     /// Connects to `/graphql/ws` without initialising.
     pub async fn connect_raw(server: &TestServer) -> WsClient {
+        WsClient::upgrade(server, &[]).await.unwrap()
+    }
+
+    /// Connects to `/graphql/ws` with extra upgrade headers, without initialising; the refusal
+    /// (e.g. `403`) when the server refuses the upgrade.
+    pub async fn upgrade(server: &TestServer, headers: &[(&str, &str)]) -> Result<WsClient, u16> {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let url = format!("{}/graphql/ws", server.url.replacen("http", "ws", 1));
         let mut request = url.into_client_request().unwrap();
         request.headers_mut().insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
-        let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-        WsClient { socket }
+        for (k, v) in headers {
+            request.headers_mut().insert(
+                tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((socket, _)) => Ok(WsClient { socket }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+            Err(e) => panic!("WebSocket upgrade failed: {e}"),
+        }
     }
 
     /// Connects and initialises (waits for `connection_ack`).
     pub async fn connect(server: &TestServer) -> WsClient {
-        let mut c = WsClient::connect_raw(server).await;
-        c.send_json(json!({ "type": "connection_init" })).await;
+        WsClient::connect_with(server, &[], json!({})).await
+    }
+
+    /// Connects with extra upgrade headers, initialises with a payload (a browser's key goes
+    /// there: `{"Authorization": "Bearer …"}`) and waits for `connection_ack`.
+    pub async fn connect_with(server: &TestServer, headers: &[(&str, &str)], payload: Value) -> WsClient {
+        let mut c = WsClient::upgrade(server, headers).await.unwrap_or_else(|s| panic!("upgrade refused: {s}"));
+        c.send_json(json!({ "type": "connection_init", "payload": payload })).await;
         let ack = c.next_json().await.unwrap();
         assert_eq!(ack["type"], "connection_ack", "{ack}");
         c

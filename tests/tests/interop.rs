@@ -14,16 +14,7 @@ fn fixtures() -> PathBuf {
 }
 
 fn import(db: &str, paths: &[&Path]) -> String {
-    let out = Command::new(tests::server_binary())
-        .env("DATABASE_URL", db)
-        .env("RUST_LOG", "warn")
-        .arg("import")
-        .arg("datatourisme")
-        .args(paths)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
+    tests::import_datatourisme(db, paths, &[])
 }
 
 async fn imported() -> (TestServer, SqliteDatabase) {

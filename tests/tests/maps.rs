@@ -301,14 +301,17 @@ async fn the_map_page_renders_the_territory_in_chromium() {
     let page = server.get("/map").await;
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
-    assert!(html.contains("/map/maplibre-gl.js") && !html.contains("unpkg") && !html.contains("cdn"));
-    assert_eq!(server.get("/map/maplibre-gl.js").await.status(), 200);
+    assert!(html.contains("/assets/maplibre-gl.js") && !html.contains("unpkg") && !html.contains("cdn"));
+    assert!(!html.contains("<script>") && !html.contains("<style>"), "no inline code: {html}");
+    assert_eq!(server.get("/assets/maplibre-gl.js").await.status(), 200);
 
     let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("map.png");
     let url = format!("{}/map", server.url);
     let Some(report) = run_checker("map-check.mjs", &[&url, &shot.display().to_string()]) else { return };
     assert_eq!(report["errors"], json!([]), "{report}");
     assert_eq!(report["mapError"], Value::Null, "{report}");
+    assert!(report["policy"].as_str().unwrap().contains("script-src 'self'"), "{report}");
+    assert_eq!(report["csp"], json!([]), "the page runs under its content security policy: {report}");
     assert!(report["rendered"].as_u64().unwrap() > 10, "{report}");
     let layers: Vec<&str> = report["layers"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
     for l in ["communes-fill", "footprints-fill", "offers-circle", "totems-circle"] {

@@ -54,6 +54,22 @@ async fn setup() -> (TestServer, SqliteDatabase, String) {
     (server, db, editor)
 }
 
+/// The scans of an offer's first code once they reach `expected` and one more flush has passed
+/// (they are written to the database every 5 s), or what they are after 15 s.
+async fn scans_reach(server: &TestServer, editor: &str, slug: &str, expected: i64) -> i64 {
+    let q = "query($s: String!) { offer(slug: $s) { qrCodes { code scans } } }";
+    let read = || async {
+        let body = server.graphql_as(editor, q, json!({ "s": slug })).await;
+        body["data"]["offer"]["qrCodes"][0]["scans"].as_i64().unwrap_or_else(|| panic!("{body}"))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while read().await < expected && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    read().await
+}
+
 async fn create_code(server: &TestServer, token: &str, target: &str) -> Value {
     let q = "mutation($t: ID!) { createQrCode(targetId: $t) { code url imageUrl signUrl scans target { ... on Offer { slug } ... on Theme { code } } } }";
     let body = server.graphql_as(token, q, json!({ "t": target })).await;
@@ -99,11 +115,8 @@ async fn a_code_redirects_a_browser_to_the_website_and_answers_json_clients() {
     assert_eq!(body["target"]["slug"], "fosse-d-arenberg");
     assert_eq!(body["target"]["kind"], "offer");
 
-    // Both resolutions were counted, and nothing else.
-    let q = r#"{ offer(slug: "fosse-d-arenberg") { qrCodes { code scans } } }"#;
-    let codes = server.graphql_as(&editor, q, json!({})).await;
-    let scans = codes["data"]["offer"]["qrCodes"][0]["scans"].as_i64().unwrap();
-    assert_eq!(scans, 3, "{codes}");
+    // Three resolutions from one client count once: the count is of people in front of a sign.
+    assert_eq!(scans_reach(&server, &editor, "fosse-d-arenberg", 1).await, 1);
 
     // A theme gets a code too, and an unknown target none.
     let theme = create_code(&server, &editor, "nature").await;
@@ -211,14 +224,26 @@ async fn qr_generate_gives_every_totem_and_correlate_one_code_once() {
 async fn scans_counted_in_redis_survive_a_restart() {
     let Some(redis) = tests::redis_or_skip().await else { return };
     let db = SqliteDatabase::create();
-    let opts =
-        Options { database_url: Some(db.url.clone()), env: vec![("REDIS_URL".into(), redis)], ..Default::default() };
+    // The test client stands for a load balancer in front of four visitors.
+    let opts = Options {
+        database_url: Some(db.url.clone()),
+        env: vec![("REDIS_URL".into(), redis), ("TRUSTED_PROXIES".into(), "127.0.0.1".into())],
+        ..Default::default()
+    };
     let mut server = TestServer::start_with(opts.clone()).await;
     let editor = create_key(&db.url, "office", "editor", None);
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let code = create_code(&server, &editor, "fosse-mathilde").await["code"].as_str().unwrap().to_owned();
-    for _ in 0..4 {
-        assert_eq!(no_redirect_client().get(format!("{}/q/{code}", server.url)).send().await.unwrap().status(), 302);
+    for visitor in
+        ["198.51.100.1", "198.51.100.2", "2001:db8:1:1::1", "198.51.100.1", "2001:db8:2:1::1", "2001:db8:1:1::77"]
+    {
+        let res = no_redirect_client()
+            .get(format!("{}/q/{code}", server.url))
+            .header("x-forwarded-for", visitor)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 302);
     }
     // Stop at once (before the periodic flush): the shutdown flush must keep the counts.
     Command::new("kill").args(["-TERM", &server.pid().to_string()]).status().unwrap();
@@ -270,5 +295,129 @@ async fn the_observatory_is_for_editors_and_metrics_for_prometheus() {
         "porte_du_hainaut_qr_scans 0",
     ] {
         assert!(text.contains(needle), "{needle} missing from\n{text}");
+    }
+}
+
+/// An attacker's `Host` header: with `PUBLIC_URL` set, no URL anywhere follows it, not in a QR
+/// code (read back by zbar), a sign, GraphQL, TileJSON, the style, the feeds' `Link` headers nor
+/// the OGC API.
+#[tokio::test]
+async fn a_forged_host_changes_no_url_when_public_url_is_set() {
+    let (server, _db, editor) = setup().await;
+    let code = create_code(&server, &editor, "fosse-d-arenberg").await["code"].as_str().unwrap().to_owned();
+    let forged = |path: &str| server.client.get(format!("{}{path}", server.url)).header("host", "evil.example");
+    let dir = tempfile::tempdir().unwrap();
+    let png = forged(&format!("/q/{code}.png")).send().await.unwrap();
+    assert_eq!(png.status(), 200);
+    let file = dir.path().join("forged.png");
+    std::fs::write(&file, png.bytes().await.unwrap()).unwrap();
+    if let Some(decoded) = decode(&file) {
+        assert_eq!(decoded, format!("{PUBLIC}/q/{code}"));
+    }
+    let mut bodies = Vec::new();
+    for path in [
+        format!("/q/{code}/sign.svg"),
+        format!("/q/{code}.svg"),
+        "/tiles/offers.json".to_owned(),
+        "/tiles/style.json".to_owned(),
+        "/layers".to_owned(),
+        "/ogc/collections/offers/items?limit=2".to_owned(),
+        "/feeds/offers.geojson?limit=1".to_owned(),
+    ] {
+        let res = forged(&path).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        let link = res.headers().get("link").map(|l| l.to_str().unwrap().to_owned()).unwrap_or_default();
+        assert!(!link.contains("evil.example"), "{path}: Link {link}");
+        let body = res.text().await.unwrap();
+        assert!(!body.contains("evil.example"), "{path} follows the forged Host");
+        bodies.push((path, body));
+    }
+    assert!(bodies.iter().any(|(_, b)| b.contains(PUBLIC)), "the documents link to PUBLIC_URL");
+    let q = r#"{ offer(slug: "fosse-d-arenberg") { qrCodes { url imageUrl signUrl } } }"#;
+    let body: Value = server
+        .client
+        .post(format!("{}/graphql", server.url))
+        .header("host", "evil.example")
+        .header("authorization", format!("Bearer {editor}"))
+        .json(&json!({ "query": q }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let urls = body["data"]["offer"]["qrCodes"][0].clone();
+    assert_eq!(urls["url"], format!("{PUBLIC}/q/{code}"), "{body}");
+    assert!(!urls.to_string().contains("evil.example"), "{urls}");
+}
+
+/// Without `PUBLIC_URL` (a server on loopback), links follow the request's `Host`: such answers
+/// say `Vary: Host` and no shared cache may keep them.
+#[tokio::test]
+async fn without_public_url_answers_vary_by_host_and_are_not_publicly_cached() {
+    let db = SqliteDatabase::create();
+    let server = TestServer::start_with(Options { database_url: Some(db.url.clone()), ..Default::default() }).await;
+    let editor = create_key(&db.url, "office", "editor", None);
+    let code = create_code(&server, &editor, "fosse-d-arenberg").await["code"].as_str().unwrap().to_owned();
+    for path in [format!("/q/{code}.png"), "/tiles/offers.json".to_owned(), "/feeds/offers.geojson?limit=1".to_owned()]
+    {
+        let res =
+            server.client.get(format!("{}{path}", server.url)).header("host", "evil.example").send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        let vary: Vec<String> =
+            res.headers().get_all("vary").iter().map(|v| v.to_str().unwrap().to_ascii_lowercase()).collect();
+        assert!(vary.iter().any(|v| v.split(',').any(|h| h.trim() == "host")), "{path}: Vary {vary:?}");
+        let cache = res.headers().get("cache-control").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        assert!(!cache.contains("public"), "{path}: Cache-Control {cache}");
+    }
+}
+
+/// A server listening beyond loopback without `PUBLIC_URL` does not start: its links would come
+/// from whatever `Host` a client sends.
+#[tokio::test]
+async fn a_server_on_a_public_address_refuses_to_start_without_public_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(tests::server_binary())
+        .current_dir(dir.path())
+        .env("BIND", "0.0.0.0:0")
+        .env_remove("PUBLIC_URL")
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "it started");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("PUBLIC_URL is required"), "{stderr}");
+    // With it, the same address is fine (checked without serving: a bad PUBLIC_URL is refused too).
+    let out = Command::new(tests::server_binary())
+        .current_dir(dir.path())
+        .env("BIND", "0.0.0.0:0")
+        .env("PUBLIC_URL", "javascript:alert(1)")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PUBLIC_URL"), "a bad PUBLIC_URL is named");
+}
+
+/// Scan counts are the observatory's: editors read them, nobody else, and a script replaying a
+/// code adds one scan, not thousands.
+#[tokio::test]
+async fn scans_are_for_editors_and_a_replayed_code_counts_once() {
+    let (server, db, editor) = setup().await;
+    let partner = create_key(&db.url, "partner", "partner", None);
+    let code = create_code(&server, &editor, "fosse-d-arenberg").await["code"].as_str().unwrap().to_owned();
+    let client = no_redirect_client();
+    for _ in 0..200 {
+        assert_eq!(client.get(format!("{}/q/{code}", server.url)).send().await.unwrap().status(), 302);
+    }
+    assert_eq!(scans_reach(&server, &editor, "fosse-d-arenberg", 1).await, 1, "one client, one scan");
+    let q = r#"{ offer(slug: "fosse-d-arenberg") { qrCodes { code scans } } }"#;
+    for (who, body, expected) in [
+        ("anonymous", server.graphql(q, json!({})).await, "UNAUTHENTICATED"),
+        ("partner", server.graphql_as(&partner, q, json!({})).await, "FORBIDDEN"),
+    ] {
+        assert_eq!(body["errors"][0]["extensions"]["code"], expected, "{who}: {body}");
+        assert_eq!(body["data"]["offer"]["qrCodes"][0]["code"], code.as_str(), "{who} sees the code: {body}");
+        assert_eq!(body["data"]["offer"]["qrCodes"][0]["scans"], Value::Null, "{who} sees no count: {body}");
     }
 }

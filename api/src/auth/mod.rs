@@ -61,6 +61,9 @@ pub enum Caller {
         owner: Option<String>,
         /// Requests per minute, when the key has its own quota.
         quota: Option<u32>,
+        /// The database could not check the key just now and a recent check vouches for it:
+        /// reads pass, writes wait until the key can be checked again.
+        from_memory: bool,
     },
 }
 
@@ -95,20 +98,30 @@ impl Caller {
         }
     }
 
-    /// Refuses anyone who may not edit.
+    /// Refuses a key vouched for from memory: what it is about to do needs the key checked now.
+    fn require_checked(&self) -> Result<()> {
+        match self {
+            Caller::Key { from_memory: true, .. } => Err(Error::Unavailable(
+                "this API key cannot be checked while the database is away: retry shortly".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuses anyone who may not edit, and a key that cannot be checked now.
     pub fn require_editing(&self) -> Result<()> {
         match self {
             Caller::Anonymous => Err(Error::Unauthenticated("send an API key: Authorization: Bearer <token>".into())),
-            c if c.can_edit() => Ok(()),
+            c if c.can_edit() => self.require_checked(),
             _ => Err(Error::Forbidden("this key may not edit offers".into())),
         }
     }
 
-    /// Refuses anyone but editors and admins.
+    /// Refuses anyone but editors and admins, and a key that cannot be checked now.
     pub fn require_editor(&self) -> Result<()> {
         match self.role() {
             None => Err(Error::Unauthenticated("send an API key: Authorization: Bearer <token>".into())),
-            Some(Role::Admin | Role::Editor) => Ok(()),
+            Some(Role::Admin | Role::Editor) => self.require_checked(),
             Some(_) => Err(Error::Forbidden("only editors may do this".into())),
         }
     }
@@ -118,12 +131,18 @@ impl Caller {
 pub fn bearer(headers: &HeaderMap) -> Result<Option<String>> {
     let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
     let value = value.to_str().map_err(|_| Error::Unauthenticated("the Authorization header is not text".into()))?;
+    bearer_token(value).map(Some)
+}
+
+/// Reads `Bearer <token>` (an `Authorization` header, or the same in a WebSocket's
+/// `connection_init` payload).
+pub fn bearer_token(value: &str) -> Result<String> {
     let (scheme, token) =
         value.split_once(' ').ok_or_else(|| Error::Unauthenticated("use Authorization: Bearer <token>".into()))?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
         return Err(Error::Unauthenticated("use Authorization: Bearer <token>".into()));
     }
-    Ok(Some(token.trim().to_owned()))
+    Ok(token.trim().to_owned())
 }
 
 /// The address a request is counted by (rate limits, connection caps): the peer's, or, when
@@ -208,18 +227,21 @@ const LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
 const RETRY_DATABASE_AFTER: Duration = Duration::from_secs(5);
 
 /// Finds callers from their tokens. Every request checks its key in the database, so a revoked
-/// key stops at once; the keys found valid are remembered for a while, so that requests with a
-/// key go on while the database restarts (as anonymous reads do, from the catalog).
+/// key stops at once; the keys found valid are remembered for a while, so that reads with a key
+/// go on while the database restarts (as anonymous reads do, from the catalog). A key vouched for
+/// from memory may read but not write, and a key seen revoked (here, or announced by another
+/// instance through Redis) is never vouched for again.
 #[derive(Default)]
 pub struct Authenticator {
     known: Mutex<HashMap<String, (Caller, Instant)>>,
+    revoked: Mutex<std::collections::HashSet<String>>,
     unreachable_since: Mutex<Option<Instant>>,
 }
 
 impl Authenticator {
     /// The caller of a request: anonymous without a token, an error for a wrong or revoked one.
-    /// While the database cannot be reached, a key checked in the last 15 minutes passes and
-    /// any other is `UNAVAILABLE` (503).
+    /// While the database cannot be reached, a key checked in the last 15 minutes passes (marked
+    /// `from_memory`) and any other is `UNAVAILABLE` (503).
     pub async fn authenticate(&self, db: &DatabaseConnection, headers: &HeaderMap) -> Result<Caller> {
         self.authenticate_token(db, bearer(headers)?).await
     }
@@ -240,9 +262,12 @@ impl Authenticator {
                 name: k.name,
                 owner: k.owner,
                 quota: k.quota_per_minute.and_then(|q| u32::try_from(q).ok()),
+                from_memory: false,
             },
             found => {
-                self.forget(&hash);
+                if found.is_some() {
+                    self.revoked_hash(&hash);
+                }
                 return Err(Error::Unauthenticated(
                     if found.is_some() { "this API key has been revoked" } else { "unknown API key" }.into(),
                 ));
@@ -250,6 +275,19 @@ impl Authenticator {
         };
         self.remember(hash, &caller);
         Ok(caller)
+    }
+
+    /// A key was revoked (here or on another instance): never vouch for it again.
+    pub fn revoked_hash(&self, hash: &str) {
+        if let Ok(mut known) = self.known.lock() {
+            known.remove(hash);
+        }
+        if let Ok(mut revoked) = self.revoked.lock() {
+            if revoked.len() >= REMEMBERED_KEYS {
+                revoked.clear();
+            }
+            revoked.insert(hash.to_owned());
+        }
     }
 
     /// The key of a token hash in the database, unless the database just failed to answer.
@@ -276,12 +314,20 @@ impl Authenticator {
     }
 
     fn remembered(&self, hash: &str) -> Option<Caller> {
+        if self.revoked.lock().ok()?.contains(hash) {
+            return None;
+        }
         let known = self.known.lock().ok()?;
         let (caller, checked) = known.get(hash)?;
-        (checked.elapsed() < STALE_KEY_FOR).then(|| {
-            tracing::debug!("the database cannot check keys: using a key checked {:?} ago", checked.elapsed());
-            caller.clone()
-        })
+        if checked.elapsed() >= STALE_KEY_FOR {
+            return None;
+        }
+        tracing::debug!("the database cannot check keys: using a key checked {:?} ago", checked.elapsed());
+        let mut caller = caller.clone();
+        if let Caller::Key { from_memory, .. } = &mut caller {
+            *from_memory = true;
+        }
+        Some(caller)
     }
 
     fn remember(&self, hash: String, caller: &Caller) {
@@ -294,17 +340,9 @@ impl Authenticator {
         }
         known.insert(hash, (caller.clone(), Instant::now()));
     }
-
-    fn forget(&self, hash: &str) {
-        if let Ok(mut known) = self.known.lock() {
-            known.remove(hash);
-        }
-    }
 }
 
-/// Identifies the caller of a request (a wrong or revoked key is 401 `UNAUTHENTICATED`), counts
-/// the request against its quota (429 `RATE_LIMITED` with `Retry-After`), and hands the caller to
-/// the handler as an extension.
+/// The token and the client address of a request.
 fn who(state: &crate::state::AppState, req: &axum::extract::Request) -> (Result<Option<String>>, Option<IpAddr>) {
     let addr = req
         .extensions()
@@ -314,13 +352,17 @@ fn who(state: &crate::state::AppState, req: &axum::extract::Request) -> (Result<
     (bearer(req.headers()), addr)
 }
 
-async fn admit(state: &crate::state::AppState, token: Result<Option<String>>, addr: Option<IpAddr>) -> Result<Caller> {
+async fn admit(
+    state: &crate::state::AppState,
+    token: Result<Option<String>>,
+    addr: Option<IpAddr>,
+) -> Result<(Caller, Option<rate_limit::Allowance>)> {
     let caller = match token {
         Ok(token) => state.auth.authenticate_token(&state.db, token).await,
         Err(e) => Err(e),
     };
     match caller {
-        Ok(caller) => state.limiter.check(&caller, addr).await.map(|()| caller),
+        Ok(caller) => state.limiter.check(&caller, addr).await.map(|a| (caller, a)),
         // Wrong keys count against the address's quota, so that guessing them is throttled too.
         Err(e @ Error::Unauthenticated(_)) => {
             Err(state.limiter.check(&Caller::Anonymous, addr).await.err().unwrap_or(e))
@@ -329,48 +371,66 @@ async fn admit(state: &crate::state::AppState, token: Result<Option<String>>, ad
     }
 }
 
+/// The client's address as the rate limits see it (through trusted proxies only), handed to the
+/// handlers as an extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddress(pub IpAddr);
+
+/// Identifies the caller of a request (a wrong or revoked key is 401 `UNAUTHENTICATED`), counts
+/// the request against its quota (429 `RATE_LIMITED` with `Retry-After`; the `RateLimit-*`
+/// headers on the answer), and hands the caller and its address to the handler as extensions; a
+/// refusal is answered by `refuse`.
+async fn identify_with(
+    state: crate::state::AppState,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+    refuse: fn(Error) -> axum::response::Response,
+) -> axum::response::Response {
+    let (token, addr) = who(&state, &req);
+    match admit(&state, token, addr).await {
+        Ok((caller, allowance)) => {
+            req.extensions_mut().insert(caller);
+            if let Some(addr) = addr {
+                req.extensions_mut().insert(ClientAddress(addr));
+            }
+            let mut response = next.run(req).await;
+            if let Some(a) = allowance {
+                a.write(response.headers_mut());
+            }
+            response
+        }
+        Err(e) => refuse(e),
+    }
+}
+
 /// Route layer of the REST routes: errors as `{"error": {"code", "message"}}`.
 pub async fn identify(
     axum::extract::State(state): axum::extract::State<crate::state::AppState>,
-    mut req: axum::extract::Request,
+    req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let (token, addr) = who(&state, &req);
-    match admit(&state, token, addr).await {
-        Ok(caller) => {
-            req.extensions_mut().insert(caller);
-            next.run(req).await
-        }
-        Err(e) => e.into_response(),
-    }
+    identify_with(state, req, next, axum::response::IntoResponse::into_response).await
 }
 
 /// Route layer of the GraphQL routes: errors as a GraphQL response (`errors[].extensions.code`).
 pub async fn identify_graphql(
     axum::extract::State(state): axum::extract::State<crate::state::AppState>,
-    mut req: axum::extract::Request,
+    req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
+    identify_with(state, req, next, graphql_refusal).await
+}
+
+fn graphql_refusal(e: Error) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let (token, addr) = who(&state, &req);
-    match admit(&state, token, addr).await {
-        Ok(caller) => {
-            req.extensions_mut().insert(caller);
-            next.run(req).await
-        }
-        Err(e) => {
-            let status = e.status_code();
-            let retry = e.retry_after();
-            let body = serde_json::json!({ "errors": [{ "message": e.public_message(), "extensions": { "code": e.code() } }] });
-            let mut r =
-                (status, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body.to_string()).into_response();
-            if let Some(s) = retry.and_then(|s| s.to_string().parse().ok()) {
-                r.headers_mut().insert(header::RETRY_AFTER, s);
-            }
-            r
-        }
+    let status = e.status_code();
+    let retry = e.retry_after();
+    let body = serde_json::json!({ "errors": [{ "message": e.public_message(), "extensions": { "code": e.code() } }] });
+    let mut r = (status, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body.to_string()).into_response();
+    if let Some(s) = retry.and_then(|s| s.to_string().parse().ok()) {
+        r.headers_mut().insert(header::RETRY_AFTER, s);
     }
+    r
 }
 
 #[cfg(test)]
@@ -425,7 +485,15 @@ mod tests {
 
         // The pool is shared by every clone: closing it is the database going away.
         db.clone().close().await.expect("closed");
-        assert_eq!(auth.authenticate(&db, &bearing(&desk.token)).await.expect("remembered key"), caller);
+        let remembered = auth.authenticate(&db, &bearing(&desk.token)).await.expect("remembered key");
+        assert_eq!(remembered.role(), Some(Role::Editor));
+        assert!(
+            remembered.require_editing().is_err_and(|e| e.code() == "UNAVAILABLE"),
+            "a write with a key not checked now"
+        );
+        // A revocation announced by another instance while this one cannot reach the database.
+        auth.revoked_hash(&keys::hash_token(&desk.token));
+        assert!(auth.authenticate(&db, &bearing(&desk.token)).await.is_err(), "an announced revocation is remembered");
         // Neither a revoked key nor one never checked is vouched for without the database.
         assert!(matches!(auth.authenticate(&db, &bearing(&gone.token)).await, Err(Error::Database(_))));
         match auth.authenticate(&db, &bearing(&never.token)).await {

@@ -21,6 +21,31 @@ pub struct Quotas {
     pub staff: u32,
 }
 
+/// Where a caller stands in its minute, sent as `RateLimit-Limit`, `RateLimit-Remaining` and
+/// `RateLimit-Reset` (seconds until the next minute).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Allowance {
+    /// Requests per minute.
+    pub limit: u32,
+    /// Requests left this minute.
+    pub remaining: u32,
+    /// Seconds until the counter starts again.
+    pub reset: u64,
+}
+
+impl Allowance {
+    /// Adds the three headers to a response.
+    pub fn write(&self, headers: &mut axum::http::HeaderMap) {
+        for (name, value) in [
+            ("ratelimit-limit", u64::from(self.limit)),
+            ("ratelimit-remaining", u64::from(self.remaining)),
+            ("ratelimit-reset", self.reset),
+        ] {
+            headers.insert(name, axum::http::HeaderValue::from(value));
+        }
+    }
+}
+
 /// The limiter.
 pub struct RateLimiter {
     quotas: Quotas,
@@ -43,11 +68,12 @@ impl RateLimiter {
         }
     }
 
-    /// Counts one request; `RATE_LIMITED` with the seconds to wait when over quota.
-    pub async fn check(&self, caller: &Caller, addr: Option<IpAddr>) -> Result<()> {
+    /// Counts one request: where the caller stands (nothing when unlimited), or `RATE_LIMITED`
+    /// with the seconds to wait when over quota.
+    pub async fn check(&self, caller: &Caller, addr: Option<IpAddr>) -> Result<Option<Allowance>> {
         let quota = self.quota(caller);
         if quota == 0 {
-            return Ok(());
+            return Ok(None);
         }
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let minute = now / 60;
@@ -60,10 +86,11 @@ impl RateLimiter {
             Some(n) => u32::try_from(n).unwrap_or(u32::MAX),
             None => self.local_incr(&key, minute),
         };
+        let reset = 60 - now % 60;
         if count > quota {
-            return Err(Error::RateLimited { retry_after: 60 - now % 60 });
+            return Err(Error::RateLimited { retry_after: reset });
         }
-        Ok(())
+        Ok(Some(Allowance { limit: quota, remaining: quota - count, reset }))
     }
 
     fn local_incr(&self, key: &str, minute: u64) -> u32 {
@@ -87,8 +114,10 @@ mod tests {
     async fn the_request_over_quota_is_refused_with_a_delay() {
         let limiter = RateLimiter::new(Quotas { anonymous: 3, partner: 0, staff: 0 }, SharedStore::none());
         let addr = Some("192.0.2.1".parse().expect("address"));
-        for _ in 0..3 {
-            limiter.check(&Caller::Anonymous, addr).await.expect("within quota");
+        for left in [2, 1, 0] {
+            let allowance = limiter.check(&Caller::Anonymous, addr).await.expect("within quota").expect("limited");
+            assert_eq!((allowance.limit, allowance.remaining), (3, left));
+            assert!((1..=60).contains(&allowance.reset));
         }
         match limiter.check(&Caller::Anonymous, addr).await {
             Err(Error::RateLimited { retry_after }) => assert!((1..=60).contains(&retry_after)),

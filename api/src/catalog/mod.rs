@@ -577,6 +577,7 @@ mod tests {
             updated_at: now,
             deleted_at: None,
             catalog_version: 0,
+            published_once: false,
             id,
         }
     }

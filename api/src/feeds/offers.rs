@@ -6,6 +6,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
+use entities::domain::text::printable;
 use icalendar::{Calendar, Component, Event, EventLike};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -445,16 +446,16 @@ fn encode_ics(page: &Page) -> Vec<u8> {
             e.uid(&format!("{}-{}@porte-du-hainaut", o.id, occ.start.timestamp()))
                 .timestamp(o.updated_at)
                 .last_modified(o.updated_at)
-                .summary(&name(o))
+                .summary(&printable(&name(o), false))
                 .starts(occ.start)
                 .ends(occ.end)
                 .url(&format!("{website}/offres/{}", o.slug))
                 .add_property("GEO", format!("{:.6};{:.6}", o.point[1], o.point[0]));
             if let Some(d) = o.short_description.get(Lang::Fr) {
-                e.description(d.0);
+                e.description(&printable(d.0, true));
             }
             if let Some(l) = &location {
-                e.location(l);
+                e.location(&printable(l, false));
             }
             cal.push(e.done());
         }

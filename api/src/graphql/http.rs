@@ -1,20 +1,19 @@
 //! GraphQL over HTTP, per the GraphQL-over-HTTP specification: `POST` and `GET /graphql`,
 //! `application/graphql-response+json` with 4xx for request errors, `application/json` with 200,
-//! no mutation over GET, GraphiQL for a browser, the SDL at `/graphql/schema.graphql`.
+//! no mutation over GET, GraphiQL for a browser (vendored, see [`crate::web`]), the SDL at `/graphql/schema.graphql`.
 //!
 //! Written by hand over async-graphql because its axum extractor answers request errors with
 //! 200 and accepts mutations over GET, which the specification's audit refuses.
 
 use std::collections::HashMap;
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Request, Variables};
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::persisted::{Lookup, PersistedError};
@@ -306,8 +305,7 @@ pub async fn get(
     let caller = caller.map_or(Caller::Anonymous, |c| c.0);
     let wants_html = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
     if wants_html && !q.contains_key("query") {
-        return Html(GraphiQLSource::build().endpoint("/graphql").title("Porte du Hainaut offer API").finish())
-            .into_response();
+        return crate::web::graphiql().into_response();
     }
     let Some(media) = negotiate(&headers) else {
         return (StatusCode::NOT_ACCEPTABLE, "accept application/graphql-response+json or application/json")

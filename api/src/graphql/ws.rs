@@ -89,7 +89,9 @@ async fn serve(socket: WebSocket, executor: WsExecutor, protocols: Protocols, in
             _ => None,
         })
     });
-    let mut graphql = GraphQLWebSocket::from_message_stream(executor, input, protocols);
+    let (init, connection) = (executor.clone(), executor.clone());
+    let mut graphql = GraphQLWebSocket::from_message_stream(executor, input, protocols)
+        .on_connection_init(move |payload| init.init(payload));
     let started = Instant::now();
     let mut acknowledged = false;
     let mut last_ping = Instant::now();
@@ -105,6 +107,8 @@ async fn serve(socket: WebSocket, executor: WsExecutor, protocols: Protocols, in
                     }
                 }
                 Some(WsMessage::Close(code, reason)) => {
+                    // graphql-transport-ws: a refused initialisation is 4403 Forbidden.
+                    let code = if connection.0.refused.load(Ordering::Acquire) { 4403 } else { code };
                     let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
                     break;
                 }
@@ -137,11 +141,14 @@ async fn serve(socket: WebSocket, executor: WsExecutor, protocols: Protocols, in
 /// What a connection knows of its client.
 struct Connection {
     state: AppState,
-    caller: Caller,
+    /// From the upgrade's `Authorization` header, or else from `connection_init`'s payload.
+    caller: std::sync::RwLock<Caller>,
     addr: Option<IpAddr>,
     lang: Option<Lang>,
     urls: Urls,
     running: AtomicUsize,
+    /// `connection_init` carried a key that does not pass.
+    refused: std::sync::atomic::AtomicBool,
 }
 
 /// Runs the operations of one connection, each with the data an HTTP request would get.
@@ -168,13 +175,53 @@ fn refused(e: Error) -> Response {
 impl WsExecutor {
     /// The executor of one connection of this client.
     pub fn new(state: AppState, caller: Caller, addr: Option<IpAddr>, lang: Option<Lang>, urls: Urls) -> WsExecutor {
-        WsExecutor(Arc::new(Connection { state, caller, addr, lang, urls, running: AtomicUsize::new(0) }))
+        WsExecutor(Arc::new(Connection {
+            state,
+            caller: std::sync::RwLock::new(caller),
+            addr,
+            lang,
+            urls,
+            running: AtomicUsize::new(0),
+            refused: std::sync::atomic::AtomicBool::new(false),
+        }))
+    }
+
+    fn caller(&self) -> Caller {
+        self.0.caller.read().map(|c| c.clone()).unwrap_or(Caller::Anonymous)
+    }
+
+    /// `connection_init`: a browser cannot set headers on a WebSocket, so its key may come in the
+    /// payload instead (`{"Authorization": "Bearer <token>"}`, as graphql-ws's
+    /// `connectionParams`). A wrong key refuses the connection (4403); a key differing from the
+    /// upgrade's header too.
+    async fn init(self, payload: serde_json::Value) -> async_graphql::Result<Data> {
+        let value = ["Authorization", "authorization"].iter().find_map(|k| payload.get(*k)).and_then(|v| v.as_str());
+        let Some(value) = value else { return Ok(Data::default()) };
+        let c = &self.0;
+        let caller = match crate::auth::bearer_token(value) {
+            Ok(token) => c.state.auth.authenticate_token(&c.state.db, Some(token)).await,
+            Err(e) => Err(e),
+        }
+        .map_err(|e| {
+            c.refused.store(true, Ordering::Release);
+            async_graphql::Error::new(e.public_message())
+        })?;
+        let mut current = c.caller.write().map_err(|_| async_graphql::Error::new("internal error"))?;
+        match &*current {
+            Caller::Anonymous => *current = caller,
+            same if *same == caller => {}
+            _ => {
+                c.refused.store(true, Ordering::Release);
+                return Err(async_graphql::Error::new("the payload's key is not the header's"));
+            }
+        }
+        Ok(Data::default())
     }
 
     /// Counts the operation against the rate limit and the connection's budget.
     async fn admit(&self) -> Result<Slot, Response> {
         let c = &self.0;
-        c.state.limiter.check(&c.caller, c.addr).await.map_err(refused)?;
+        c.state.limiter.check(&self.caller(), c.addr).await.map_err(refused)?;
         if c.running.fetch_add(1, Ordering::AcqRel) >= MAX_OPERATIONS {
             c.running.fetch_sub(1, Ordering::AcqRel);
             return Err(refused(Error::BadUserInput(format!(
@@ -189,7 +236,7 @@ impl WsExecutor {
         request
             .data(c.state.catalog.get())
             .data(RequestLang(c.lang))
-            .data(c.caller.clone())
+            .data(self.caller())
             .data(c.state.clone())
             .data(c.urls.clone())
     }

@@ -5,11 +5,10 @@ use async_graphql::{Enum, ID, SimpleObject};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use std::collections::HashSet;
 
-use entities::prelude::{Offer, Revision};
+use entities::offer;
+use entities::prelude::Offer;
 use entities::vocab::OfferStatus;
-use entities::{offer, revision};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -74,7 +73,9 @@ pub async fn page(
     after: Option<&str>,
     first: u64,
 ) -> Result<ChangePage> {
-    let mut q = Offer::find();
+    // Only offers that were public at some point: a mirror has nothing to learn about the rest,
+    // and a cursor then never names an offer the reader could not have read.
+    let mut q = Offer::find().filter(offer::Column::PublishedOnce.eq(true));
     if let Some(since) = since {
         q = q.filter(offer::Column::UpdatedAt.gte(since));
     }
@@ -104,27 +105,21 @@ pub async fn page(
         .await?;
     let has_next_page = rows.len() as u64 > first;
     rows.truncate(first as usize);
-    let ever_public = ever_public(db, rows.iter().filter(|o| o.hidden_because().is_some())).await?;
     let nodes: Vec<Change> = rows
         .iter()
-        .filter_map(|o| {
+        .map(|o| {
             let reason = o.hidden_because();
-            // An offer that never was public has nothing to remove from a mirror.
-            if reason.is_some() && !ever_public.contains(&o.id) {
-                return None;
-            }
-            Some(Change {
+            Change {
                 cursor: encode(o.catalog_version, &o.id),
                 id: ID(o.id.clone()),
                 kind: if reason.is_some() { ChangeKind::Tombstone } else { ChangeKind::Upsert },
                 reason: reason.map(str::to_owned),
                 version: o.version,
                 at: o.updated_at,
-            })
+            }
         })
         .collect();
-    // The cursor moves past the rows left out too.
-    let end_cursor = rows.last().map(|o| encode(o.catalog_version, &o.id)).or_else(|| after.map(str::to_owned));
+    let end_cursor = nodes.last().map(|c| c.cursor.clone()).or_else(|| after.map(str::to_owned));
     Ok(ChangePage { nodes, end_cursor, has_next_page })
 }
 
@@ -152,28 +147,4 @@ impl FeedRow {
             None
         }
     }
-}
-
-/// Which of these offers were published at some point: a revision holds them as published before
-/// a change.
-async fn ever_public<'a>(db: &DatabaseConnection, rows: impl Iterator<Item = &'a FeedRow>) -> Result<HashSet<String>> {
-    let ids: Vec<&str> = rows.map(|o| o.id.as_str()).collect();
-    if ids.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let befores: Vec<(String, Option<serde_json::Value>)> = Revision::find()
-        .select_only()
-        .columns([revision::Column::OfferId, revision::Column::Before])
-        .filter(revision::Column::OfferId.is_in(ids))
-        .filter(revision::Column::Before.is_not_null())
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(befores
-        .into_iter()
-        .filter(|(_, before)| {
-            before.as_ref().and_then(|b| b.get("status")).and_then(|s| s.as_str()) == Some("published")
-        })
-        .map(|(id, _)| id)
-        .collect())
 }

@@ -196,6 +196,7 @@ fn empty_model(id: &str) -> offer::Model {
         updated_at: now,
         deleted_at: None,
         catalog_version: 0,
+        published_once: false,
     }
 }
 

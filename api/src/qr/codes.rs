@@ -115,8 +115,14 @@ pub fn png(url: &str, size: u32) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
+/// Text for XML and HTML: without what XML cannot hold (control characters), with markup escaped.
+pub fn escape(text: &str) -> String {
+    entities::domain::text::printable(text, false)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
 }
 
 /// A print-ready sign (A6 portrait, in millimetres): the place's name, its theme, the QR code.
@@ -178,5 +184,8 @@ mod tests {
     fn signs_escape_the_name() {
         let s = sign("https://x.test/q/ABCDEFG", "<script>&", "Découverte", "#8c510a").expect("sign");
         assert!(s.contains("&lt;script&gt;&amp;") && !s.contains("<script>"));
+        let s = sign("https://x.test/q/ABCDEFG", "Nom\u{1}\r\n\u{7f}\u{ffff}", "A\"'B", "#8c510a").expect("sign");
+        assert!(s.contains(">Nom </text>") && s.contains(">A&quot;&apos;B</text>"), "{s}");
+        assert!(!s.chars().any(|c| c.is_control() && c != '\n'), "no control character reaches the XML");
     }
 }

@@ -65,15 +65,17 @@ impl QrCodeNode {
                 .map(|index| QrTarget::Theme(ThemeNode { catalog: self.catalog.clone(), index, lang: self.lang })),
         }
     }
-    /// Resolutions counted so far (flushed from Redis every few seconds).
-    async fn scans(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+    /// Resolutions counted so far, a client counted once per code in half an hour (flushed to the
+    /// database every few seconds). Editors only: null with a `FORBIDDEN` error for others.
+    async fn scans(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i64>> {
+        caller(ctx).require_editor().map_err(Error::into_graphql)?;
         let state = ctx.data::<AppState>()?;
         let rows = QrScan::find()
             .filter(qr_scan::Column::Code.eq(self.row.code.as_str()))
             .all(&state.db)
             .await
             .map_err(|e| Error::from(e).into_graphql())?;
-        Ok(rows.iter().map(|r| r.count).sum())
+        Ok(Some(rows.iter().map(|r| r.count).sum()))
     }
     /// Creation time.
     async fn created_at(&self) -> DateTime<Utc> {

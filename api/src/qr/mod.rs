@@ -19,7 +19,7 @@ use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::lang::Lang;
 use crate::state::AppState;
-use codes::Target;
+use codes::{Target, escape};
 
 /// `?size=` of the images.
 #[derive(Debug, Deserialize)]
@@ -28,16 +28,8 @@ pub struct SizeParams {
     pub size: Option<u32>,
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{t}</title></head><body style=\"font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem\"><h1>{t}</h1>{body}</body></html>",
-        t = escape(title)
-    );
-    (status, Html(html)).into_response()
+    (status, Html(crate::web::page("fr", title, &format!("<h1>{}</h1>{body}", escape(title))))).into_response()
 }
 
 async fn find(state: &AppState, code: &str) -> Result<entities::qr_code::Model> {
@@ -83,6 +75,7 @@ pub async fn resolve(
     State(state): State<AppState>,
     Path(file): Path<String>,
     Query(p): Query<SizeParams>,
+    client: Option<axum::Extension<crate::auth::ClientAddress>>,
     headers: HeaderMap,
 ) -> Response {
     if let Some(code) = file.strip_suffix(".svg") {
@@ -103,9 +96,7 @@ pub async fn resolve(
         }
         Err(e) => return e.into_response(),
     };
-    if let Err(e) = scans::record(&state.db, &state.shared, &row.code).await {
-        tracing::warn!(error = %e.public_message(), "a QR scan could not be counted");
-    }
+    state.scans.record(&row.code, client.map(|c| c.0.0)).await;
     let catalog = state.catalog.get();
     let target = Target::from_row(&row);
     match target_page(&state, &catalog, &target) {

@@ -19,3 +19,35 @@ pub fn tokens(text: &str) -> Vec<String> {
 pub fn sort_key(text: &str) -> String {
     tokens(text).join(" ")
 }
+
+/// The text without control characters, for formats that cannot carry them (XML, iCalendar):
+/// line breaks (`\r\n`, `\r`) become `\n` when `lines` is true and spaces otherwise, tabs become
+/// spaces, anything else is dropped, and so are the code points XML forbids (U+FFFE, U+FFFF).
+///
+/// ```
+/// use entities::domain::text::printable;
+/// assert_eq!(printable("Fête\u{7}\r\nde\tla bière\u{FFFF}", true), "Fête\nde la bière");
+/// assert_eq!(printable("a\r\nb", false), "a b");
+/// ```
+pub fn printable(text: &str, lines: bool) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}';
+    if !text.chars().any(bad) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' | '\n' => {
+                if c == '\r' && chars.peek() == Some(&'\n') {
+                    chars.next();
+                }
+                out.push(if lines { '\n' } else { ' ' });
+            }
+            '\t' => out.push(' '),
+            c if bad(c) => {}
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
