@@ -82,6 +82,16 @@ pub enum ImportCommand {
         #[arg(long, env = "IMPORT_STATUS", default_value = "published", value_parser = ["published", "draft"])]
         status: String,
     },
+    /// Atout France's register of classified accommodation (the national CSV file, as published):
+    /// the establishments of the territory's communes, in order of the files given.
+    AtoutFrance {
+        /// CSV files of the register.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Status of new offers: published (public at once) or draft (for an editor to review).
+        #[arg(long, env = "IMPORT_STATUS", default_value = "published", value_parser = ["published", "draft"])]
+        status: String,
+    },
 }
 
 /// `api qr …`.

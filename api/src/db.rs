@@ -45,11 +45,26 @@ pub async fn seed_if_empty(db: &DatabaseConnection) -> Result<bool, Error> {
     Ok(true)
 }
 
-/// Loads (or refreshes) the territory.
+/// Loads (or refreshes) the territory, then its classified accommodation from the register's
+/// rows embedded in the binary.
 pub async fn seed(db: &DatabaseConnection) -> Result<seed::LoadReport, Error> {
     let territory = seed::territory().map_err(|e| Error::Startup(e.to_string()))?;
-    seed::load(db, &territory).await.map_err(|e| match e {
+    let mut report = seed::load(db, &territory).await.map_err(|e| match e {
         seed::LoadError::Db(e) => Error::Database(e),
         other => Error::Startup(other.to_string()),
-    })
+    })?;
+    let register = seed::atout_france::import(
+        db,
+        seed::atout_france::TERRITORY_ROWS.as_bytes(),
+        entities::vocab::OfferStatus::Published,
+    )
+    .await
+    .map_err(|e| Error::Startup(format!("the embedded register rows: {e}")))?;
+    if !register.rejected.is_empty() {
+        return Err(Error::Startup(format!("the embedded register rows: {:?}", register.rejected)));
+    }
+    report.created += register.created;
+    report.updated += register.updated + register.declassified;
+    report.unchanged += register.unchanged;
+    Ok(report)
 }

@@ -377,6 +377,40 @@ pub async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Import { from: ImportCommand::AtoutFrance { paths, status } } => {
+            use std::io::Write;
+            let db = db::connect(&cli.config).await?;
+            db::migrate(&db).await?;
+            db::seed_if_empty(&db).await?;
+            let status = entities::vocab::OfferStatus::from_code(&status)
+                .ok_or_else(|| Error::BadUserInput("--status is published or draft".into()))?;
+            let mut out = std::io::stdout();
+            for path in paths {
+                let file = std::fs::File::open(&path)
+                    .map_err(|e| Error::BadUserInput(format!("cannot read {}: {e}", path.display())))?;
+                let r = seed::atout_france::import(&db, std::io::BufReader::new(file), status)
+                    .await
+                    .map_err(|e| Error::BadUserInput(format!("{}: {e}", path.display())))?;
+                let mut lines = vec![format!(
+                    "{}: read {}, in territory {}, created {}, updated {}, unchanged {}, declassified {}, unmatched {}, rejected {}",
+                    path.display(),
+                    r.read,
+                    r.in_territory,
+                    r.created,
+                    r.updated,
+                    r.unchanged,
+                    r.declassified,
+                    r.unmatched.len(),
+                    r.rejected.len()
+                )];
+                lines.extend(r.unmatched.iter().map(|u| format!("unmatched {u}: not a commune of the territory")));
+                lines.extend(r.rejected.iter().map(|(name, why)| format!("rejected {name}: {why}")));
+                for l in lines {
+                    writeln!(out, "{l}").map_err(|e| Error::Internal(e.to_string()))?;
+                }
+            }
+            Ok(())
+        }
         Command::Qr { action: QrCommand::Generate } => {
             let db = db::connect(&cli.config).await?;
             db::migrate(&db).await?;

@@ -3,7 +3,7 @@
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::values::{Accessibility, Address, Capacity, Codes, Contacts, Prices, Texts};
+use crate::values::{Accessibility, Address, Capacity, Classification, Codes, Contacts, Prices, Texts};
 use crate::vocab::{GeoPrecision, OfferKind, OfferStatus};
 
 /// One offer. Structured fields are JSON columns of the shapes in [`crate::values`].
@@ -68,6 +68,8 @@ pub struct Model {
     pub labels: Codes,
     /// Capacity of an accommodation.
     pub capacity: Option<Capacity>,
+    /// Classification in Atout France's register, for classified accommodation.
+    pub classification: Option<Classification>,
     /// Source system of the record.
     pub source: String,
     /// Identifier of the record in its source.

@@ -25,6 +25,9 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// The catalog version that committed it (absent for changes older than the column).
     pub catalog_version: Option<i64>,
+    /// Why, when the writer said (e.g. an importer withdrawing a classification).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub note: Option<String>,
 }
 
 /// Relations of a revision.

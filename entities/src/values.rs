@@ -7,6 +7,7 @@ use sea_orm::FromJsonQueryResult;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::check::{self, Checked, invalid};
+use crate::vocab::{AccommodationType, CampsiteCategory, StayFormula, VillageMention};
 
 /// Longest long text.
 pub const MAX_TEXT: usize = 10_000;
@@ -194,6 +195,55 @@ impl Accessibility {
     /// Whether the offer is accessible to wheelchair users by its data.
     pub fn is_accessible(&self) -> bool {
         self.wheelchair.as_deref() == Some("yes") || !self.tourisme_handicap.is_empty()
+    }
+}
+
+/// A classification in Atout France's register of classified tourist accommodation: the type of
+/// establishment, its stars (or its class when it has none), and the decision's date.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, FromJsonQueryResult)]
+#[serde(rename_all = "camelCase")]
+pub struct Classification {
+    /// Type of establishment.
+    pub typology: AccommodationType,
+    /// Stars, 1 to 5, when the class is in stars.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stars: Option<i32>,
+    /// The class as the register words it (« 3 étoiles », « Aire naturelle », « Auberge collective »).
+    pub label: String,
+    /// For a campsite: tourism or leisure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<CampsiteCategory>,
+    /// For a holiday village: its mention.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mention: Option<VillageMention>,
+    /// For a holiday village: how stays are sold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stay: Option<StayFormula>,
+    /// Date of the classification decision.
+    pub classified_on: chrono::NaiveDate,
+    /// Whether the classification was extended beyond its five years (« classement prorogé »).
+    #[serde(default)]
+    pub extended: bool,
+}
+
+impl Classification {
+    /// Checked: stars 1 to 5, a label of one line, a date between 2000 and next year.
+    pub fn check(&self, field: &str) -> Checked<Classification> {
+        if let Some(s) = self.stars
+            && !(1..=5).contains(&s)
+        {
+            return Err(invalid(format!("{field}.stars"), "between 1 and 5"));
+        }
+        let label = check::line(&format!("{field}.label"), &self.label, 100)?;
+        if label.is_empty() {
+            return Err(invalid(format!("{field}.label"), "required"));
+        }
+        let year = chrono::Datelike::year(&self.classified_on);
+        let next = chrono::Datelike::year(&chrono::Utc::now()) + 1;
+        if !(2000..=next).contains(&year) {
+            return Err(invalid(format!("{field}.classifiedOn"), format!("a date between 2000 and {next}")));
+        }
+        Ok(Classification { label, ..self.clone() })
     }
 }
 

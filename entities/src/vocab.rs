@@ -162,6 +162,60 @@ vocabulary! {
     }
 }
 
+vocabulary! {
+    /// Types of establishment in Atout France's register of classified accommodation.
+    AccommodationType {
+        /// Hôtel de tourisme.
+        Hotel = "hotel",
+        /// Camping (terrain de camping et de caravanage).
+        Campsite = "campsite",
+        /// Résidence de tourisme.
+        TouristResidence = "tourist-residence",
+        /// Village de vacances.
+        HolidayVillage = "holiday-village",
+        /// Parc résidentiel de loisirs.
+        ResidentialLeisurePark = "residential-leisure-park",
+        /// Auberge collective.
+        CollectiveHostel = "collective-hostel",
+    }
+}
+
+vocabulary! {
+    /// The category of a classified campsite.
+    CampsiteCategory {
+        /// « Tourisme »: mostly pitches for passing visitors.
+        Tourism = "tourism",
+        /// « Loisirs »: mostly pitches rented for the season or longer.
+        Leisure = "leisure",
+    }
+}
+
+vocabulary! {
+    /// The mention of a classified holiday village.
+    VillageMention {
+        /// No mention.
+        None = "none",
+        /// « Hébergement dispersé ».
+        Dispersed = "dispersed",
+        /// « Hébergement léger ».
+        Light = "light",
+        /// « Hébergement léger et dispersé ».
+        LightAndDispersed = "light-and-dispersed",
+    }
+}
+
+vocabulary! {
+    /// How a holiday village is sold.
+    StayFormula {
+        /// Full or half board (« formule pension »).
+        Board = "board",
+        /// Rental or board (« formule location-pension »).
+        RentalAndBoard = "rental-and-board",
+        /// Rental only (« formule location »).
+        Rental = "rental",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -551,6 +551,13 @@ impl Writer {
         Ok(true)
     }
 
+    /// Says why in the revision this unit wrote last for `offer_id` (e.g. "left the register").
+    pub fn annotate(&mut self, offer_id: &str, note: &str) {
+        if let Some(r) = self.revisions.iter_mut().rev().find(|r| r.offer_id.as_ref() == offer_id) {
+            r.note = Set(Some(note.to_owned()));
+        }
+    }
+
     /// Notes that reference data (communes, themes) changed in this unit: instances rebuild their
     /// snapshot from it.
     pub fn reference_changed(&mut self) {
@@ -673,6 +680,9 @@ pub fn check_offer(o: &offer::Model, prefix: &str) -> Result<(), Invalid> {
     }
     if let Some(c) = &o.capacity {
         c.check(&f("capacity"))?;
+    }
+    if let Some(c) = &o.classification {
+        c.check(&f("classification"))?;
     }
     for (field, v, max) in [
         ("source.name", &o.source, 100),

@@ -18,6 +18,7 @@ mod m20261125_000009_create_catalog_state;
 mod m20261125_000010_add_offers_catalog_version;
 mod m20261127_000011_create_catalog_changes;
 mod m20261127_000012_add_offers_published_once;
+mod m20261127_000013_add_classification_and_notes;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000010_add_offers_catalog_version::Migration),
             Box::new(m20261127_000011_create_catalog_changes::Migration),
             Box::new(m20261127_000012_add_offers_published_once::Migration),
+            Box::new(m20261127_000013_add_classification_and_notes::Migration),
         ]
     }
 }

@@ -682,6 +682,7 @@ pub fn map(v: &Value, territory: &HashSet<String>, options: ImportOptions) -> Re
         deleted_at: None,
         catalog_version: 0,
         published_once: false,
+        classification: None,
         id,
     };
     // The checks every writer passes, here for a reason per object before anything is written.

@@ -1,10 +1,11 @@
 //! What brings data in: the reference data of La Porte du Hainaut and its loader, the importers
-//! (DATAtourisme), and the synthetic generator for scale tests. Each writes through the one write
+//! (DATAtourisme, Atout France's register), and the synthetic generator for scale tests. Each writes through the one write
 //! path of `entities::write`.
 //!
 //! The open-data files are embedded in the binary so a fresh clone runs without `../shared`;
 //! `seed/data/README.md` gives their sources and licences.
 
+pub mod atout_france;
 pub mod datatourisme;
 pub mod load;
 pub mod progress;

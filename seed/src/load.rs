@@ -151,6 +151,7 @@ fn wanted_offer(r: &OfferRecord, current: Option<&offer::Model>) -> Result<offer
         deleted_at: current.and_then(|c| c.deleted_at),
         catalog_version: current.map_or(0, |c| c.catalog_version),
         published_once: current.is_some_and(|c| c.published_once),
+        classification: current.and_then(|c| c.classification.clone()),
     })
 }
 

@@ -155,6 +155,7 @@ pub async fn generate(db: &DatabaseConnection, n: usize, seed: u64) -> Result<us
                 deleted_at: None,
                 catalog_version: 0,
                 published_once: false,
+                classification: None,
             };
             let occurrences = if kind == OfferKind::Event {
                 (0..3)

@@ -1,6 +1,8 @@
 //! The reference data of La Porte du Hainaut, read from the open-data files embedded in the
 //! binary (`seed/data/`, see its README for sources and licences) plus the few records curated by
 //! hand here: the five themes, the four totems that no open data places, and the routes.
+//! Where a totem's place is known (the Bassin Rond, the Trouée d'Arenberg) it stands there with
+//! the precision it has; the others stand at a point of their commune (`geoPrecision: COMMUNE`).
 //!
 //! Nothing here invents a fact: hand-placed positions say how precise they are, curated routes
 //! say their line is schematic, and whatever no source gives (phones, dates, prices) stays empty.
@@ -327,6 +329,31 @@ fn themes() -> Vec<ThemeRecord> {
 
 /// The four totems that no open data places: each stands at a point on its commune's surface
 /// (`geo_precision = commune`) until the tourist office gives an exact place.
+/// Where the Bassin Rond is: press sources put the basin across Bouchain, Estrun and
+/// Paillencourt, i.e. at the south-west corner of Bouchain (IGN's commune boundaries); the point
+/// stands inside Bouchain near that corner.
+pub const BASSIN_ROND: (f64, f64) = (3.2905, 50.2515);
+/// The middle of the Trouée d'Arenberg (Drève des Boules d'Hérin), in the forest north-west of the
+/// Arenberg pit.
+pub const TROUEE_MIDDLE: (f64, f64) = (3.4125, 50.399);
+/// Length of the Trouée d'Arenberg, in metres.
+pub const TROUEE_LENGTH: f64 = 2400.0;
+/// Its direction, in degrees from north: from the pit north-westwards.
+const TROUEE_BEARING: f64 = 315.0;
+
+/// The Trouée as a straight line of [`TROUEE_LENGTH`] through [`TROUEE_MIDDLE`] along
+/// [`TROUEE_BEARING`], south-east end first (the pit's side).
+fn trouee_line() -> LineString<f64> {
+    let (lon, lat) = TROUEE_MIDDLE;
+    let half = TROUEE_LENGTH / 2.0;
+    let bearing = TROUEE_BEARING.to_radians();
+    let metres_per_degree_lat = 110_574.0;
+    let metres_per_degree_lon = 111_320.0 * lat.to_radians().cos();
+    let (dx, dy) = (half * bearing.sin() / metres_per_degree_lon, half * bearing.cos() / metres_per_degree_lat);
+    let end = |sign: f64| (geometry::round6(lon + sign * dx), geometry::round6(lat + sign * dy));
+    LineString::from(vec![end(-1.0), end(1.0)])
+}
+
 fn totems(point_of: &dyn Fn(&str) -> Result<(f64, f64)>) -> Result<Vec<OfferRecord>> {
     let curated = |id: &str,
                    name: &str,
@@ -357,39 +384,81 @@ fn totems(point_of: &dyn Fn(&str) -> Result<(f64, f64)>) -> Result<Vec<OfferReco
             route: None,
         })
     };
+    let mut trouee = curated(
+        "totem:trouee-d-arenberg",
+        "Trouée d'Arenberg",
+        "Totem sport : la drève pavée de 2,4 km que Paris-Roubaix emprunte à travers la forêt de Raismes-Saint-Amand-Wallers, au nord-ouest du site minier d'Arenberg.",
+        "59632",
+        "sport",
+        vec!["Tour", "CyclingTour", "SportsAndLeisurePlace"],
+    )?;
+    let line = trouee_line();
+    trouee.kind = "route";
+    trouee.point = TROUEE_MIDDLE;
+    trouee.geo_precision = "approximate";
+    trouee.labels = vec!["secteur-pave"];
+    trouee.attribution = format!(
+        "{CURATED_ATTRIBUTION}; line: schematic, a straight 2.4 km through its middle (about 50.399 N, 3.4125 E) \
+         north-westwards from the Arenberg pit, not a surveyed track"
+    );
+    trouee.route = Some(RouteRecord {
+        stages: vec![],
+        practices: vec!["cycling-road"],
+        length_meters: (line
+            .lines()
+            .map(|l| Haversine.distance(Point::from(l.start), Point::from(l.end)))
+            .sum::<f64>()
+            * 10.0)
+            .round()
+            / 10.0,
+        line_precision: "schematic",
+    });
+    trouee.geometry = Some(Geometry::LineString(line));
+    let mut bassin = curated(
+        "totem:bassin-rond",
+        "Bassin Rond",
+        "Totem nature et voies d'eau : le plan d'eau du Bassin Rond, entre Bouchain, Estrun et Paillencourt, et le tourisme fluvial.",
+        "59092",
+        "fluvestre",
+        vec!["NaturalHeritage", "PlaceOfInterest"],
+    )?;
+    bassin.point = BASSIN_ROND;
+    bassin.geo_precision = "approximate";
+    bassin.attribution = format!(
+        "{CURATED_ATTRIBUTION}; position: approximate, placed by hand inside Bouchain near its south-west corner, \
+         where press sources put the basin across Bouchain, Estrun and Paillencourt (IGN commune boundaries)"
+    );
+    // The street is known, the position on it is not: the point stays a point of the commune.
+    let on_street = |mut o: OfferRecord, street: &str, locality: &str| {
+        o.address = Some(Address {
+            street: Some(street.to_owned()),
+            locality: Some(locality.to_owned()),
+            insee_code: Some(o.commune_insee.clone()),
+            ..Default::default()
+        });
+        o
+    };
+    let parc = curated(
+        "totem:parc-loisirs-nature",
+        "Parc Loisirs et Nature de La Porte du Hainaut",
+        "Totem nature : parc de loisirs rue de la Fontaine Bouillon à Raismes, à l'orée de la forêt de Raismes-Saint-Amand-Wallers.",
+        "59491",
+        "nature",
+        vec!["ParkAndGarden", "NaturalHeritage", "PlaceOfInterest"],
+    )?;
+    let spa = curated(
+        "totem:station-thermale",
+        "Station thermale de Saint-Amand-les-Eaux",
+        "Totem bien-être : le thermalisme route de la Fontaine Bouillon à Saint-Amand-les-Eaux, à l'orée de la forêt de Raismes-Saint-Amand-Wallers.",
+        "59526",
+        "bien-etre",
+        vec!["SportsAndLeisurePlace", "PlaceOfInterest"],
+    )?;
     Ok(vec![
-        curated(
-            "totem:parc-loisirs-nature",
-            "Parc Loisirs et Nature de La Porte du Hainaut",
-            "Totem nature : parc de loisirs au cœur de la forêt de Raismes-Saint-Amand-Wallers.",
-            "59491",
-            "nature",
-            vec!["ParkAndGarden", "NaturalHeritage", "PlaceOfInterest"],
-        )?,
-        curated(
-            "totem:trouee-d-arenberg",
-            "Trouée d'Arenberg",
-            "Totem sport : le secteur pavé de Paris-Roubaix qui traverse la forêt à Wallers.",
-            "59632",
-            "sport",
-            vec!["SportsAndLeisurePlace", "PlaceOfInterest"],
-        )?,
-        curated(
-            "totem:station-thermale",
-            "Station thermale de Saint-Amand-les-Eaux",
-            "Totem bien-être : le thermalisme à Saint-Amand-les-Eaux.",
-            "59526",
-            "bien-etre",
-            vec!["SportsAndLeisurePlace", "PlaceOfInterest"],
-        )?,
-        curated(
-            "totem:bassin-rond",
-            "Bassin Rond",
-            "Totem nature et voies d'eau : canaux et tourisme fluvial, secteur de Bouchain.",
-            "59092",
-            "fluvestre",
-            vec!["NaturalHeritage", "PlaceOfInterest"],
-        )?,
+        on_street(parc, "Rue de la Fontaine Bouillon", "Raismes"),
+        trouee,
+        on_street(spa, "Route de la Fontaine Bouillon", "Saint-Amand-les-Eaux"),
+        bassin,
     ])
 }
 
@@ -772,12 +841,58 @@ mod tests {
     #[test]
     fn routes_have_ordered_stages_and_a_length() {
         let t = t();
-        let routes: Vec<_> = t.offers.iter().filter_map(|o| o.route.as_ref()).collect();
-        assert!(routes.len() >= 3);
-        for r in routes {
-            assert!(r.stages.len() >= 3);
+        let routes: Vec<_> = t.offers.iter().filter(|o| o.route.is_some() && !o.is_totem).collect();
+        assert_eq!(routes.len(), 4);
+        for o in routes {
+            let r = o.route.as_ref().expect("route");
+            assert!(r.stages.len() >= 3, "{}", o.slug);
             assert!(r.length_meters > 500.0);
             assert_eq!(r.line_precision, "schematic");
+        }
+    }
+
+    /// Each totem stands in the commune it belongs to, by the IGN polygons; where its place is
+    /// known, within 500 m of it; the Trouée is a line of about 2.4 km with the totem's point on it.
+    #[test]
+    fn every_totem_stands_where_it_is() {
+        use geo::{Contains, Distance, Haversine, Length};
+        let t = t();
+        let polygon = |insee: &str| &t.communes.iter().find(|c| c.insee == insee).expect("commune").geometry;
+        let totem = |id: &str| t.offers.iter().find(|o| o.source_id == id).expect("totem");
+        // The Fosse d'Arenberg: its point comes from the UNESCO file, inside its footprint.
+        let fosse = t.offers.iter().find(|o| o.is_totem && o.source != CURATED_SOURCE).expect("the fifth totem");
+        for (o, insee, known, precision) in [
+            (fosse, "59632", Some((3.4258, 50.3844)), "exact"),
+            (totem("totem:bassin-rond"), "59092", Some(BASSIN_ROND), "approximate"),
+            (totem("totem:trouee-d-arenberg"), "59632", Some(TROUEE_MIDDLE), "approximate"),
+            (totem("totem:parc-loisirs-nature"), "59491", None, "commune"),
+            (totem("totem:station-thermale"), "59526", None, "commune"),
+        ] {
+            assert!(o.is_totem, "{}", o.slug);
+            assert_eq!(o.commune_insee, insee, "{}", o.slug);
+            assert!(polygon(insee).contains(&Point::from(o.point)), "{} is outside its commune", o.slug);
+            assert_eq!(o.geo_precision, precision, "{}", o.slug);
+            if let Some(p) = known {
+                let d = Haversine.distance(Point::from(o.point), Point::from(p));
+                assert!(d < 500.0, "{} is {d:.0} m from where it is", o.slug);
+            }
+        }
+        // The Bassin Rond is in Bouchain's south-west corner, not its centre (3.5 km away).
+        let bouchain = t.communes.iter().find(|c| c.insee == "59092").expect("Bouchain");
+        assert!(Haversine.distance(Point::from(BASSIN_ROND), Point::from(bouchain.point)) > 2000.0);
+        let trouee = totem("totem:trouee-d-arenberg");
+        let Some(Geometry::LineString(line)) = &trouee.geometry else { panic!("the Trouée is a line") };
+        let length = Haversine.length(line);
+        assert!((2300.0..2500.0).contains(&length), "{length} m");
+        assert!(line.points().all(|p| polygon("59632").contains(&p)), "the Trouée runs in Wallers");
+        let route = trouee.route.as_ref().expect("a route");
+        assert_eq!((route.line_precision, route.practices.as_slice()), ("schematic", &["cycling-road"][..]));
+        let middle = line.point_at_ratio_from_start(&Euclidean, 0.5).expect("middle");
+        assert!(Haversine.distance(middle, Point::from(trouee.point)) < 1.0, "the point is on the line");
+        // The park and the spa stand at the edge of the forest, and say so.
+        for id in ["totem:parc-loisirs-nature", "totem:station-thermale"] {
+            let short = totem(id).short_description.as_ref().and_then(|t| t.fr.clone()).expect("short");
+            assert!(short.contains("à l'orée de la forêt") && !short.contains("cœur"), "{short}");
         }
     }
 }

@@ -153,5 +153,5 @@ async fn broken_geometries_and_oversized_strings_write_nothing() {
     }
     assert_eq!(server.get("/healthz").await.status(), 200);
     use sea_orm::{EntityTrait, PaginatorTrait};
-    assert_eq!(entities::prelude::Offer::find().count(&db.connect().await).await.unwrap(), 67);
+    assert_eq!(entities::prelude::Offer::find().count(&db.connect().await).await.unwrap(), 73);
 }

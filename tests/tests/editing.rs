@@ -232,7 +232,7 @@ async fn bad_input_is_refused_with_its_field_and_nothing_is_written() {
     assert_eq!(before, after);
     use sea_orm::{EntityTrait, PaginatorTrait};
     let conn = sea_orm::Database::connect(&s.url).await.unwrap();
-    assert_eq!(entities::prelude::Offer::find().count(&conn).await.unwrap(), 67, "no offer row was added");
+    assert_eq!(entities::prelude::Offer::find().count(&conn).await.unwrap(), 73, "no offer row was added");
     // A name whose slug is taken gets a distinct one; an explicit slug must be free (above).
     let body = s.server.graphql_as(&s.editor, CREATE, json!({ "input": { "kind": "SITE", "name": { "fr": "Fosse d'Arenberg" }, "location": { "lat": 50.38, "lon": 3.42 } } })).await;
     let slug = body["data"]["createOffer"]["slug"].as_str().unwrap().to_owned();
@@ -304,7 +304,7 @@ async fn concurrent_writers(s: &Setup) {
 async fn the_change_feed_carries_upserts_and_tombstones_in_order() {
     let (s, _db) = setup().await;
     let first = s.server.data("{ changes(first: 1000) { nodes { id kind } endCursor hasNextPage } }", json!({})).await;
-    assert_eq!(first["changes"]["nodes"].as_array().unwrap().len(), 67);
+    assert_eq!(first["changes"]["nodes"].as_array().unwrap().len(), 73);
     assert_eq!(first["changes"]["hasNextPage"], false);
     let cursor = first["changes"]["endCursor"].clone();
 

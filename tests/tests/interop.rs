@@ -185,7 +185,7 @@ async fn feeds_are_valid_incremental_and_conditional() {
     let modified = res.headers()["last-modified"].to_str().unwrap().to_owned();
     let text = res.text().await.unwrap();
     let doc: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(doc["numberMatched"], 73);
+    assert_eq!(doc["numberMatched"], 79);
     let file = dir.path().join("feed.geojson");
     std::fs::write(&file, &text).unwrap();
     if let Some(r) = run_checker("check_geojson.py", &[file.to_str().unwrap()]) {
@@ -224,7 +224,7 @@ async fn feeds_are_valid_incremental_and_conditional() {
     let file = dir.path().join("feed.jsonld");
     std::fs::write(&file, &text).unwrap();
     if let Some(r) = run_checker("jsonld_expand.py", &[file.to_str().unwrap()]) {
-        assert_eq!(r["count"], 73);
+        assert_eq!(r["count"], 79);
         let types: Vec<String> = r["nodes"]
             .as_array()
             .unwrap()
@@ -311,5 +311,5 @@ async fn ogc_api_features_reads_with_owslib() {
     assert_eq!(server.get("/ogc/collections/offers/items?limit=0").await.status(), 400);
     assert_eq!(server.get("/ogc/collections/offers/items?color=red").await.status(), 400);
     let filtered: Value = server.get("/ogc/collections/offers/items?kind=route&limit=100").await.json().await.unwrap();
-    assert_eq!(filtered["numberMatched"], 4);
+    assert_eq!(filtered["numberMatched"], 5);
 }

@@ -267,7 +267,7 @@ async fn the_observatory_is_for_editors_and_metrics_for_prometheus() {
     assert_eq!(server.graphql_as(&partner, q, json!({})).await["errors"][0]["extensions"]["code"], "FORBIDDEN");
     let stats = server.graphql_as(&editor, q, json!({})).await["data"]["stats"].clone();
     let site = stats["offersByKind"].as_array().unwrap().iter().find(|c| c["key"] == "site").unwrap().clone();
-    assert_eq!(site["count"], 63);
+    assert_eq!(site["count"], 62);
     assert_eq!(stats["offersByCommune"].as_array().unwrap().len(), 47);
     let wallers = stats["offersByCommune"].as_array().unwrap().iter().find(|c| c["key"] == "59632").unwrap().clone();
     assert_eq!(wallers["label"], "Wallers");
@@ -290,7 +290,7 @@ async fn the_observatory_is_for_editors_and_metrics_for_prometheus() {
         "porte_du_hainaut_http_request_duration_seconds_bucket",
         "porte_du_hainaut_cache_requests_total{kind=\"tile\",result=\"hit\"} 1",
         "porte_du_hainaut_cache_requests_total{kind=\"tile\",result=\"miss\"} 1",
-        "porte_du_hainaut_catalog_offers 67",
+        "porte_du_hainaut_catalog_offers 73",
         "porte_du_hainaut_catalog_version",
         "porte_du_hainaut_qr_scans 0",
     ] {

@@ -96,7 +96,11 @@ async fn two_processes_hand_out_each_catalog_version_once_and_converge() {
     let state = entities::write::catalog_version(&db).await.unwrap();
     assert_eq!(versions.last().copied(), Some(state));
     assert!(versions.windows(2).all(|w| w[1] == w[0] + 1), "versions are not a gapless run");
-    assert_eq!(versions.len(), acked.len() + 1, "one version per acknowledged write, and one for the territory");
+    assert_eq!(
+        versions.len(),
+        acked.len() + 2,
+        "one version per acknowledged write, and two for the default data (territory, register)"
+    );
     // Every acknowledged write is stored with its revision, each in a version of its own.
     let revisions =
         Revision::find().filter(entities::revision::Column::Actor.eq("editor:writers")).all(&db).await.unwrap();

@@ -230,7 +230,10 @@ impl Index {
             .map(move |(p, _)| {
                 (self.base.docs[p.data as usize], distance(center, self.base.doc_points[p.data as usize]))
             });
-        Merge { a: base.peekable(), b: extra.into_iter().peekable() }
+        Merge {
+            a: TiesById { inner: base.peekable(), run: Vec::new().into_iter() }.peekable(),
+            b: extra.into_iter().peekable(),
+        }
     }
 
     /// Documents holding every word of the query (the last one as a prefix), with a score.
@@ -334,6 +337,34 @@ fn score(words: &[String], e: &Entry) -> Option<f32> {
         total += best;
     }
     Some(total)
+}
+
+/// The R-tree yields points at the same distance in no set order (several offers at one commune
+/// point): each run of equal distances comes out by id, the order cursors resume in.
+struct TiesById<I: Iterator<Item = (Uuid, f64)>> {
+    inner: std::iter::Peekable<I>,
+    run: std::vec::IntoIter<(Uuid, f64)>,
+}
+
+impl<I: Iterator<Item = (Uuid, f64)>> Iterator for TiesById<I> {
+    type Item = (Uuid, f64);
+
+    fn next(&mut self) -> Option<(Uuid, f64)> {
+        if let Some(x) = self.run.next() {
+            return Some(x);
+        }
+        let first = self.inner.next()?;
+        if self.inner.peek().is_none_or(|n| n.1 != first.1) {
+            return Some(first);
+        }
+        let mut run = vec![first];
+        while let Some(n) = self.inner.next_if(|n| n.1 == first.1) {
+            run.push(n);
+        }
+        run.sort_by_key(|x| x.0);
+        self.run = run.into_iter();
+        self.run.next()
+    }
 }
 
 /// Two streams sorted by distance, merged.

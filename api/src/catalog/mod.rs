@@ -286,7 +286,7 @@ impl Catalog {
             line.clear();
             let _ = write!(
                 line,
-                "{}|{}|{:?}|{:?}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|",
+                "{}|{}|{:?}|{:?}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|",
                 o.id,
                 o.slug,
                 o.kind,
@@ -307,6 +307,7 @@ impl Catalog {
                 o.address,
                 o.contacts,
                 o.opening_hours,
+                (&o.capacity, &o.classification),
                 self.totems_of(&o.id).iter().map(|t| t.id).collect::<Vec<_>>(),
             );
             h.update(line.as_bytes());
@@ -564,6 +565,7 @@ mod tests {
             accessibility: None,
             labels: Default::default(),
             capacity: None,
+            classification: None,
             source: "porte-du-hainaut-api".into(),
             source_id: format!("offer:{id}"),
             source_licence: "Licence Ouverte / Etalab 2.0".into(),

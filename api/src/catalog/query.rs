@@ -58,6 +58,54 @@ pub struct OfferQuery {
     pub accessible: Option<bool>,
     /// Leave this offer out (an offer's own `nearby`).
     pub except: Option<Uuid>,
+    /// Classified accommodation.
+    pub classification: Option<ClassificationQuery>,
+    /// Accommodation with at least this capacity.
+    pub capacity: Option<CapacityQuery>,
+}
+
+/// Classified accommodation: any of the types (all when empty), stars within bounds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClassificationQuery {
+    /// Types of establishment.
+    pub types: Vec<entities::vocab::AccommodationType>,
+    /// At least this many stars.
+    pub min_stars: Option<i32>,
+    /// At most this many stars.
+    pub max_stars: Option<i32>,
+}
+
+impl ClassificationQuery {
+    fn keeps(&self, o: &OfferRecord) -> bool {
+        let Some(c) = o.classification.as_deref() else { return false };
+        (self.types.is_empty() || self.types.contains(&c.typology))
+            && self.min_stars.is_none_or(|m| c.stars.is_some_and(|s| s >= m))
+            && self.max_stars.is_none_or(|m| c.stars.is_some_and(|s| s <= m))
+    }
+}
+
+/// Accommodation with at least these figures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CapacityQuery {
+    /// People.
+    pub min_people: Option<i32>,
+    /// Rooms.
+    pub min_rooms: Option<i32>,
+    /// Pitches.
+    pub min_pitches: Option<i32>,
+    /// Units.
+    pub min_units: Option<i32>,
+}
+
+impl CapacityQuery {
+    fn keeps(&self, o: &OfferRecord) -> bool {
+        let Some(c) = o.capacity.as_deref() else { return false };
+        let at_least = |min: Option<i32>, v: Option<i32>| min.is_none_or(|m| v.is_some_and(|v| v >= m));
+        at_least(self.min_people, c.people)
+            && at_least(self.min_rooms, c.rooms)
+            && at_least(self.min_pitches, c.pitches)
+            && at_least(self.min_units, c.units)
+    }
 }
 
 /// A selected offer.
@@ -333,6 +381,12 @@ impl Catalog {
         {
             return false;
         }
+        if q.classification.as_ref().is_some_and(|c| !c.keeps(o)) {
+            return false;
+        }
+        if q.capacity.is_some_and(|c| !c.keeps(o)) {
+            return false;
+        }
         true
     }
 
@@ -359,6 +413,8 @@ fn is_unfiltered(q: &OfferQuery) -> bool {
         && q.labels.is_empty()
         && q.accessible.is_none()
         && q.except.is_none()
+        && q.classification.is_none()
+        && q.capacity.is_none()
 }
 
 /// By score (descending), then name, then id.

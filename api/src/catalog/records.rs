@@ -167,6 +167,8 @@ pub struct OfferRecord {
     pub labels: Vec<String>,
     /// Capacity.
     pub capacity: Option<Box<Capacity>>,
+    /// Classification in Atout France's register.
+    pub classification: Option<Box<entities::values::Classification>>,
     /// Provenance.
     pub provenance: Provenance,
     /// Version.
@@ -318,6 +320,7 @@ impl Records {
             accessibility: m.accessibility.map(Box::new),
             labels: m.labels.0,
             capacity: m.capacity.map(Box::new),
+            classification: m.classification.map(Box::new),
             provenance,
             version: m.version,
             status: m.status,

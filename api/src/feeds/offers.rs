@@ -294,7 +294,7 @@ fn encode_geojson(page: &Page) -> Vec<u8> {
                     "isTotem": o.is_totem, "name": texts_json(&o.name), "shortDescription": texts_json(&o.short_description),
                     "description": texts_json(&o.description), "commune": o.commune.as_deref(), "inTerritory": o.in_territory,
                     "address": o.address, "contacts": o.contacts, "openingHours": o.opening_hours.as_deref(), "labels": o.labels,
-                    "capacity": o.capacity, "prices": o.prices, "geoPrecision": o.geo_precision.code(), "footprint": o.geometry_json(),
+                    "capacity": o.capacity, "classification": o.classification, "prices": o.prices, "geoPrecision": o.geo_precision.code(), "footprint": o.geometry_json(),
                     "occurrences": o.occurrences.iter().map(|x| json!({ "start": x.start, "end": x.end })).collect::<Vec<_>>(),
                     "url": format!("{website}/offres/{}", o.slug), "version": o.version, "updatedAt": o.updated_at,
                     "source": { "name": &*o.provenance.source, "id": &*o.provenance.source_id, "licence": &*o.provenance.licence, "attribution": &*o.provenance.attribution },
@@ -402,6 +402,17 @@ fn encode_jsonld(page: &Page) -> Vec<u8> {
                 && let Some(beds) = o.capacity.as_ref().and_then(|c| c.beds)
             {
                 item["numberOfBeds"] = json!(beds);
+            }
+            if let Some(c) = o.classification.as_deref() {
+                // The official rating: Atout France's classification.
+                let mut rating = json!({
+                    "@type": "Rating", "name": &c.label, "author": { "@type": "Organization", "name": "Atout France" },
+                });
+                if let Some(stars) = c.stars {
+                    rating["ratingValue"] = json!(stars);
+                    rating["bestRating"] = json!(5);
+                }
+                item["starRating"] = rating;
             }
             item["isBasedOn"] = json!({ "@type": "Dataset", "name": &*o.provenance.source, "license": &*o.provenance.licence, "creditText": &*o.provenance.attribution });
             item

@@ -33,6 +33,32 @@ pub struct BboxInput {
     pub north: f64,
 }
 
+/// Classified accommodation: any of `types`, stars between `minStars` and `maxStars` (an offer
+/// without stars does not match a star bound).
+#[derive(Debug, Clone, Default, InputObject)]
+pub struct ClassificationFilter {
+    /// Types of establishment (any of).
+    pub types: Option<Vec<super::types::AccommodationType>>,
+    /// At least this many stars, 1 to 5.
+    pub min_stars: Option<i32>,
+    /// At most this many stars, 1 to 5.
+    pub max_stars: Option<i32>,
+}
+
+/// Capacity of accommodation: each bound given must be met (an offer without that figure does
+/// not match).
+#[derive(Debug, Clone, Copy, Default, InputObject)]
+pub struct CapacityFilter {
+    /// At least this many people.
+    pub min_people: Option<i32>,
+    /// At least this many rooms.
+    pub min_rooms: Option<i32>,
+    /// At least this many pitches.
+    pub min_pitches: Option<i32>,
+    /// At least this many units.
+    pub min_units: Option<i32>,
+}
+
 /// What to select. Every criterion narrows the result; lists match any of their values,
 /// except `labels`, which must all be present.
 #[derive(Debug, Clone, Default, InputObject)]
@@ -63,6 +89,10 @@ pub struct OfferFilter {
     pub labels: Option<Vec<String>>,
     /// Accessible to wheelchair users (true) or not (false).
     pub accessible: Option<bool>,
+    /// Classified in Atout France's register, with these types and stars.
+    pub classification: Option<ClassificationFilter>,
+    /// Accommodation with at least this capacity.
+    pub capacity: Option<CapacityFilter>,
 }
 
 fn bad(msg: impl Into<String>) -> Error {
@@ -158,6 +188,41 @@ impl OfferFilter {
         q.updated_since = self.updated_since;
         q.labels = self.labels.unwrap_or_default();
         q.accessible = self.accessible;
+        if let Some(c) = self.classification {
+            for (name, v) in [("minStars", c.min_stars), ("maxStars", c.max_stars)] {
+                if v.is_some_and(|v| !(1..=5).contains(&v)) {
+                    return Err(bad(format!("filter.classification.{name} must be between 1 and 5")));
+                }
+            }
+            if let (Some(a), Some(b)) = (c.min_stars, c.max_stars)
+                && a > b
+            {
+                return Err(bad("filter.classification.minStars must not exceed maxStars"));
+            }
+            q.classification = Some(crate::catalog::query::ClassificationQuery {
+                types: c.types.unwrap_or_default().into_iter().map(Into::into).collect(),
+                min_stars: c.min_stars,
+                max_stars: c.max_stars,
+            });
+        }
+        if let Some(c) = self.capacity {
+            for (name, v) in [
+                ("minPeople", c.min_people),
+                ("minRooms", c.min_rooms),
+                ("minPitches", c.min_pitches),
+                ("minUnits", c.min_units),
+            ] {
+                if v.is_some_and(|v| v < 0) {
+                    return Err(bad(format!("filter.capacity.{name} must not be negative")));
+                }
+            }
+            q.capacity = Some(crate::catalog::query::CapacityQuery {
+                min_people: c.min_people,
+                min_rooms: c.min_rooms,
+                min_pitches: c.min_pitches,
+                min_units: c.min_units,
+            });
+        }
         Ok(q)
     }
 }

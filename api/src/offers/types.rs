@@ -176,6 +176,96 @@ pub struct Capacity {
     pub pitches: Option<i32>,
 }
 
+/// Types of establishment in Atout France's register.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entities::vocab::AccommodationType")]
+pub enum AccommodationType {
+    /// Hôtel de tourisme.
+    Hotel,
+    /// Camping.
+    Campsite,
+    /// Résidence de tourisme.
+    TouristResidence,
+    /// Village de vacances.
+    HolidayVillage,
+    /// Parc résidentiel de loisirs.
+    ResidentialLeisurePark,
+    /// Auberge collective.
+    CollectiveHostel,
+}
+
+/// The category of a classified campsite.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entities::vocab::CampsiteCategory")]
+pub enum CampsiteCategory {
+    /// « Tourisme »: mostly pitches for passing visitors.
+    Tourism,
+    /// « Loisirs »: mostly pitches rented for the season or longer.
+    Leisure,
+}
+
+/// The mention of a classified holiday village.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entities::vocab::VillageMention")]
+pub enum VillageMention {
+    /// No mention.
+    None,
+    /// « Hébergement dispersé ».
+    Dispersed,
+    /// « Hébergement léger ».
+    Light,
+    /// « Hébergement léger et dispersé ».
+    LightAndDispersed,
+}
+
+/// How a holiday village is sold.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "entities::vocab::StayFormula")]
+pub enum StayFormula {
+    /// Full or half board.
+    Board,
+    /// Rental or board.
+    RentalAndBoard,
+    /// Rental only.
+    Rental,
+}
+
+/// A classification in Atout France's register of classified tourist accommodation.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Classification {
+    /// Type of establishment.
+    pub typology: AccommodationType,
+    /// Stars, 1 to 5 (null for a class without stars: « Aire naturelle », « Auberge collective »).
+    pub stars: Option<i32>,
+    /// The class as the register words it (« 3 étoiles »).
+    pub label: String,
+    /// For a campsite: tourism or leisure.
+    pub category: Option<CampsiteCategory>,
+    /// For a holiday village: its mention.
+    pub mention: Option<VillageMention>,
+    /// For a holiday village: how stays are sold.
+    pub stay: Option<StayFormula>,
+    /// Date of the classification decision.
+    pub classified_on: chrono::NaiveDate,
+    /// Whether the classification was extended beyond its five years.
+    pub extended: bool,
+}
+
+impl From<&entities::values::Classification> for Classification {
+    fn from(c: &entities::values::Classification) -> Classification {
+        Classification {
+            typology: c.typology.into(),
+            stars: c.stars,
+            label: c.label.clone(),
+            category: c.category.map(Into::into),
+            mention: c.mention.map(Into::into),
+            stay: c.stay.map(Into::into),
+            classified_on: c.classified_on,
+            extended: c.extended,
+        }
+    }
+}
+
 /// One price.
 #[derive(SimpleObject, Clone, Debug, Default)]
 pub struct Price {
@@ -440,6 +530,11 @@ impl OfferNode {
             pitches: c.pitches,
         })
     }
+    /// Classification in Atout France's register, for classified accommodation (null when not
+    /// classified, or no longer).
+    async fn classification(&self) -> Option<Classification> {
+        self.record.classification.as_deref().map(Classification::from)
+    }
     /// Prices.
     async fn prices(&self) -> Vec<Price> {
         self.record
@@ -573,6 +668,7 @@ impl OfferNode {
                 actor: r.actor,
                 at: r.created_at,
                 before: r.before.map(Json),
+                note: r.note,
             })
             .collect())
     }
@@ -603,6 +699,8 @@ pub struct Revision {
     pub at: DateTime<Utc>,
     /// The offer as it was before (absent for a creation).
     pub before: Option<Json<Value>>,
+    /// Why, when the writer said (e.g. a classification withdrawn by an import).
+    pub note: Option<String>,
 }
 
 /// The itinerary facts of a route.

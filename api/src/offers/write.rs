@@ -197,6 +197,7 @@ fn empty_model(id: &str) -> offer::Model {
         deleted_at: None,
         catalog_version: 0,
         published_once: false,
+        classification: None,
     }
 }
 

@@ -40,6 +40,58 @@ pub struct Accommodation {
     pub beds: i64,
 }
 
+/// The capacity of the published accommodation under a key (a commune, a type of establishment).
+#[derive(SimpleObject, Clone, Debug, Default)]
+pub struct CapacityTotal {
+    /// An INSEE code, or a type of establishment (`hotel`, `campsite`…, `unclassified`).
+    pub key: String,
+    /// The commune's name, or the type's.
+    pub label: String,
+    /// Published accommodation offers.
+    pub offers: i64,
+    /// Of which classified in Atout France's register.
+    pub classified: i64,
+    /// People they can host, as declared.
+    pub people: i64,
+    /// Beds.
+    pub beds: i64,
+    /// Rooms.
+    pub rooms: i64,
+    /// Pitches.
+    pub pitches: i64,
+    /// Units.
+    pub units: i64,
+}
+
+impl CapacityTotal {
+    fn add(&mut self, o: &crate::catalog::OfferRecord) {
+        let n = |v: Option<i32>| v.map_or(0, i64::from);
+        self.offers += 1;
+        self.classified += i64::from(o.classification.is_some());
+        if let Some(c) = o.capacity.as_deref() {
+            self.people += n(c.people);
+            self.beds += n(c.beds);
+            self.rooms += n(c.rooms);
+            self.pitches += n(c.pitches);
+            self.units += n(c.units);
+        }
+    }
+}
+
+/// Labels of the types of establishment.
+fn type_label(t: Option<entities::vocab::AccommodationType>) -> &'static str {
+    use entities::vocab::AccommodationType as T;
+    match t {
+        Some(T::Hotel) => "Hôtels de tourisme",
+        Some(T::Campsite) => "Campings",
+        Some(T::TouristResidence) => "Résidences de tourisme",
+        Some(T::HolidayVillage) => "Villages de vacances",
+        Some(T::ResidentialLeisurePark) => "Parcs résidentiels de loisirs",
+        Some(T::CollectiveHostel) => "Auberges collectives",
+        None => "Hébergements non classés",
+    }
+}
+
 /// Scans of one target.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct TargetScans {
@@ -120,6 +172,45 @@ impl Stats {
                 beds,
             })
             .collect())
+    }
+    /// Capacity of the published accommodation per commune of the territory (those with some),
+    /// the base of the tourist tax and of the observatory.
+    async fn capacity_by_commune(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<CapacityTotal>> {
+        let c = catalog(ctx)?;
+        let mut m: BTreeMap<String, CapacityTotal> = BTreeMap::new();
+        for o in c.by_name().filter(|o| o.kind == entities::vocab::OfferKind::Accommodation && o.in_territory) {
+            let Some(code) = &o.commune else { continue };
+            m.entry(code.to_string())
+                .or_insert_with(|| CapacityTotal {
+                    key: code.to_string(),
+                    label: c.commune(code).map(|x| x.name.clone()).unwrap_or_default(),
+                    ..Default::default()
+                })
+                .add(o);
+        }
+        let mut v: Vec<CapacityTotal> = m.into_values().collect();
+        v.sort_by(|a, b| b.people.cmp(&a.people).then_with(|| a.key.cmp(&b.key)));
+        Ok(v)
+    }
+    /// Capacity of the published accommodation of the territory per type of establishment
+    /// (Atout France's types; `unclassified` for the rest).
+    async fn capacity_by_type(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<CapacityTotal>> {
+        let c = catalog(ctx)?;
+        let mut m: BTreeMap<&'static str, CapacityTotal> = BTreeMap::new();
+        for o in c.by_name().filter(|o| o.kind == entities::vocab::OfferKind::Accommodation && o.in_territory) {
+            let t = o.classification.as_deref().map(|c| c.typology);
+            let key = t.map_or("unclassified", |t| t.code());
+            m.entry(key)
+                .or_insert_with(|| CapacityTotal {
+                    key: key.to_owned(),
+                    label: type_label(t).to_owned(),
+                    ..Default::default()
+                })
+                .add(o);
+        }
+        let mut v: Vec<CapacityTotal> = m.into_values().collect();
+        v.sort_by(|a, b| b.people.cmp(&a.people).then_with(|| a.key.cmp(&b.key)));
+        Ok(v)
     }
     /// Scans per code, most scanned first.
     async fn scans_by_code(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Count>> {
