@@ -57,6 +57,10 @@ with open(out, "w") as f:
 PY
 rss() { awk '/VmRSS/ {printf "%.0f MiB", $2/1024}' /proc/$pid/status; }
 echo "== mixed load: $secs s, $conns connections, PostgreSQL + Redis; RSS at start: $(rss)"
+tile_lookups() { # "hits misses" of the tile cache, from the server's own counters
+  curl -s "$base/metrics" | awk '/^porte_du_hainaut_cache_requests_total\{.*kind="tile"/ { if ($0 ~ /result="hit"/) h += $NF; else m += $NF } END { printf "%d %d", h, m }'
+}
+read -r hits0 misses0 <<<"$(tile_lookups)"
 MIXED_REQUESTS="$work/requests.tsv" wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/wrk/mixed.lua "$base" >"$work/wrk.txt" &
 w=$!
 samples=""
@@ -64,5 +68,7 @@ for _ in $(seq 1 4); do sleep $((secs / 4)); samples="$samples $(rss);"; done
 wait $w
 grep -E "requests in|Requests/sec| 50%| 99%|Non-2xx|Socket errors" "$work/wrk.txt"
 echo "RSS during the run:$samples"
+read -r hits1 misses1 <<<"$(tile_lookups)"
+python3 -c "h, m = $hits1 - $hits0, $misses1 - $misses0; print(f'tile cache during the run: {h} hits, {m} misses, hit rate {100 * h / max(h + m, 1):.1f} %')"
 echo "offers created by the writes: $(psql -h 127.0.0.1 -U postgres -d "$db" -tA -c "SELECT count(*) FROM offers WHERE name->>'fr' = 'Charge'")"
 echo "scans counted (after the last flush): $(sleep 6; psql -h 127.0.0.1 -U postgres -d "$db" -tA -c "SELECT COALESCE(SUM(count), 0) FROM qr_scans")"

@@ -11,7 +11,7 @@
 //! [`WriteError::Conflict`] with the current version. On SQLite, which has a single writer, the
 //! writers of one process queue on a lock; on PostgreSQL nothing in the process serialises them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -90,6 +90,9 @@ pub enum SlugRule {
     FromName,
 }
 
+/// When an occurrence of an event starts and ends.
+pub type Occurrence = (DateTime<Utc>, DateTime<Utc>);
+
 /// A new offer with what hangs off it, for [`Writer::create_many`].
 #[derive(Debug, Clone)]
 pub struct NewOffer {
@@ -101,6 +104,8 @@ pub struct NewOffer {
     pub occurrences: Vec<(DateTime<Utc>, DateTime<Utc>)>,
     /// Its route facts, for a route (stages by offer id).
     pub route: Option<(route::Model, Vec<String>)>,
+    /// Its media, in order (each checked as by [`Writer::set_media`]).
+    pub media: Vec<media::Model>,
 }
 
 /// Serialises the writers of this process on SQLite (one writer per database file).
@@ -178,6 +183,50 @@ impl Writer {
             .await?)
     }
 
+    /// The offers of a source with these source ids, by source id (one query per chunk).
+    pub async fn find_many_by_source(
+        &self,
+        source: &str,
+        source_ids: &[&str],
+    ) -> WriteResult<HashMap<String, offer::Model>> {
+        let mut found = HashMap::with_capacity(source_ids.len());
+        for chunk in source_ids.chunks(CHUNK) {
+            let rows = Offer::find()
+                .filter(offer::Column::Source.eq(source))
+                .filter(offer::Column::SourceId.is_in(chunk.iter().copied()))
+                .all(&self.txn)
+                .await?;
+            found.extend(rows.into_iter().map(|o| (o.source_id.clone(), o)));
+        }
+        Ok(found)
+    }
+
+    /// Gives each new offer a slug made from its name by the rule of [`SlugRule::FromName`],
+    /// free in the database and within `offers` (one query per chunk, not one per offer).
+    pub async fn settle_slugs_from_names(&self, offers: &mut [offer::Model]) -> WriteResult<()> {
+        let candidates: Vec<Vec<String>> = offers.iter().map(name_slugs).collect();
+        let mut taken: HashSet<String> = HashSet::new();
+        let all: Vec<&str> = candidates.iter().flatten().map(String::as_str).collect();
+        for chunk in all.chunks(CHUNK) {
+            let rows = Offer::find()
+                .select_only()
+                .column(offer::Column::Slug)
+                .filter(offer::Column::Slug.is_in(chunk.iter().copied()))
+                .into_tuple::<String>()
+                .all(&self.txn)
+                .await?;
+            taken.extend(rows);
+        }
+        for (o, candidates) in offers.iter_mut().zip(candidates) {
+            let Some(free) = candidates.into_iter().find(|c| !taken.contains(c)) else {
+                return Err(invalid(self.field("slug"), "give a slug: none can be made from the name").into());
+            };
+            taken.insert(free.clone());
+            o.slug = free;
+        }
+        Ok(())
+    }
+
     async fn slug_taken(&self, slug: &str, id: &str) -> WriteResult<bool> {
         let taken = Offer::find()
             .select_only()
@@ -194,12 +243,7 @@ impl Writer {
     /// the id when taken (the same event in two towns), the whole id if that is taken too.
     async fn settle_slug(&self, o: &mut offer::Model, rule: SlugRule) -> WriteResult<()> {
         if rule == SlugRule::FromName {
-            let base = slug::slugify(o.name.fr.as_deref().unwrap_or(""));
-            let base: String = base.chars().take(100).collect::<String>().trim_end_matches('-').to_owned();
-            let short: String = o.id.chars().take(8).collect();
-            let mut candidates = vec![base.clone(), format!("{base}-{short}"), format!("{base}-{}", o.id)];
-            candidates.retain(|c| slug::is_slug(c));
-            for c in candidates {
+            for c in name_slugs(o) {
                 if !self.slug_taken(&c, &o.id).await? {
                     o.slug = c;
                     return Ok(());
@@ -260,10 +304,17 @@ impl Writer {
     /// each checked, each with its revision; a slug already taken refuses the whole unit.
     pub async fn create_many(&mut self, batch: Vec<NewOffer>, action: RevisionAction) -> WriteResult<usize> {
         let n = batch.len();
+        let mut media = Vec::new();
         for (i, b) in batch.iter().enumerate() {
             check_offer(&b.offer, self.field_prefix).map_err(|e| invalid(format!("[{i}].{}", e.field), e.message))?;
             if !slug::is_slug(&b.offer.slug) {
                 return Err(invalid(format!("[{i}].slug"), "not a slug").into());
+            }
+            if b.media.len() > 100 {
+                return Err(invalid(format!("[{i}].media"), "at most 100 items").into());
+            }
+            for (j, m) in b.media.iter().enumerate() {
+                media.push(check_media(m.clone(), &format!("[{i}].media[{j}]"), &b.offer.id, j)?.into_active_model());
             }
         }
         for chunk in batch.chunks(CHUNK) {
@@ -300,17 +351,16 @@ impl Writer {
         for chunk in themes.chunks(CHUNK) {
             OfferTheme::insert_many(chunk.to_vec()).exec(&self.txn).await?;
         }
-        let occurrences: Vec<event_occurrence::ActiveModel> = batch
-            .iter()
-            .flat_map(|b| {
-                b.occurrences.iter().filter(|(s, e)| e >= s).map(|(s, e)| event_occurrence::ActiveModel {
-                    offer_id: Set(b.offer.id.clone()),
-                    starts_at: Set(*s),
-                    ends_at: Set(*e),
-                    ..Default::default()
-                })
-            })
-            .collect();
+        let mut occurrences: Vec<event_occurrence::ActiveModel> = Vec::new();
+        for (i, b) in batch.iter().enumerate() {
+            let list = settle_occurrences(&format!("[{i}].occurrences"), &b.occurrences)?;
+            occurrences.extend(list.into_iter().map(|(s, e)| event_occurrence::ActiveModel {
+                offer_id: Set(b.offer.id.clone()),
+                starts_at: Set(s),
+                ends_at: Set(e),
+                ..Default::default()
+            }));
+        }
         for chunk in occurrences.chunks(CHUNK) {
             EventOccurrence::insert_many(chunk.to_vec()).exec(&self.txn).await?;
         }
@@ -332,6 +382,9 @@ impl Writer {
             .collect();
         for chunk in stages.chunks(CHUNK) {
             RouteStage::insert_many(chunk.to_vec()).exec(&self.txn).await?;
+        }
+        for chunk in media.chunks(CHUNK) {
+            Media::insert_many(chunk.to_vec()).exec(&self.txn).await?;
         }
         for b in &batch {
             let mut o = b.offer.clone();
@@ -425,20 +478,7 @@ impl Writer {
     /// Replaces the occurrences of an event (each `end` at or after its `start`, at most 1,000,
     /// one per start); whether they changed.
     pub async fn set_occurrences(&mut self, id: &str, list: &[(DateTime<Utc>, DateTime<Utc>)]) -> WriteResult<bool> {
-        if list.len() > 1000 {
-            return Err(invalid(self.field("occurrences"), "at most 1,000 occurrences").into());
-        }
-        let mut wanted: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::with_capacity(list.len());
-        let mut starts = BTreeSet::new();
-        for (i, (start, end)) in list.iter().enumerate() {
-            if end < start {
-                return Err(invalid(self.field(&format!("occurrences[{i}].end")), "the end is before the start").into());
-            }
-            if starts.insert(*start) {
-                wanted.push((*start, *end));
-            }
-        }
-        wanted.sort();
+        let wanted = settle_occurrences(&self.field("occurrences"), list)?;
         let current: Vec<(DateTime<Utc>, DateTime<Utc>)> = EventOccurrence::find()
             .filter(event_occurrence::Column::OfferId.eq(id))
             .all(&self.txn)
@@ -704,6 +744,37 @@ pub fn check_offer(o: &offer::Model, prefix: &str) -> Result<(), Invalid> {
 }
 
 /// Checks a media item and settles its id and position.
+/// The occurrences of an event as stored: at most 1,000, none ending before it starts, one per
+/// start, in order.
+fn settle_occurrences(field: &str, list: &[Occurrence]) -> Result<Vec<Occurrence>, Invalid> {
+    if list.len() > 1000 {
+        return Err(invalid(field, "at most 1,000 occurrences"));
+    }
+    let mut wanted: Vec<Occurrence> = Vec::with_capacity(list.len());
+    let mut starts = BTreeSet::new();
+    for (i, (start, end)) in list.iter().enumerate() {
+        if end < start {
+            return Err(invalid(format!("{field}[{i}].end"), "the end is before the start"));
+        }
+        if starts.insert(*start) {
+            wanted.push((*start, *end));
+        }
+    }
+    wanted.sort();
+    Ok(wanted)
+}
+
+/// The slugs a name gives an offer, in order of preference: the name, then with the start of the
+/// id, then with the whole id (the same event in two towns).
+fn name_slugs(o: &offer::Model) -> Vec<String> {
+    let base = slug::slugify(o.name.fr.as_deref().unwrap_or(""));
+    let base: String = base.chars().take(100).collect::<String>().trim_end_matches('-').to_owned();
+    let short: String = o.id.chars().take(8).collect();
+    let mut candidates = vec![base.clone(), format!("{base}-{short}"), format!("{base}-{}", o.id)];
+    candidates.retain(|c| slug::is_slug(c));
+    candidates
+}
+
 fn check_media(m: media::Model, field: &str, offer: &str, position: usize) -> Result<media::Model, Invalid> {
     let url = check::url(&format!("{field}.url"), &m.url)?;
     let licence = m.licence.as_deref().map(|l| check::line(&format!("{field}.licence"), l, 200)).transpose()?;

@@ -10,7 +10,7 @@
 //! What an export can hold is bounded before it is read: zip entries (count, size of each, size of
 //! all, checked on the bytes actually inflated), folder depth, and symbolic links are not followed.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -21,7 +21,7 @@ use entities::domain::slug::slugify;
 use entities::prelude::*;
 use entities::values::{Accessibility, Address, Capacity, Codes, Contacts, Price, Prices, Texts};
 use entities::vocab::{GeoPrecision, MediaKind, OfferKind, OfferStatus, RevisionAction};
-use entities::write::{SlugRule, WriteError, Writer, check_offer};
+use entities::write::{NewOffer, SlugRule, WriteError, Writer, check_offer};
 use entities::{media, offer};
 use sea_orm::{DatabaseConnection, EntityTrait};
 use serde_json::Value;
@@ -111,9 +111,26 @@ enum Source {
     Refused(String, ImportError),
 }
 
+/// An object as read, not parsed yet (see [`Raw::parse`]): reading is sequential, parsing runs on
+/// every core.
+#[derive(Debug)]
+pub struct Raw {
+    bytes: Vec<u8>,
+    /// From a zip export, which also holds an index of its objects.
+    in_archive: bool,
+}
+
+impl Raw {
+    /// The object, or `None` for what an export holds beside its objects (its index).
+    pub fn parse(&self) -> Result<Option<Value>, ImportError> {
+        let v: Value = serde_json::from_slice(&self.bytes)?;
+        Ok(if self.in_archive && v.get("@id").is_none() { None } else { Some(v) })
+    }
+}
+
 /// The JSON objects of files, folders (recursively, symbolic links not followed) and zip
-/// archives, read one at a time: an object is parsed when it is asked for and dropped once
-/// mapped, so an import holds one object and one batch at a time whatever the archive's size.
+/// archives, read one at a time: an object is read when it is asked for and dropped once
+/// mapped, so an import holds a few objects per core and one batch whatever the archive's size.
 pub struct Objects {
     pending: std::vec::IntoIter<Source>,
     archive: Option<OpenArchive>,
@@ -128,7 +145,7 @@ impl Objects {
 }
 
 impl Iterator for Objects {
-    type Item = (String, Result<Value, ImportError>);
+    type Item = (String, Result<Raw, ImportError>);
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
@@ -144,7 +161,7 @@ impl Iterator for Objects {
                     let parsed = std::fs::File::open(&path)
                         .map_err(ImportError::from)
                         .and_then(|f| read_bounded(f, MAX_ENTRY_BYTES))
-                        .and_then(|b| Ok(serde_json::from_slice(&b)?));
+                        .map(|bytes| Raw { bytes, in_archive: false });
                     return Some((path.display().to_string(), parsed));
                 }
                 Source::Zip(path) => match OpenArchive::open(&path) {
@@ -245,7 +262,7 @@ impl OpenArchive {
         Ok(OpenArchive { path: path.to_owned(), zip, next: 0, inflated: 0, objects })
     }
 
-    fn next_object(&mut self) -> Option<(String, Result<Value, ImportError>)> {
+    fn next_object(&mut self) -> Option<(String, Result<Raw, ImportError>)> {
         while self.next < self.zip.len() {
             let index = self.next;
             self.next += 1;
@@ -295,12 +312,7 @@ impl OpenArchive {
                     ))),
                 ));
             }
-            let parsed: Result<Value, ImportError> = bytes.and_then(|b| Ok(serde_json::from_slice(&b)?));
-            // A flux export also holds an index of the objects: skip what is not an object.
-            if matches!(&parsed, Ok(v) if v.get("@id").is_none()) {
-                continue;
-            }
-            return Some((name, parsed));
+            return Some((name, bytes.map(|bytes| Raw { bytes, in_archive: true })));
         }
         None
     }
@@ -548,7 +560,7 @@ fn labels(v: &Value) -> Vec<String> {
 }
 
 /// An object mapped to an offer, with what hangs off it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Mapped {
     /// The offer row (version and times are settled on write).
     pub offer: offer::Model,
@@ -710,29 +722,64 @@ pub enum Outcome {
 /// Writes one mapped object in the unit `w`.
 async fn write_one(w: &mut Writer, m: Mapped) -> Result<Outcome, ImportError> {
     let current = w.find_by_source(SOURCE, &m.offer.source_id).await?;
-    let mut o = m.offer;
-    let outcome = match &current {
-        Some(c) if c.source_updated_at.is_some() && c.source_updated_at >= o.source_updated_at => {
-            return Ok(Outcome::Unchanged);
-        }
-        Some(c) => {
-            // The source owns the fields; the database owns the id, slug, status and history.
-            o.id = c.id.clone();
-            o.slug = c.slug.clone();
-            o.status = c.status;
-            o.deleted_at = c.deleted_at;
-            o.owner = c.owner.clone();
-            w.update(c, o.clone(), c.version, RevisionAction::Import).await?;
-            Outcome::Updated
-        }
+    match current {
+        Some(c) => write_existing(w, &c, m).await,
         None => {
-            o = w.create(o, SlugRule::FromName, RevisionAction::Import).await?;
-            Outcome::Created
+            let o = w.create(m.offer, SlugRule::FromName, RevisionAction::Import).await?;
+            w.set_occurrences(&o.id, &m.occurrences).await?;
+            w.set_media(&o.id, m.media).await?;
+            Ok(Outcome::Created)
         }
-    };
-    w.set_occurrences(&o.id, &m.occurrences).await?;
-    w.set_media(&o.id, m.media).await?;
-    Ok(outcome)
+    }
+}
+
+/// Writes a mapped object over the offer `current` it already is, unless `current` is as new.
+async fn write_existing(w: &mut Writer, current: &offer::Model, m: Mapped) -> Result<Outcome, ImportError> {
+    let mut o = m.offer;
+    if current.source_updated_at.is_some() && current.source_updated_at >= o.source_updated_at {
+        return Ok(Outcome::Unchanged);
+    }
+    // The source owns the fields; the database owns the id, slug, status and history.
+    o.id = current.id.clone();
+    o.slug = current.slug.clone();
+    o.status = current.status;
+    o.deleted_at = current.deleted_at;
+    o.owner = current.owner.clone();
+    w.update(current, o, current.version, RevisionAction::Import).await?;
+    w.set_occurrences(&current.id, &m.occurrences).await?;
+    w.set_media(&current.id, m.media).await?;
+    Ok(Outcome::Updated)
+}
+
+/// Writes mapped objects in one unit of work with bulk statements: the offers they already are
+/// found with one query, the new ones created together (slugs, occurrences and media included).
+async fn write_together(w: &mut Writer, batch: &[(String, Mapped)]) -> Result<Vec<Outcome>, ImportError> {
+    let ids: Vec<&str> = batch.iter().map(|(_, m)| m.offer.source_id.as_str()).collect();
+    let existing = w.find_many_by_source(SOURCE, &ids).await?;
+    let mut outcomes = Vec::with_capacity(batch.len());
+    let mut new = Vec::new();
+    for (_, m) in batch {
+        match existing.get(&m.offer.source_id) {
+            Some(current) => outcomes.push(write_existing(w, current, m.clone()).await?),
+            None => new.push(m),
+        }
+    }
+    let mut offers: Vec<offer::Model> = new.iter().map(|m| m.offer.clone()).collect();
+    w.settle_slugs_from_names(&mut offers).await?;
+    let created = offers
+        .into_iter()
+        .zip(new)
+        .map(|(offer, m)| NewOffer {
+            offer,
+            themes: Vec::new(),
+            occurrences: m.occurrences.clone(),
+            route: None,
+            media: m.media.clone(),
+        })
+        .collect::<Vec<_>>();
+    outcomes.extend(std::iter::repeat_n(Outcome::Created, created.len()));
+    w.create_many(created, RevisionAction::Import).await?;
+    Ok(outcomes)
 }
 
 /// Writes mapped objects in one unit of work; if the database refuses the batch, each object is
@@ -743,31 +790,19 @@ async fn write_batch(
     report: &mut ImportReport,
 ) -> Result<(), ImportError> {
     let mut w = Writer::begin(db, "import:datatourisme", "").await?;
-    let mut outcomes = Vec::with_capacity(batch.len());
-    let mut failed = false;
-    for (name, m) in &batch {
-        match write_one(
-            &mut w,
-            Mapped { offer: m.offer.clone(), occurrences: m.occurrences.clone(), media: m.media.clone() },
-        )
-        .await
-        {
-            Ok(o) => outcomes.push(o),
-            Err(e) => {
-                tracing::debug!(object = %name, error = %e, "batch refused; writing its objects one by one");
-                failed = true;
-                break;
+    match write_together(&mut w, &batch).await {
+        Ok(outcomes) => {
+            w.commit().await?;
+            for o in outcomes {
+                count(report, Ok(o));
             }
+            return Ok(());
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "batch refused; writing its objects one by one");
+            w.rollback().await?;
         }
     }
-    if !failed {
-        w.commit().await?;
-        for o in outcomes {
-            count(report, Ok(o));
-        }
-        return Ok(());
-    }
-    w.rollback().await?;
     for (name, m) in batch {
         let mut w = Writer::begin(db, "import:datatourisme", "").await?;
         match write_one(&mut w, m).await {
@@ -792,7 +827,65 @@ fn count(report: &mut ImportReport, outcome: Result<Outcome, ()>) {
     }
 }
 
-/// Imports every object under `paths`, with a progress bar on a terminal.
+/// An object mapped, refused, or skipped (`None`: not an object).
+type MappedItem = (String, Result<Option<Mapped>, ImportError>);
+
+/// Objects read in a row and mapped together, a few per core.
+const CHUNK_PER_CORE: usize = 4;
+
+/// Reads `objects` on this thread and parses and maps them on every core, sending them in order.
+fn map_everywhere(
+    objects: Objects,
+    territory: &HashSet<String>,
+    options: ImportOptions,
+    out: &tokio::sync::mpsc::Sender<MappedItem>,
+) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let mut objects = objects;
+    loop {
+        let chunk: Vec<(String, Result<Raw, ImportError>)> = objects.by_ref().take(cores * CHUNK_PER_CORE).collect();
+        if chunk.is_empty() {
+            return;
+        }
+        let one = |(name, raw): (String, Result<Raw, ImportError>)| -> MappedItem {
+            let mapped =
+                raw.and_then(|raw| raw.parse()).and_then(|v| v.map(|v| map(&v, territory, options)).transpose());
+            (name, mapped)
+        };
+        let per_core = chunk.len().div_ceil(cores);
+        let mut parts: Vec<Vec<(String, Result<Raw, ImportError>)>> = Vec::with_capacity(cores);
+        let mut chunk = chunk.into_iter().peekable();
+        while chunk.peek().is_some() {
+            parts.push(chunk.by_ref().take(per_core).collect());
+        }
+        let mapped: Vec<MappedItem> = std::thread::scope(|scope| {
+            let running: Vec<_> = parts
+                .into_iter()
+                .map(|part| {
+                    let names: Vec<String> = part.iter().map(|(name, _)| name.clone()).collect();
+                    (names, scope.spawn(move || part.into_iter().map(one).collect::<Vec<_>>()))
+                })
+                .collect();
+            running
+                .into_iter()
+                .flat_map(|(names, handle)| {
+                    handle.join().unwrap_or_else(|_| {
+                        let failed = || Err(ImportError::Invalid("the object could not be mapped".into()));
+                        names.into_iter().map(|name| (name, failed())).collect()
+                    })
+                })
+                .collect()
+        });
+        for item in mapped {
+            if out.blocking_send(item).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Imports every object under `paths`, with a progress bar on a terminal. Objects are read in
+/// order, parsed and mapped on every core while the batches before them are written.
 pub async fn import(
     db: &DatabaseConnection,
     paths: &[PathBuf],
@@ -801,20 +894,33 @@ pub async fn import(
     let territory: HashSet<String> = Commune::find().all(db).await?.into_iter().map(|c| c.insee).collect();
     let objects = read_objects(paths);
     let mut bar = crate::progress::bar(objects.total() as u64, "objects");
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<MappedItem>(BATCH);
+    let reader = std::thread::spawn(move || map_everywhere(objects, &territory, options, &tx));
     let mut report = ImportReport::default();
-    let mut seen: BTreeMap<String, ()> = BTreeMap::new();
+    let mut seen: HashSet<String> = HashSet::new();
     let mut batch = Vec::with_capacity(BATCH);
-    for (name, parsed) in objects {
-        match parsed.and_then(|v| map(&v, &territory, options)) {
-            Ok(m) if seen.insert(m.offer.source_id.clone(), ()).is_some() => report.unchanged += 1,
-            Ok(m) => batch.push((name, m)),
+    let mut written = Ok(());
+    while let Some((name, mapped)) = rx.recv().await {
+        match mapped {
+            Ok(None) => {}
+            Ok(Some(m)) if !seen.insert(m.offer.source_id.clone()) => report.unchanged += 1,
+            Ok(Some(m)) => batch.push((name, m)),
             Err(e) => report.rejected.push((name, e.to_string())),
         }
         bar.inc(1);
         if batch.len() >= BATCH {
-            write_batch(db, std::mem::take(&mut batch), &mut report).await?;
+            written = write_batch(db, std::mem::take(&mut batch), &mut report).await;
+            if written.is_err() {
+                break;
+            }
         }
     }
+    // Dropping the receiver stops the reader at its next object.
+    drop(rx);
+    if reader.join().is_err() {
+        return Err(ImportError::Invalid("the reader of the objects stopped".into()));
+    }
+    written?;
     if !batch.is_empty() {
         write_batch(db, batch, &mut report).await?;
     }

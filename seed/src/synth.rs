@@ -177,7 +177,13 @@ pub async fn generate(db: &DatabaseConnection, n: usize, seed: u64) -> Result<us
                 };
                 (facts, Vec::new())
             });
-            batch.push(NewOffer { offer, themes: vec![(*rng.pick(&THEMES)).to_owned()], occurrences, route });
+            batch.push(NewOffer {
+                offer,
+                themes: vec![(*rng.pick(&THEMES)).to_owned()],
+                occurrences,
+                route,
+                media: Vec::new(),
+            });
         }
         let mut w = Writer::begin(db, "synthetic", "").await?;
         let count = w.create_many(batch, RevisionAction::Import).await?;

@@ -156,6 +156,65 @@ async fn a_newer_last_update_updates_and_a_bad_object_is_rejected_alone() {
 }
 
 #[tokio::test]
+async fn a_batch_of_new_updated_and_same_named_objects_is_one_unit_with_free_slugs() {
+    use entities::prelude::*;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let db = SqliteDatabase::create();
+    let _server = TestServer::start_with(Options { database_url: Some(db.url.clone()), ..Default::default() }).await;
+    import(&db.url, &[&fixtures()]);
+    let conn = db.connect().await;
+    let before = entities::write::catalog_version(&conn).await.unwrap();
+    let original: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("49-00037bcf-28e4-3322-b72f-377587204703.json")).unwrap(),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut newer = original.clone();
+    newer["lastUpdateDatatourisme"] = json!("2026-11-01T00:00:00Z");
+    std::fs::write(dir.path().join("0-newer.json"), newer.to_string()).unwrap();
+    // Two new objects named as the imported one: the same name in three places.
+    for i in 1..=2 {
+        let mut copy = original.clone();
+        copy["@id"] = json!(format!("https://data.datatourisme.fr/49/same-name-{i}"));
+        std::fs::write(dir.path().join(format!("{i}-copy.json")), copy.to_string()).unwrap();
+    }
+    let summary = import(&db.url, &[dir.path()]);
+    assert!(summary.starts_with("created 2, updated 1, unchanged 0, rejected 0"), "{summary}");
+    assert_eq!(entities::write::catalog_version(&conn).await.unwrap(), before + 1, "one unit of work");
+    let offers = Offer::find().filter(entities::offer::Column::Source.eq("datatourisme")).all(&conn).await.unwrap();
+    let same: Vec<_> = offers.iter().filter(|o| o.name == offers_named_as(&offers, &original)).collect();
+    assert_eq!(same.len(), 3, "{offers:?}");
+    let slugs: std::collections::BTreeSet<&str> = same.iter().map(|o| o.slug.as_str()).collect();
+    assert_eq!(slugs.len(), 3, "every slug free: {slugs:?}");
+    // The new ones have what hangs off the object (an exhibition's occurrences), as one written
+    // alone would.
+    let first = same.iter().find(|o| o.version == 2).unwrap();
+    let occurrences = EventOccurrence::find()
+        .filter(entities::event_occurrence::Column::OfferId.eq(first.id.as_str()))
+        .count(&conn)
+        .await
+        .unwrap();
+    assert!(occurrences > 100, "{occurrences}");
+    for o in &same {
+        let media = |id: &str| Media::find().filter(entities::media::Column::OfferId.eq(id)).count(&conn);
+        let occurrences =
+            |id: &str| EventOccurrence::find().filter(entities::event_occurrence::Column::OfferId.eq(id)).count(&conn);
+        assert_eq!(media(&o.id).await.unwrap(), media(&first.id).await.unwrap());
+        assert_eq!(occurrences(&o.id).await.unwrap(), occurrences(&first.id).await.unwrap());
+        let revisions =
+            Revision::find().filter(entities::revision::Column::OfferId.eq(o.id.as_str())).count(&conn).await.unwrap();
+        assert_eq!(revisions, u64::try_from(o.version).unwrap(), "a revision per version of {}", o.slug);
+    }
+}
+
+/// The name the offer imported from `object` has.
+fn offers_named_as(offers: &[entities::offer::Model], object: &Value) -> entities::values::Texts {
+    let uri = object["@id"].as_str().unwrap();
+    let id = entities::domain::ids::offer_id("datatourisme", uri);
+    offers.iter().find(|o| o.id == id).unwrap().name.clone()
+}
+
+#[tokio::test]
 async fn a_zip_of_a_flux_export_imports() {
     let db = SqliteDatabase::create();
     let _server = TestServer::start_with(Options { database_url: Some(db.url.clone()), ..Default::default() }).await;
