@@ -193,7 +193,7 @@ pub async fn prepare(config: &Config) -> Result<AppState> {
         },
         shared.clone(),
     );
-    Ok(AppState {
+    Ok(AppState::new(crate::state::Services {
         db,
         catalog: Arc::new(CatalogHandle::new(catalog)),
         config: Arc::new(config.clone()),
@@ -207,7 +207,7 @@ pub async fn prepare(config: &Config) -> Result<AppState> {
         scans: Arc::new(qr::scans::Scans::new(shared.clone())),
         cache,
         shared,
-    })
+    }))
 }
 
 /// Polls the catalog version in the database and catches up when another process wrote and its
@@ -287,7 +287,7 @@ pub async fn serve(config: &Config) -> Result<()> {
     if let Err(e) = state.scans.flush(&state.db).await {
         tracing::warn!(error = %e.public_message(), "last QR scan flush failed");
     }
-    state.db.close().await?;
+    state.db.clone().close().await?;
     Ok(())
 }
 

@@ -14,10 +14,49 @@ use crate::graphql::persisted::PersistedQueries;
 use crate::http_cache::ResponseCache;
 use crate::shared::SharedStore;
 
-/// Everything a request may need; cheap to clone. Handlers take the parts they need (axum's
-/// `FromRef`): `State<Reads>`, `State<DatabaseConnection>`, `State<Arc<CatalogHandle>>`…
-#[derive(Clone, FromRef)]
-pub struct AppState {
+/// Everything a request may need, behind one `Arc`: axum clones the state for every middleware
+/// and extractor of every request, and a clone is one reference count, not one per service (the
+/// profile of hot tiles spent a third of its time cloning and dropping a struct of thirteen
+/// reference-counted fields; see BENCHMARKS.md). Handlers take the parts they need (axum's
+/// `FromRef`): `State<Reads>`, `State<Arc<CatalogHandle>>`, `State<Arc<Config>>`…
+#[derive(Clone)]
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    /// The state over these services.
+    pub fn new(services: Services) -> AppState {
+        AppState(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+impl FromRef<AppState> for Arc<CatalogHandle> {
+    fn from_ref(state: &AppState) -> Arc<CatalogHandle> {
+        state.catalog.clone()
+    }
+}
+
+impl FromRef<AppState> for DatabaseConnection {
+    fn from_ref(state: &AppState) -> DatabaseConnection {
+        state.db.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Config> {
+    fn from_ref(state: &AppState) -> Arc<Config> {
+        state.config.clone()
+    }
+}
+
+/// The services of an [`AppState`].
+pub struct Services {
     /// The database, source of truth.
     pub db: DatabaseConnection,
     /// The published offer in memory.

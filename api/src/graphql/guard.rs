@@ -1,15 +1,18 @@
 //! The schema extension every request goes through, whatever its transport (HTTP GET and POST,
 //! persisted queries, the WebSocket): the document is scanned, parsed and measured by
 //! [`Documents`] before async-graphql walks it, and a query or subscription start may run at most
-//! [`TIMEOUT`]. Mutations are not cut short: once a write may have committed, its author gets
+//! [`TIMEOUT`]. A document's validation against the schema is run once per document, operation
+//! and variables, and its outcome kept in [`Documents`]. Mutations are not cut short: once a write may have committed, its author gets
 //! its outcome (the write path bounds its own waits before committing).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest, NextValidation,
+};
 use async_graphql::parser::types::OperationType;
-use async_graphql::{ErrorExtensionValues, Request, Response, ServerError, ServerResult, Value};
+use async_graphql::{ErrorExtensionValues, Request, Response, ServerError, ServerResult, ValidationResult, Value};
 
 use super::documents::Documents;
 use super::limits::Operations;
@@ -40,7 +43,11 @@ impl GuardFactory {
 
 impl ExtensionFactory for GuardFactory {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Guard { documents: self.documents.clone(), operations: Mutex::new(None) })
+        Arc::new(Guard {
+            documents: self.documents.clone(),
+            operations: Mutex::new(None),
+            validation: Mutex::new(None),
+        })
     }
 }
 
@@ -48,6 +55,8 @@ impl ExtensionFactory for GuardFactory {
 struct Guard {
     documents: Arc<Documents>,
     operations: Mutex<Option<Operations>>,
+    /// The request's key in the cache of validations.
+    validation: Mutex<Option<u128>>,
 }
 
 #[async_graphql::async_trait::async_trait]
@@ -69,7 +78,29 @@ impl Extension for Guard {
         if let Ok(mut ops) = self.operations.lock() {
             *ops = Some(prepared.operations.clone());
         }
+        // Variables that cannot be written out are simply not cached.
+        if let Ok(variables) = serde_json::to_vec(&request.variables)
+            && let Ok(mut key) = self.validation.lock()
+        {
+            *key = Some(self.documents.validation_key(&request.query, request.operation_name.as_deref(), &variables));
+        }
         next.run(ctx, request).await
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let key = self.validation.lock().ok().and_then(|k| *k);
+        if let Some(done) = key.and_then(|k| self.documents.validated(k)) {
+            return Ok(done);
+        }
+        let result = next.run(ctx).await?;
+        if let Some(key) = key {
+            self.documents.remember_validation(key, result);
+        }
+        Ok(result)
     }
 
     async fn execute(
