@@ -70,5 +70,22 @@ grep -E "requests in|Requests/sec| 50%| 99%|Non-2xx|Socket errors" "$work/wrk.tx
 echo "RSS during the run:$samples"
 read -r hits1 misses1 <<<"$(tile_lookups)"
 python3 -c "h, m = $hits1 - $hits0, $misses1 - $misses0; print(f'tile cache during the run: {h} hits, {m} misses, hit rate {100 * h / max(h + m, 1):.1f} %')"
+# Where the slow requests are: the server's own latency histogram, per route (the upper bound of
+# the bucket holding each route's 99th percentile).
+curl -s "$base/metrics" | python3 -c '
+import re, sys
+buckets = {}
+for line in sys.stdin:
+    m = re.match(r"porte_du_hainaut_http_request_duration_seconds_bucket\{(.*)\} (\S+)", line)
+    if m:
+        labels = dict(re.findall(r"(\w+)=\"([^\"]*)\"", m.group(1)))
+        buckets.setdefault(labels["route"], []).append((float(labels["le"]), float(m.group(2))))
+print("p99 by route (server side, bucket upper bound):")
+for route, b in sorted(buckets.items()):
+    b.sort()
+    total = b[-1][1]
+    p99 = next((le for le, n in b if n >= 0.99 * total), float("inf"))
+    print(f"  {route}: {int(total)} requests, p99 <= {p99 * 1000:g} ms")
+'
 echo "offers created by the writes: $(psql -h 127.0.0.1 -U postgres -d "$db" -tA -c "SELECT count(*) FROM offers WHERE name->>'fr' = 'Charge'")"
 echo "scans counted (after the last flush): $(sleep 6; psql -h 127.0.0.1 -U postgres -d "$db" -tA -c "SELECT COALESCE(SUM(count), 0) FROM qr_scans")"

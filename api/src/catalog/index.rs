@@ -175,7 +175,8 @@ impl Index {
     }
 
     fn replaced(&self, d: u32) -> bool {
-        self.overlay.contains_key(&self.base.docs[d as usize])
+        // Most snapshots have a small overlay or none: skip hashing then.
+        !self.overlay.is_empty() && self.overlay.contains_key(&self.base.docs[d as usize])
     }
 
     fn live_overlay(&self) -> impl Iterator<Item = (Uuid, &Entry)> {
@@ -210,6 +211,22 @@ impl Index {
         out.extend(self.live_overlay().filter(|(_, e)| point_inside(e.point, bbox)).map(|(id, _)| id));
         out.sort_unstable();
         out
+    }
+
+    /// Offers within `radius` metres of a point, in no particular order: the same offers as
+    /// [`Index::nearest`] gives (to the same rounding), without ordering them, for counting.
+    pub fn within(&self, center: [f64; 2], radius: f64) -> impl Iterator<Item = Uuid> + '_ {
+        let c = unit_vector(center);
+        let exact = radius * (1.0 + 1e-9);
+        let base = self
+            .base
+            .points
+            .locate_within_distance(c, chord2(radius) * (1.0 + 1e-9))
+            .filter(move |p| !self.replaced(p.data))
+            .filter(move |p| distance(center, self.base.doc_points[p.data as usize]) <= exact)
+            .map(move |p| self.base.docs[p.data as usize]);
+        let extra = self.live_overlay().filter(move |(_, e)| distance(center, e.point) <= radius).map(|(id, _)| id);
+        base.chain(extra)
     }
 
     /// Offers within `radius` metres of a point, nearest first, with their distance; read lazily
@@ -452,6 +469,29 @@ mod tests {
         later.set(ids(3), None, 3);
         let rebased = later.rebase(reference.clone());
         assert_eq!(rebased.entries().len(), 2);
+    }
+
+    #[test]
+    fn within_counts_what_nearest_gives_over_base_and_overlay() {
+        // A grid of points 0.01° apart around (3.4, 50.4), some replaced, removed or added.
+        let grid: Vec<(Uuid, Entry)> = (0..400u128)
+            .map(|i| {
+                let p = [3.3 + (i % 20) as f64 * 0.01, 50.3 + (i / 20) as f64 * 0.01];
+                (ids(i), entry("point", "", p))
+            })
+            .collect();
+        let mut index = Index::build(1, grid.into_iter());
+        index.set(ids(5), None, 2);
+        index.set(ids(210), Some(entry("moved", "", [3.45, 50.42])), 2);
+        index.set(ids(1000), Some(entry("new", "", [3.401, 50.399])), 2);
+        for radius in [0.0, 500.0, 1_113.2, 5_000.0, 12_000.0, 50_000.0] {
+            let mut near: Vec<Uuid> = index.nearest([3.4, 50.4], radius).map(|(id, _)| id).collect();
+            let mut within: Vec<Uuid> = index.within([3.4, 50.4], radius).collect();
+            near.sort();
+            within.sort();
+            assert_eq!(within, near, "radius {radius}");
+        }
+        assert!(index.within([3.4, 50.4], 5_000.0).count() > 50);
     }
 
     #[test]

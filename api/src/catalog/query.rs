@@ -286,6 +286,10 @@ impl Catalog {
         let open_at = q.open_at.map(paris_local);
         match order_of(q) {
             Order::Distance => match q.near {
+                // Only the circle: count the index's points, no record is looked at.
+                Some(n) if is_unfiltered(q) && q.text.is_none() && q.bbox.is_none() && q.totem.is_none() => {
+                    self.index().within([n.lon, n.lat], n.radius_meters).count()
+                }
                 Some(n) => self
                     .index()
                     .nearest([n.lon, n.lat], n.radius_meters)
