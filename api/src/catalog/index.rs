@@ -257,27 +257,36 @@ impl Index {
     pub fn search(&self, query: &str) -> Vec<(Uuid, f32)> {
         let words = tokens(query);
         let Some(last) = words.last() else { return Vec::new() };
-        let mut scores: Option<HashMap<u32, f32>> = None;
+        // Postings are sorted by document (built in document order), so the words' documents
+        // are intersected by merging sorted lists, without hashing a document per posting.
+        let mut scores: Option<Vec<(u32, f32)>> = None;
         for (i, word) in words.iter().enumerate() {
-            let mut hits: HashMap<u32, f32> = HashMap::new();
-            if i == words.len() - 1 {
+            let hits: Vec<(u32, f32)> = if i == words.len() - 1 {
                 let from = (std::ops::Bound::Included(word.as_str()), std::ops::Bound::Unbounded);
+                let mut hits = Vec::new();
                 for (w, docs) in
                     self.base.postings.range::<str, _>(from).take_while(|(w, _)| w.starts_with(last.as_str()))
                 {
                     // An exact word counts more than a word it merely begins.
                     let factor = if &**w == word.as_str() { 1.0 } else { 0.6 };
-                    for (d, weight) in docs {
-                        let s = hits.entry(*d).or_insert(0.0);
-                        *s = s.max(weight * factor);
-                    }
+                    hits.extend(docs.iter().map(|(d, weight)| (*d, weight * factor)));
                 }
-            } else if let Some(docs) = self.base.postings.get(word.as_str()) {
-                hits.extend(docs.iter().copied());
-            }
+                hits.sort_unstable_by_key(|(d, _)| *d);
+                // A document under several words of the prefix keeps its best.
+                hits.dedup_by(|next, kept| {
+                    let same = next.0 == kept.0;
+                    if same {
+                        kept.1 = kept.1.max(next.1);
+                    }
+                    same
+                });
+                hits
+            } else {
+                self.base.postings.get(word.as_str()).cloned().unwrap_or_default()
+            };
             scores = Some(match scores {
                 None => hits,
-                Some(prev) => prev.into_iter().filter_map(|(d, s)| hits.get(&d).map(|h| (d, s + h))).collect(),
+                Some(prev) => intersect_summing(&prev, &hits),
             });
         }
         let mut out: Vec<(Uuid, f32)> = scores
@@ -331,6 +340,24 @@ impl Index {
     pub fn sizes(&self) -> (usize, usize) {
         (self.base.docs.len(), self.overlay.len())
     }
+}
+
+/// The documents of both sorted lists, with the sum of their scores.
+fn intersect_summing(a: &[(u32, f32)], b: &[(u32, f32)]) -> Vec<(u32, f32)> {
+    let (mut i, mut j) = (0, 0);
+    let mut out = Vec::with_capacity(a.len().min(b.len()));
+    while let (Some(x), Some(y)) = (a.get(i), b.get(j)) {
+        match x.0.cmp(&y.0) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push((x.0, x.1 + y.1));
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
 }
 
 /// A document's score for the query words, as [`Index::search`] computes it from postings.
@@ -469,6 +496,40 @@ mod tests {
         later.set(ids(3), None, 3);
         let rebased = later.rebase(reference.clone());
         assert_eq!(rebased.entries().len(), 2);
+    }
+
+    #[test]
+    fn search_over_postings_scores_as_each_entry_alone_would() {
+        let names = [
+            ("Cité minière de Wallers", "Cités minières, chevalement"),
+            ("Minigolf de la cité", "mini cité, minier"),
+            ("Maison du mineur", "La cité des mineurs"),
+            ("Église", "Cité"),
+            ("Terril", "minier minière minières"),
+        ];
+        let entries: Vec<(Uuid, Entry)> = (0..60u128)
+            .map(|i| {
+                let (n, b) = names[(i % 5) as usize];
+                (ids(i), entry(n, b, [3.4, 50.4]))
+            })
+            .collect();
+        let index = Index::build(1, entries.clone().into_iter());
+        for q in ["cite minier", "cite min", "min", "mineur cite", "cite", "minieres", "eglise cite", "terril x"] {
+            let words = tokens(q);
+            let mut expect: Vec<(Uuid, f32)> = entries
+                .iter()
+                .filter_map(|(id, e)| score(&words, e).map(|s| (*id, s + 1.0 / (1.0 + f32::from(e.name_len)))))
+                .collect();
+            let mut got = index.search(q);
+            expect.sort_by_key(|a| a.0);
+            got.sort_by_key(|a| a.0);
+            assert_eq!(got.len(), expect.len(), "{q}");
+            for (g, e) in got.iter().zip(&expect) {
+                assert_eq!(g.0, e.0, "{q}");
+                assert!((g.1 - e.1).abs() < 1e-5, "{q}: {} against {}", g.1, e.1);
+            }
+        }
+        assert!(!index.search("cite minier").is_empty());
     }
 
     #[test]
