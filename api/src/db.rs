@@ -10,13 +10,19 @@ use crate::error::Error;
 
 /// Opens the configured database, creating the SQLite folder when needed.
 pub async fn connect(config: &Config) -> Result<DatabaseConnection, Error> {
+    let pool = if config.database_url().starts_with("sqlite:") { 4 } else { 16 };
+    connect_with(config, pool).await
+}
+
+/// Opens the configured database with a pool of at most `pool` connections.
+pub async fn connect_with(config: &Config, pool: u32) -> Result<DatabaseConnection, Error> {
     let url = config.database_url();
     if url.starts_with("sqlite:") && config.database_url.is_none() {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| Error::Startup(format!("cannot create {}: {e}", config.data_dir.display())))?;
     }
     let mut options = ConnectOptions::new(url);
-    options.sqlx_logging(false).max_connections(if config.database_url().starts_with("sqlite:") { 4 } else { 16 });
+    options.sqlx_logging(false).max_connections(pool);
     // A database that restarts fails requests quickly (503 UNAVAILABLE, well before the 10 s of a
     // GraphQL request) instead of holding them while the pool retries.
     options.connect_timeout(Duration::from_secs(3)).acquire_timeout(Duration::from_secs(4));

@@ -164,8 +164,8 @@ impl Events {
                             if let Some(hash) = &a.revoked_key {
                                 auth.revoked_hash(hash);
                             }
-                            if a.catalog_version.is_some_and(|v| v > catalog.get().version)
-                                && let Err(e) = catalog.catch_up(&db).await
+                            if let Some(v) = a.catalog_version
+                                && let Err(e) = catalog.catch_up_to(&db, v).await
                             {
                                 tracing::warn!(error = %e.public_message(), "catching up failed; the poll will");
                             }

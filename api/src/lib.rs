@@ -13,6 +13,7 @@ pub mod feeds;
 pub mod graphql;
 pub mod health;
 pub mod http_cache;
+pub mod lane;
 pub mod lang;
 pub mod layers;
 pub mod net;

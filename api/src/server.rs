@@ -193,8 +193,10 @@ pub async fn prepare(config: &Config) -> Result<AppState> {
         },
         shared.clone(),
     );
+    let lane = Arc::new(crate::lane::WriteLane::start(config, &db).await?);
     Ok(AppState::new(crate::state::Services {
         db,
+        lane,
         catalog: Arc::new(CatalogHandle::new(catalog)),
         config: Arc::new(config.clone()),
         schema: graphql::build_schema(documents.clone()),
@@ -205,6 +207,7 @@ pub async fn prepare(config: &Config) -> Result<AppState> {
         metrics: Arc::new(crate::stats::metrics::Metrics::new(&cache)),
         persisted: Arc::new(PersistedQueries::new(shared.clone())),
         scans: Arc::new(qr::scans::Scans::new(shared.clone())),
+        qr_codes: Arc::default(),
         cache,
         shared,
     }))
@@ -222,7 +225,7 @@ fn spawn_catalog_poll(db: DatabaseConnection, catalog: Arc<CatalogHandle>, every
                 tick.tick().await;
                 match entities::write::catalog_version(&db).await {
                     Ok(v) if v > catalog.get().version => {
-                        if let Err(e) = catalog.catch_up(&db).await {
+                        if let Err(e) = catalog.catch_up_to(&db, v).await {
                             tracing::warn!(error = %e.public_message(), "catching up failed");
                         }
                     }

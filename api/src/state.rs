@@ -59,6 +59,8 @@ impl FromRef<AppState> for Arc<Config> {
 pub struct Services {
     /// The database, source of truth.
     pub db: DatabaseConnection,
+    /// Where the mutations of the offer run, with their own pool.
+    pub lane: Arc<crate::lane::WriteLane>,
     /// The published offer in memory.
     pub catalog: Arc<CatalogHandle>,
     /// Settings.
@@ -79,6 +81,8 @@ pub struct Services {
     pub limiter: Arc<RateLimiter>,
     /// API keys, checked and remembered.
     pub auth: Arc<crate::auth::Authenticator>,
+    /// QR codes already read (a code never changes target).
+    pub qr_codes: Arc<crate::qr::codes::Resolved>,
     /// QR scan counts, throttled per client and code.
     pub scans: Arc<crate::qr::scans::Scans>,
     /// Prometheus metrics.

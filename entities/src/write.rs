@@ -611,57 +611,115 @@ impl Writer {
 
     /// Commits: takes the next catalog version, stamps the changed offers and revisions with it,
     /// records it in `catalog_changes`. A unit that changed nothing commits nothing (`None`).
-    pub async fn commit(self) -> WriteResult<Option<Committed>> {
+    pub async fn commit(mut self) -> WriteResult<Option<Committed>> {
         if self.changes.is_empty() && !self.reference {
             self.txn.rollback().await?;
             return Ok(None);
         }
         let now = Utc::now();
-        let backend = self.txn.get_database_backend();
-        // Last statement before the commit: the row lock it takes is held only until then, and
-        // a second writer waits here for the first to commit, so versions follow commit order.
-        let bump = Query::update()
-            .table(catalog_state::Entity)
-            .value(catalog_state::Column::Version, Expr::col(catalog_state::Column::Version).add(1))
-            .value(catalog_state::Column::UpdatedAt, now)
-            .and_where(catalog_state::Column::Id.eq(1))
-            .returning(Query::returning().column(catalog_state::Column::Version))
-            .to_owned();
-        let row =
-            self.txn.query_one(&bump).await?.ok_or_else(|| DbErr::RecordNotFound("the catalog_state row".into()))?;
-        let version: i64 = row.try_get("", "version")?;
         let ids: Vec<&str> = {
             let mut seen = BTreeSet::new();
             self.changes.iter().map(|c| c.offer_id.as_str()).filter(|id| seen.insert(*id)).collect()
         };
-        for chunk in ids.chunks(CHUNK) {
-            Offer::update_many()
-                .col_expr(offer::Column::CatalogVersion, Expr::value(version))
-                .filter(offer::Column::Id.is_in(chunk.iter().copied()))
-                .exec(&self.txn)
-                .await?;
-        }
-        let mut revisions = self.revisions;
-        for r in &mut revisions {
-            r.catalog_version = Set(Some(version));
-        }
-        while !revisions.is_empty() {
-            let rest = revisions.split_off(revisions.len().min(CHUNK));
-            Revision::insert_many(std::mem::replace(&mut revisions, rest)).exec(&self.txn).await?;
-        }
         let scope = if self.reference { ChangeScope::Reference } else { ChangeScope::Offers };
-        catalog_change::ActiveModel {
-            version: Set(version),
-            scope: Set(scope),
-            offers: Set(i32::try_from(ids.len()).unwrap_or(i32::MAX)),
-            created_at: Set(now),
-        }
-        .insert(&self.txn)
-        .await?;
-        let _ = backend;
+        let offers = i32::try_from(ids.len()).unwrap_or(i32::MAX);
+        let one_statement = self.txn.get_database_backend() == DbBackend::Postgres
+            && ids.len() <= CHUNK
+            && self.revisions.len() <= CHUNK;
+        let version = if one_statement {
+            // The revisions go in unstamped first: the version row's lock is then held for
+            // one statement and the commit, not for every insert.
+            let revisions = std::mem::take(&mut self.revisions);
+            let revision_ids = if revisions.is_empty() {
+                Vec::new()
+            } else {
+                Revision::insert_many(revisions).exec_with_returning_keys(&self.txn).await?
+            };
+            stamp_in_one_statement(&self.txn, &ids, &revision_ids, scope, offers, now).await?
+        } else {
+            let version = take_version(&self.txn, now).await?;
+            for chunk in ids.chunks(CHUNK) {
+                Offer::update_many()
+                    .col_expr(offer::Column::CatalogVersion, Expr::value(version))
+                    .filter(offer::Column::Id.is_in(chunk.iter().copied()))
+                    .exec(&self.txn)
+                    .await?;
+            }
+            let mut revisions = std::mem::take(&mut self.revisions);
+            for r in &mut revisions {
+                r.catalog_version = Set(Some(version));
+            }
+            while !revisions.is_empty() {
+                let rest = revisions.split_off(revisions.len().min(CHUNK));
+                Revision::insert_many(std::mem::replace(&mut revisions, rest)).exec(&self.txn).await?;
+            }
+            catalog_change::ActiveModel {
+                version: Set(version),
+                scope: Set(scope),
+                offers: Set(offers),
+                created_at: Set(now),
+            }
+            .insert(&self.txn)
+            .await?;
+            version
+        };
         self.txn.commit().await?;
         Ok(Some(Committed { version, changes: self.changes, scope }))
     }
+}
+
+/// Takes the next catalog version: the row lock it takes is held until the commit, and a second
+/// writer waits here for the first to commit, so versions follow commit order.
+async fn take_version(txn: &DatabaseTransaction, now: DateTime<Utc>) -> WriteResult<i64> {
+    let bump = Query::update()
+        .table(catalog_state::Entity)
+        .value(catalog_state::Column::Version, Expr::col(catalog_state::Column::Version).add(1))
+        .value(catalog_state::Column::UpdatedAt, now)
+        .and_where(catalog_state::Column::Id.eq(1))
+        .returning(Query::returning().column(catalog_state::Column::Version))
+        .to_owned();
+    let row = txn.query_one(&bump).await?.ok_or_else(|| DbErr::RecordNotFound("the catalog_state row".into()))?;
+    Ok(row.try_get("", "version")?)
+}
+
+/// PostgreSQL: takes the next catalog version, stamps it on the unit's offers and (already
+/// inserted) revisions and records it in `catalog_changes`, in one statement — the version row
+/// stays locked from here to the commit, one round trip later, whatever else the unit wrote.
+async fn stamp_in_one_statement(
+    txn: &DatabaseTransaction,
+    offer_ids: &[&str],
+    revision_ids: &[i64],
+    scope: ChangeScope,
+    offers: i32,
+    now: DateTime<Utc>,
+) -> WriteResult<i64> {
+    use sea_orm::{ActiveEnum, Statement, Value};
+    let mut values: Vec<Value> = vec![now.into(), scope.to_value().into(), offers.into()];
+    let mut list = |items: Vec<Value>| {
+        let first = values.len() + 1;
+        let n = items.len();
+        values.extend(items);
+        // `IN ()` is not SQL: an empty list matches nothing through a NULL.
+        if n == 0 {
+            "NULL".to_owned()
+        } else {
+            (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(",")
+        }
+    };
+    let offer_list = list(offer_ids.iter().map(|id| Value::from(*id)).collect());
+    let revision_list = list(revision_ids.iter().map(|id| Value::from(*id)).collect());
+    let sql = format!(
+        "WITH v AS (UPDATE catalog_state SET version = version + 1, updated_at = $1 WHERE id = 1 RETURNING version), \
+         o AS (UPDATE offers SET catalog_version = v.version FROM v WHERE offers.id IN ({offer_list})), \
+         r AS (UPDATE revisions SET catalog_version = v.version FROM v WHERE revisions.id IN ({revision_list})), \
+         c AS (INSERT INTO catalog_changes (version, scope, offers, created_at) SELECT v.version, $2, $3, $1 FROM v) \
+         SELECT version FROM v"
+    );
+    let row = txn
+        .query_one_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("the catalog_state row".into()))?;
+    Ok(row.try_get("", "version")?)
 }
 
 /// Checks a whole offer as it is about to be written: every field, whoever writes it.

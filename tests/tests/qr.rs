@@ -198,6 +198,36 @@ async fn an_archived_target_says_so_and_offers_its_totem() {
 }
 
 #[tokio::test]
+async fn a_code_unknown_a_moment_ago_resolves_once_another_process_creates_it() {
+    use sea_orm::ConnectionTrait;
+    let (server, db, _editor) = setup().await;
+    let resolve = || async {
+        no_redirect_client()
+            .get(format!("{}/q/ZZZZ7ZZ", server.url))
+            .header("accept", "application/json")
+            .send()
+            .await
+            .unwrap()
+    };
+    assert_eq!(resolve().await.status(), 404);
+    // Another process (`api qr generate`, another instance) writes the code to the database.
+    let conn = sea_orm::Database::connect(db.url.as_str()).await.unwrap();
+    conn.execute_unprepared(
+        "INSERT INTO qr_codes (code, target_kind, target_id, created_at) \
+         VALUES ('ZZZZ7ZZ', 'theme', 'nature', '2026-11-27 12:00:00+00:00')",
+    )
+    .await
+    .unwrap();
+    // The 404 was not remembered; the code, once read, keeps its one target.
+    for _ in 0..2 {
+        let res = resolve().await;
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["redirect"], format!("{WEBSITE}/themes/nature"), "{body}");
+    }
+}
+
+#[tokio::test]
 async fn qr_generate_gives_every_totem_and_correlate_one_code_once() {
     let (server, db, editor) = setup().await;
     let run = || {

@@ -398,6 +398,26 @@ impl CatalogHandle {
     /// the subscribers; returns the version reached.
     pub async fn catch_up(self: &Arc<Self>, db: &DatabaseConnection) -> Result<i64> {
         let _one = self.applier.lock().await;
+        self.catch_up_locked(db).await
+    }
+
+    /// Catches up to at least `version` (a write's own): when the snapshot already holds it, as
+    /// when a write that committed after it caught up first, there is nothing to read. Writers
+    /// that commit together so take the applier once between them, not once each.
+    pub async fn catch_up_to(self: &Arc<Self>, db: &DatabaseConnection, version: i64) -> Result<i64> {
+        let reached = self.current.load().version;
+        if reached >= version {
+            return Ok(reached);
+        }
+        let _one = self.applier.lock().await;
+        let reached = self.current.load().version;
+        if reached >= version {
+            return Ok(reached);
+        }
+        self.catch_up_locked(db).await
+    }
+
+    async fn catch_up_locked(self: &Arc<Self>, db: &DatabaseConnection) -> Result<i64> {
         loop {
             let current = self.current.load_full();
             let (versions, rows) = sync::changes_since(db, current.version, VERSIONS_PER_ROUND).await?;
@@ -405,6 +425,12 @@ impl CatalogHandle {
                 // A version taken without its change row (a write that went around the write
                 // path, or a database older than the change rows): only a rebuild knows it.
                 if entities::write::catalog_version(db).await? > current.version {
+                    // A write that committed between the two reads has its change row: read again
+                    // before taking the version for one without.
+                    let (again, _) = sync::changes_since(db, current.version, 1).await?;
+                    if !again.is_empty() {
+                        continue;
+                    }
                     tracing::info!(from = current.version, "catalog rebuilt: versions without change rows");
                     self.reload_locked(db).await?;
                 }

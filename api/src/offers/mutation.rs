@@ -1,18 +1,35 @@
 //! Mutations of the offer, for API keys that may edit (see `auth`). Each returns the offer as it
 //! now is, whatever its status.
 
+use std::future::Future;
+
 use async_graphql::{Context, ID, Object};
 
 use super::input::{MediaInput, OccurrenceInput, OfferInput};
 use super::types::OfferNode;
 use super::write::{self, StateChange};
+use crate::auth::Caller;
 use crate::error::{Error, Result};
 use crate::graphql::context::{caller, lang, state};
+use crate::state::AppState;
 
-async fn respond(ctx: &Context<'_>, result: Result<entities::offer::Model>) -> async_graphql::Result<OfferNode> {
-    let state = state(ctx)?;
-    let saved = result.map_err(Error::into_graphql)?;
-    write::answer(state, saved, lang(ctx, None)).await.map_err(Error::into_graphql)
+/// Runs a write, then the answer read after it, on the write lane (see [`crate::lane`]): both
+/// go to their end even when the request stops waiting.
+async fn on_lane<F, Fut>(ctx: &Context<'_>, write: F) -> async_graphql::Result<OfferNode>
+where
+    F: FnOnce(AppState, Caller) -> Fut,
+    Fut: Future<Output = Result<entities::offer::Model>> + Send + 'static,
+{
+    let state = state(ctx)?.clone();
+    let lang = lang(ctx, None);
+    let work = write(state.clone(), caller(ctx).clone());
+    let lane = state.lane.clone();
+    lane.run(async move {
+        let saved = work.await?;
+        write::answer(&state, saved, lang).await
+    })
+    .await
+    .map_err(Error::into_graphql)
 }
 
 /// Mutations of the offer.
@@ -23,8 +40,7 @@ pub struct OffersMutation;
 impl OffersMutation {
     /// Creates an offer as a draft (providers: owned by their organisation).
     async fn create_offer(&self, ctx: &Context<'_>, input: OfferInput) -> async_graphql::Result<OfferNode> {
-        let r = write::create(state(ctx)?, caller(ctx), input).await;
-        respond(ctx, r).await
+        on_lane(ctx, move |s, c| async move { write::create(&s, &c, input).await }).await
     }
 
     /// Changes the fields given, if the offer is still at `expectedVersion` (else `CONFLICT`
@@ -36,8 +52,7 @@ impl OffersMutation {
         expected_version: i32,
         input: OfferInput,
     ) -> async_graphql::Result<OfferNode> {
-        let r = write::update(state(ctx)?, caller(ctx), &id, expected_version, input).await;
-        respond(ctx, r).await
+        on_lane(ctx, move |s, c| async move { write::update(&s, &c, &id, expected_version, input).await }).await
     }
 
     /// Publishes an offer: it becomes visible to everyone.
@@ -47,8 +62,11 @@ impl OffersMutation {
         id: ID,
         expected_version: i32,
     ) -> async_graphql::Result<OfferNode> {
-        let r = write::set_state(state(ctx)?, caller(ctx), &id, expected_version, StateChange::Publish).await;
-        respond(ctx, r).await
+        on_lane(
+            ctx,
+            move |s, c| async move { write::set_state(&s, &c, &id, expected_version, StateChange::Publish).await },
+        )
+        .await
     }
 
     /// Takes an offer back to draft.
@@ -58,8 +76,10 @@ impl OffersMutation {
         id: ID,
         expected_version: i32,
     ) -> async_graphql::Result<OfferNode> {
-        let r = write::set_state(state(ctx)?, caller(ctx), &id, expected_version, StateChange::Unpublish).await;
-        respond(ctx, r).await
+        on_lane(ctx, move |s, c| async move {
+            write::set_state(&s, &c, &id, expected_version, StateChange::Unpublish).await
+        })
+        .await
     }
 
     /// Archives an offer (no longer public, kept).
@@ -69,14 +89,20 @@ impl OffersMutation {
         id: ID,
         expected_version: i32,
     ) -> async_graphql::Result<OfferNode> {
-        let r = write::set_state(state(ctx)?, caller(ctx), &id, expected_version, StateChange::Archive).await;
-        respond(ctx, r).await
+        on_lane(
+            ctx,
+            move |s, c| async move { write::set_state(&s, &c, &id, expected_version, StateChange::Archive).await },
+        )
+        .await
     }
 
     /// Deletes an offer (softly: it can be restored).
     async fn delete_offer(&self, ctx: &Context<'_>, id: ID, expected_version: i32) -> async_graphql::Result<OfferNode> {
-        let r = write::set_state(state(ctx)?, caller(ctx), &id, expected_version, StateChange::Delete).await;
-        respond(ctx, r).await
+        on_lane(
+            ctx,
+            move |s, c| async move { write::set_state(&s, &c, &id, expected_version, StateChange::Delete).await },
+        )
+        .await
     }
 
     /// Restores a deleted offer.
@@ -86,8 +112,11 @@ impl OffersMutation {
         id: ID,
         expected_version: i32,
     ) -> async_graphql::Result<OfferNode> {
-        let r = write::set_state(state(ctx)?, caller(ctx), &id, expected_version, StateChange::Restore).await;
-        respond(ctx, r).await
+        on_lane(
+            ctx,
+            move |s, c| async move { write::set_state(&s, &c, &id, expected_version, StateChange::Restore).await },
+        )
+        .await
     }
 
     /// Replaces the occurrences of an event.
@@ -98,8 +127,11 @@ impl OffersMutation {
         expected_version: i32,
         occurrences: Vec<OccurrenceInput>,
     ) -> async_graphql::Result<OfferNode> {
-        let r = write::set_occurrences(state(ctx)?, caller(ctx), &id, expected_version, occurrences).await;
-        respond(ctx, r).await
+        on_lane(
+            ctx,
+            move |s, c| async move { write::set_occurrences(&s, &c, &id, expected_version, occurrences).await },
+        )
+        .await
     }
 
     /// Replaces the media of an offer (each with its licence and credit).
@@ -110,8 +142,7 @@ impl OffersMutation {
         expected_version: i32,
         media: Vec<MediaInput>,
     ) -> async_graphql::Result<OfferNode> {
-        let r = write::set_media(state(ctx)?, caller(ctx), &id, expected_version, media).await;
-        respond(ctx, r).await
+        on_lane(ctx, move |s, c| async move { write::set_media(&s, &c, &id, expected_version, media).await }).await
     }
 
     /// Replaces the corrélats of a totem (editors).
@@ -123,8 +154,8 @@ impl OffersMutation {
         offer_ids: Vec<ID>,
     ) -> async_graphql::Result<OfferNode> {
         let ids = offer_ids.into_iter().map(|i| i.0).collect();
-        let r = write::set_correlates(state(ctx)?, caller(ctx), &totem_id, expected_version, ids).await;
-        respond(ctx, r).await
+        on_lane(ctx, move |s, c| async move { write::set_correlates(&s, &c, &totem_id, expected_version, ids).await })
+            .await
     }
 
     /// Replaces the ordered stages of a route (and its practices when given).
@@ -137,7 +168,9 @@ impl OffersMutation {
         practices: Option<Vec<String>>,
     ) -> async_graphql::Result<OfferNode> {
         let ids = offer_ids.into_iter().map(|i| i.0).collect();
-        let r = write::set_route_stages(state(ctx)?, caller(ctx), &route_id, expected_version, ids, practices).await;
-        respond(ctx, r).await
+        on_lane(ctx, move |s, c| async move {
+            write::set_route_stages(&s, &c, &route_id, expected_version, ids, practices).await
+        })
+        .await
     }
 }

@@ -59,10 +59,13 @@ async fn linked(w: &Writer, caller: &Caller, field: &str, ids: &[String]) -> Res
 /// subscribers) and the others are told. Failures are logged: the change is saved either way.
 async fn after_commit(state: &AppState, committed: Option<Committed>) {
     let Some(c) = committed else { return };
-    if let Err(e) = state.catalog.catch_up(&state.db).await {
+    if let Err(e) = state.catalog.catch_up_to(state.lane.db(), c.version).await {
         tracing::warn!(error = %e.public_message(), version = c.version, "catalog not caught up after a write; the poll will");
     }
-    state.events.announce(c.version).await;
+    // Told in the background: the other instances need not hold up this answer (and their
+    // poll catches up if the announcement is lost).
+    let events = state.events.clone();
+    tokio::spawn(async move { events.announce(c.version).await });
 }
 
 /// The offer as its editor sees it after a change: from the catalog when public, else from the
@@ -74,7 +77,7 @@ pub async fn answer(state: &AppState, saved: offer::Model, lang: Lang) -> Result
     {
         return Ok(OfferNode::new(&catalog, r, lang));
     }
-    let record = match sync::load_one(&state.db, &saved.id).await {
+    let record = match sync::load_one(state.lane.db(), &saved.id).await {
         Ok(Some(r)) => r,
         // Written rows always convert: their id is a UUID and their geometry was checked.
         _ => Records::default().convert(saved, Children::default())?,
@@ -146,7 +149,7 @@ pub async fn create(state: &AppState, caller: &Caller, input: OfferInput) -> Res
     }
     let themes = input.themes.as_deref().map(|t| input::themes(&catalog, "input.themes", t)).transpose()?;
     let rule = if input.slug.is_some() { SlugRule::Given } else { SlugRule::FromName };
-    let mut w = Writer::begin(&state.db, &caller.actor(), "input.").await?;
+    let mut w = Writer::begin(state.lane.db(), &caller.actor(), "input.").await?;
     let saved = w.create(o, rule, RevisionAction::Create).await?;
     w.set_themes(&saved.id, &themes.unwrap_or_default()).await?;
     let committed = w.commit().await?;
@@ -215,7 +218,7 @@ pub async fn update(
         return Err(Error::Forbidden("only editors may change who owns an offer".into()));
     }
     let themes = input.themes.as_deref().map(|t| input::themes(&catalog, "input.themes", t)).transpose()?;
-    let mut w = Writer::begin(&state.db, &caller.actor(), "input.").await?;
+    let mut w = Writer::begin(state.lane.db(), &caller.actor(), "input.").await?;
     let current = for_edit(&w, caller, id).await?;
     if current.deleted_at.is_some() {
         return Err(Error::NotFound(format!("offer {id} is deleted: restore it first")));
@@ -257,7 +260,7 @@ pub async fn set_state(
     expected: i32,
     change: StateChange,
 ) -> Result<offer::Model> {
-    let mut w = Writer::begin(&state.db, &caller.actor(), "").await?;
+    let mut w = Writer::begin(state.lane.db(), &caller.actor(), "").await?;
     let current = for_edit(&w, caller, id).await?;
     let mut wanted = current.clone();
     let action = match change {
@@ -306,7 +309,7 @@ pub async fn set_occurrences(
     list: Vec<OccurrenceInput>,
 ) -> Result<offer::Model> {
     let list: Vec<_> = list.into_iter().map(|o| (o.start, o.end)).collect();
-    let mut w = Writer::begin(&state.db, &caller.actor(), "").await?;
+    let mut w = Writer::begin(state.lane.db(), &caller.actor(), "").await?;
     let current = for_edit(&w, caller, id).await?;
     let saved = w.touch(&current, expected, RevisionAction::Update).await?;
     w.set_occurrences(id, &list).await?;
@@ -324,7 +327,7 @@ pub async fn set_media(
     list: Vec<input::MediaInput>,
 ) -> Result<offer::Model> {
     let media = input::media(&list)?;
-    let mut w = Writer::begin(&state.db, &caller.actor(), "").await?;
+    let mut w = Writer::begin(state.lane.db(), &caller.actor(), "").await?;
     let current = for_edit(&w, caller, id).await?;
     let saved = w.touch(&current, expected, RevisionAction::Update).await?;
     w.set_media(id, media).await?;
@@ -342,7 +345,7 @@ pub async fn set_correlates(
     offers: Vec<String>,
 ) -> Result<offer::Model> {
     caller.require_editor()?;
-    let mut w = Writer::begin(&state.db, &caller.actor(), "").await?;
+    let mut w = Writer::begin(state.lane.db(), &caller.actor(), "").await?;
     let current = for_edit(&w, caller, id).await?;
     if !current.is_totem {
         return Err(input::invalid_field("totemId", "only a totem has corrélats"));
@@ -370,7 +373,7 @@ pub async fn set_route_stages(
     if offers.len() < 2 || offers.len() > 200 {
         return Err(input::invalid_field("offerIds", "a route has 2 to 200 stages"));
     }
-    let mut w = Writer::begin(&state.db, &caller.actor(), "").await?;
+    let mut w = Writer::begin(state.lane.db(), &caller.actor(), "").await?;
     let current = for_edit(&w, caller, id).await?;
     if current.kind != entities::vocab::OfferKind::Route {
         return Err(input::invalid_field("routeId", "only an offer of kind route has stages"));

@@ -1,6 +1,8 @@
 //! QR codes: short codes from an alphabet without look-alikes, attached once and for ever to an
 //! offer, a route or a theme; and their images.
 
+use std::sync::Arc;
+
 use chrono::Utc;
 use entities::prelude::QrCode as QrCodeEntity;
 use entities::qr_code;
@@ -53,6 +55,32 @@ impl Target {
             "theme" => Target::Theme(row.target_id.clone()),
             _ => Target::Offer(row.target_id.clone()),
         }
+    }
+}
+
+/// Codes already read, by code: a code never changes target, so a code read once is served from
+/// memory after. Unknown codes are not remembered (another instance may create one at any time).
+pub struct Resolved(moka::sync::Cache<String, Arc<qr_code::Model>>);
+
+/// Codes kept in memory (a sign each; the oldest read go first).
+const RESOLVED_CODES: u64 = 200_000;
+
+impl Default for Resolved {
+    fn default() -> Resolved {
+        Resolved(moka::sync::Cache::new(RESOLVED_CODES))
+    }
+}
+
+impl Resolved {
+    /// The code's row, from memory or from the database; `None` when there is no such code.
+    pub async fn find(&self, db: &DatabaseConnection, code: &str) -> Result<Option<Arc<qr_code::Model>>> {
+        if let Some(row) = self.0.get(code) {
+            return Ok(Some(row));
+        }
+        let Some(row) = QrCodeEntity::find_by_id(code.to_owned()).one(db).await? else { return Ok(None) };
+        let row = Arc::new(row);
+        self.0.insert(row.code.clone(), row.clone());
+        Ok(Some(row))
     }
 }
 

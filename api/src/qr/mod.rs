@@ -10,7 +10,9 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use entities::prelude::{OfferCorrelate, QrCode as QrCodeEntity};
+use std::sync::Arc;
+
+use entities::prelude::OfferCorrelate;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 use serde_json::json;
@@ -32,14 +34,11 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
     (status, Html(crate::web::page("fr", title, &format!("<h1>{}</h1>{body}", escape(title))))).into_response()
 }
 
-async fn find(state: &AppState, code: &str) -> Result<entities::qr_code::Model> {
+async fn find(state: &AppState, code: &str) -> Result<Arc<entities::qr_code::Model>> {
     if !codes::is_code(code) {
         return Err(Error::NotFound(format!("no QR code {code:?}")));
     }
-    QrCodeEntity::find_by_id(code.to_owned())
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("no QR code {code:?}")))
+    state.qr_codes.find(&state.db, code).await?.ok_or_else(|| Error::NotFound(format!("no QR code {code:?}")))
 }
 
 /// The public page of a target on the website, built only from checked parts: the redirect can

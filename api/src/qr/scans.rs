@@ -68,21 +68,24 @@ impl Scans {
     pub async fn record(&self, code: &str, client: Option<IpAddr>) -> bool {
         let who = client.map_or_else(|| "unknown".to_owned(), |ip| crate::auth::network_of(ip).to_string());
         let marker = format!("{code}|{who}");
+        // A marker this instance set itself lives here as long as in Redis: no need to ask.
+        if self.seen.contains_key(&marker) {
+            return false;
+        }
         let day = Utc::now().date_naive();
         match self.shared.first_time(&format!("{SEEN}:{marker}"), WINDOW).await {
+            // Set by another instance: not kept here, where it would outlive Redis's.
             Some(false) => return false,
             Some(true) => {
+                self.seen.insert(marker, ());
                 if self.shared.hincr(PENDING, &format!("{code}|{day}"), 1).await.is_some() {
                     return true;
                 }
             }
             None => {
-                if self.seen.contains_key(&marker) {
-                    return false;
-                }
+                self.seen.insert(marker, ());
             }
         }
-        self.seen.insert(marker, ());
         if let Ok(mut pending) = self.pending.lock() {
             *pending.entry((code.to_owned(), day)).or_default() += 1;
         }
