@@ -8,6 +8,7 @@
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -95,6 +96,132 @@ pub struct Cached {
     pub last_modified: Option<DateTime<Utc>>,
     /// The next page, for a `Link: <…>; rel="next"` header (feeds).
     pub next: Option<Arc<str>>,
+    /// The body compressed, each coding made once, when first asked for.
+    compressed: Arc<Compressed>,
+}
+
+/// The compressed copies of a cached body.
+#[derive(Debug, Default)]
+struct Compressed {
+    gzip: OnceLock<Bytes>,
+    br: OnceLock<Bytes>,
+}
+
+impl Cached {
+    /// An entry.
+    pub fn new(body: Bytes, etag: Arc<str>, last_modified: Option<DateTime<Utc>>, next: Option<Arc<str>>) -> Cached {
+        Cached { body, etag, last_modified, next, compressed: Arc::default() }
+    }
+
+    /// The body in a content coding: compressed on the first request that asks for it (off the
+    /// async threads when large), then kept with the entry, so a hot tile or layer is never
+    /// compressed twice.
+    async fn body_in(&self, coding: Coding) -> Bytes {
+        let slot = match coding {
+            Coding::Identity => return self.body.clone(),
+            Coding::Gzip => &self.compressed.gzip,
+            Coding::Brotli => &self.compressed.br,
+        };
+        if let Some(b) = slot.get() {
+            return b.clone();
+        }
+        let body = self.body.clone();
+        let made = if body.len() > COMPRESS_INLINE {
+            tokio::task::spawn_blocking(move || coding.compress(&body)).await.ok()
+        } else {
+            Some(coding.compress(&body))
+        };
+        match made {
+            Some(b) => slot.get_or_init(|| b).clone(),
+            None => self.body.clone(),
+        }
+    }
+}
+
+/// Bodies up to this size are compressed on the request's thread (well under a millisecond).
+const COMPRESS_INLINE: usize = 16 * 1024;
+/// Bodies under this size go as they are (compression would not pay for its header).
+const COMPRESS_FROM: usize = 256;
+
+/// A content coding of a response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Coding {
+    /// As is.
+    Identity,
+    /// gzip (RFC 1952).
+    Gzip,
+    /// Brotli (RFC 7932).
+    Brotli,
+}
+
+impl Coding {
+    /// The best coding a request accepts (`Accept-Encoding`, with its q-values): Brotli, then
+    /// gzip, else none.
+    pub fn negotiate(headers: &HeaderMap) -> Coding {
+        let (mut br, mut gzip, mut any) = (None, None, None);
+        for value in headers.get_all(header::ACCEPT_ENCODING) {
+            let Ok(value) = value.to_str() else { continue };
+            for item in value.split(',') {
+                let mut parts = item.split(';');
+                let name = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+                let q = parts
+                    .filter_map(|p| p.trim().strip_prefix("q=").or_else(|| p.trim().strip_prefix("Q=")))
+                    .find_map(|q| q.trim().parse::<f32>().ok())
+                    .unwrap_or(1.0);
+                let acceptable = Some(q > 0.0);
+                match name.as_str() {
+                    "br" => br = acceptable,
+                    "gzip" | "x-gzip" => gzip = acceptable,
+                    "*" => any = acceptable,
+                    _ => {}
+                }
+            }
+        }
+        if br.or(any) == Some(true) {
+            Coding::Brotli
+        } else if gzip.or(any) == Some(true) {
+            Coding::Gzip
+        } else {
+            Coding::Identity
+        }
+    }
+
+    fn token(self) -> Option<&'static str> {
+        match self {
+            Coding::Identity => None,
+            Coding::Gzip => Some("gzip"),
+            Coding::Brotli => Some("br"),
+        }
+    }
+
+    /// The validator of the body in this coding: a strong `ETag` names one representation, and
+    /// a compressed body is another one.
+    fn etag(self, etag: &str) -> String {
+        match (self.token(), etag.strip_suffix('"')) {
+            (Some(t), Some(open)) => format!("{open}-{t}\""),
+            _ => etag.to_owned(),
+        }
+    }
+
+    fn compress(self, body: &[u8]) -> Bytes {
+        use std::io::Write;
+        match self {
+            Coding::Identity => Bytes::copy_from_slice(body),
+            Coding::Gzip => {
+                let mut e =
+                    flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 3), flate2::Compression::new(6));
+                // Writing to a Vec cannot fail.
+                let _ = e.write_all(body);
+                Bytes::from(e.finish().unwrap_or_default())
+            }
+            Coding::Brotli => {
+                let mut out = Vec::with_capacity(body.len() / 3);
+                let params = brotli::enc::BrotliEncoderParams { quality: 5, lgwin: 22, ..Default::default() };
+                let _ = brotli::BrotliCompress(&mut &body[..], &mut out, &params);
+                Bytes::from(out)
+            }
+        }
+    }
 }
 
 /// What an encoder gives.
@@ -183,12 +310,7 @@ impl ResponseCache {
             .local
             .try_get_with(key, async {
                 if shared && let Some(bytes) = self.shared.get(&shared_key).await {
-                    return Ok(Cached {
-                        body: Bytes::from(bytes),
-                        etag: etag.clone(),
-                        last_modified: None,
-                        next: None,
-                    });
+                    return Ok(Cached::new(Bytes::from(bytes), etag.clone(), None, None));
                 }
                 encoded.store(true, Ordering::Relaxed);
                 let built: Built = tokio::task::spawn_blocking(move || build().into())
@@ -197,12 +319,12 @@ impl ResponseCache {
                 if shared {
                     self.shared.set(&shared_key, &built.body, SHARED_TTL).await;
                 }
-                Ok::<_, Error>(Cached {
-                    body: Bytes::from(built.body),
+                Ok::<_, Error>(Cached::new(
+                    Bytes::from(built.body),
                     etag,
-                    last_modified: built.last_modified,
-                    next: built.next.map(Arc::from),
-                })
+                    built.last_modified,
+                    built.next.map(Arc::from),
+                ))
             })
             .await
             .map_err(|e: Arc<Error>| Error::Internal(e.to_string()))?;
@@ -217,10 +339,12 @@ impl ResponseCache {
     }
 }
 
-/// Whether `If-None-Match` names this validator.
+/// Whether `If-None-Match` names this validator, in any of its codings (the comparison is weak,
+/// as RFC 9110 wants for `If-None-Match`: the same content compressed otherwise is still fresh).
 pub fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+    let codings = [Coding::Identity, Coding::Gzip, Coding::Brotli].map(|c| c.etag(etag));
     headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| {
-        v.split(',').map(str::trim).any(|t| t == "*" || t == etag || t.strip_prefix("W/") == Some(etag))
+        v.split(',').map(str::trim).any(|t| t == "*" || codings.iter().any(|e| t.trim_start_matches("W/") == e))
     })
 }
 
@@ -243,24 +367,29 @@ pub fn http_date(t: DateTime<Utc>) -> String {
 
 /// Answers with the body, or 304 when the client already has it (by `If-None-Match`, or by
 /// `If-Modified-Since` when the entry knows its date), with its validators and next page link.
-pub fn conditional(
+/// The body goes in the best coding the request accepts (Brotli, gzip), compressed once per entry.
+pub async fn conditional(
     headers: &HeaderMap,
     cached: &Cached,
     content_type: &'static str,
     cache_control: &'static str,
 ) -> Response {
+    let coding = if cached.body.len() >= COMPRESS_FROM { Coding::negotiate(headers) } else { Coding::Identity };
     let mut response = if not_modified(headers, &cached.etag) || unmodified_since(headers, cached.last_modified) {
         StatusCode::NOT_MODIFIED.into_response()
     } else if cached.body.is_empty() {
         // An empty tile or layer: nothing to draw.
         StatusCode::NO_CONTENT.into_response()
     } else {
-        let mut r = Response::new(Body::from(cached.body.clone()));
+        let mut r = Response::new(Body::from(cached.body_in(coding).await));
         r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if let Some(token) = coding.token() {
+            r.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static(token));
+        }
         r
     };
     let h = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&cached.etag) {
+    if let Ok(v) = HeaderValue::from_str(&coding.etag(&cached.etag)) {
         h.insert(header::ETAG, v);
     }
     if let Some(v) = cached.last_modified.and_then(|t| HeaderValue::from_str(&http_date(t)).ok()) {
@@ -282,6 +411,11 @@ pub fn known(headers: &HeaderMap, key: &CacheKey, cache_control: &'static str) -
     }
     let mut r = StatusCode::NOT_MODIFIED.into_response();
     let h = r.headers_mut();
+    // The validator of the representation the request would have got (a small body goes as it
+    // is, whatever the request accepts, but the client named the one it holds).
+    let named = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let coding = [Coding::Brotli, Coding::Gzip].into_iter().find(|c| named.contains(&c.etag(&etag)));
+    let etag = coding.map_or(etag.clone(), |c| c.etag(&etag));
     if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
     }
@@ -293,6 +427,56 @@ pub fn known(headers: &HeaderMap, key: &CacheKey, cache_control: &'static str) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn accepting(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(value).expect("header"));
+        h
+    }
+
+    #[test]
+    fn a_request_gets_the_best_coding_it_accepts() {
+        assert_eq!(Coding::negotiate(&HeaderMap::new()), Coding::Identity);
+        for (accept, coding) in [
+            ("gzip, deflate, br, zstd", Coding::Brotli),
+            ("gzip", Coding::Gzip),
+            ("x-gzip", Coding::Gzip),
+            ("br;q=0, gzip;q=0.5", Coding::Gzip),
+            ("*;q=0", Coding::Identity),
+            ("*", Coding::Brotli),
+            ("*, br;q=0", Coding::Gzip),
+            ("identity", Coding::Identity),
+            ("deflate, zstd", Coding::Identity),
+            ("GZIP; Q=0.8", Coding::Gzip),
+        ] {
+            assert_eq!(Coding::negotiate(&accepting(accept)), coding, "{accept}");
+        }
+    }
+
+    #[tokio::test]
+    async fn compressed_bodies_decode_to_the_body_and_carry_their_own_validator() {
+        use std::io::Read;
+        let body: Vec<u8> = (0..100_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+        let cached = Cached::new(Bytes::from(body.clone()), Arc::from("\"tile-3-00ff\""), None, None);
+        let gz = cached.body_in(Coding::Gzip).await;
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut out).expect("gzip");
+        assert_eq!(out, body);
+        let br = cached.body_in(Coding::Brotli).await;
+        let mut out = Vec::new();
+        brotli::Decompressor::new(&br[..], 4096).read_to_end(&mut out).expect("brotli");
+        assert_eq!(out, body);
+        assert!(gz.len() < body.len() && br.len() < body.len());
+        // Made once: the second ask gives the same bytes.
+        assert_eq!(cached.body_in(Coding::Brotli).await.as_ptr(), br.as_ptr());
+        assert_eq!(Coding::Gzip.etag(&cached.etag), "\"tile-3-00ff-gzip\"");
+        // Any coding's validator says the client is up to date.
+        let mut h = HeaderMap::new();
+        h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"tile-3-00ff-br\""));
+        assert!(not_modified(&h, &cached.etag));
+        h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"tile-4-00ff-br\""));
+        assert!(!not_modified(&h, &cached.etag));
+    }
 
     #[tokio::test]
     async fn keys_count_in_the_budget_and_misses_encode_once() {

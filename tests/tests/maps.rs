@@ -248,10 +248,46 @@ async fn tiles_are_cached_conditional_and_compressed() {
     assert!(first.headers()["cache-control"].to_str().unwrap().contains("max-age"));
     let again = server.client.get(&path).header("if-none-match", &etag).send().await.unwrap();
     assert_eq!(again.status(), 304);
-    let gz = server.client.get(&path).header("accept-encoding", "gzip").send().await.unwrap();
+    let plain = server.client.get(&path).send().await.unwrap().bytes().await.unwrap();
+    // Compressed once per cached tile and served as it was kept: each body decodes to the tile,
+    // with a validator of its own that still answers 304 for the tile.
+    use std::io::Read;
+    let mut etags = vec![etag.clone()];
+    for (accept, coding) in
+        [("gzip", "gzip"), ("br", "br"), ("gzip, deflate, br, zstd", "br"), ("br;q=0, gzip", "gzip")]
+    {
+        for _ in 0..2 {
+            let res = server.client.get(&path).header("accept-encoding", accept).send().await.unwrap();
+            assert_eq!(res.headers()["content-encoding"], coding, "{accept}");
+            assert_eq!(res.headers()["vary"], "accept-encoding");
+            let tag = res.headers()["etag"].to_str().unwrap().to_owned();
+            let body = res.bytes().await.unwrap();
+            let mut decoded = Vec::new();
+            if coding == "gzip" {
+                flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut decoded).unwrap();
+            } else {
+                brotli::Decompressor::new(&body[..], 4096).read_to_end(&mut decoded).unwrap();
+            }
+            assert_eq!(decoded, plain, "{accept}");
+            let again = server.client.get(&path).header("if-none-match", &tag).send().await.unwrap();
+            assert_eq!(again.status(), 304, "{accept}");
+            etags.push(tag);
+        }
+    }
+    etags.sort();
+    etags.dedup();
+    assert_eq!(etags.len(), 3, "one validator per representation: {etags:?}");
+    let none = server.client.get(&path).header("accept-encoding", "gzip;q=0, br;q=0").send().await.unwrap();
+    assert!(none.headers().get("content-encoding").is_none());
+    assert_eq!(none.bytes().await.unwrap(), plain);
+    // Layers too.
+    let layer = format!("{}/layers/offers.geojson", server.url);
+    let plain = server.client.get(&layer).send().await.unwrap().bytes().await.unwrap();
+    let gz = server.client.get(&layer).header("accept-encoding", "gzip").send().await.unwrap();
     assert_eq!(gz.headers()["content-encoding"], "gzip");
-    let br = server.client.get(&path).header("accept-encoding", "br").send().await.unwrap();
-    assert_eq!(br.headers()["content-encoding"], "br");
+    let mut decoded = Vec::new();
+    flate2::read::GzDecoder::new(&gz.bytes().await.unwrap()[..]).read_to_end(&mut decoded).unwrap();
+    assert_eq!(decoded, plain);
 }
 
 #[tokio::test]

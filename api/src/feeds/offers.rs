@@ -250,7 +250,7 @@ async fn serve(
             Built { body: encode(&page), last_modified: Some(last_modified), next }
         })
         .await?;
-    Ok(conditional(headers, &cached, feed.content_type(), CACHE_CONTROL))
+    Ok(conditional(headers, &cached, feed.content_type(), CACHE_CONTROL).await)
 }
 
 const CACHE_CONTROL: &str = "public, max-age=60";

@@ -270,5 +270,5 @@ pub async fn layer(
     }
     let website = state.config.website_url();
     let cached = state.cache.get_or_build(key, move || collection(&catalog, layer, &filter, &website)).await?;
-    Ok(conditional(&headers, &cached, "application/geo+json", "public, max-age=60").into_response())
+    Ok(conditional(&headers, &cached, "application/geo+json", "public, max-age=60").await.into_response())
 }

@@ -186,7 +186,7 @@ pub async fn tile(
         .cache
         .get_or_build(key, move || encode::encode(&catalog, &layers, coord, lang, &website, outside))
         .await?;
-    Ok(conditional(&headers, &cached, "application/vnd.mapbox-vector-tile", "public, max-age=60"))
+    Ok(conditional(&headers, &cached, "application/vnd.mapbox-vector-tile", "public, max-age=60").await)
 }
 
 /// `GET /tiles/{layers}.json`: TileJSON 3.0.0 (the route also serves `style.json`).
