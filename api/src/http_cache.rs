@@ -96,21 +96,30 @@ pub struct Cached {
     pub last_modified: Option<DateTime<Utc>>,
     /// The next page, for a `Link: <…>; rel="next"` header (feeds).
     pub next: Option<Arc<str>>,
-    /// The body compressed, each coding made once, when first asked for.
-    compressed: Arc<Compressed>,
+    /// The body's other representations and their validators.
+    representations: Arc<Representations>,
 }
 
-/// The compressed copies of a cached body.
-#[derive(Debug, Default)]
-struct Compressed {
+/// The compressed copies of a cached body (each made once, when first asked for) and the `ETag`
+/// header of each representation, built with the entry rather than on every hit.
+#[derive(Debug)]
+struct Representations {
     gzip: OnceLock<Bytes>,
     br: OnceLock<Bytes>,
+    etags: [Option<HeaderValue>; 3],
 }
 
 impl Cached {
     /// An entry.
     pub fn new(body: Bytes, etag: Arc<str>, last_modified: Option<DateTime<Utc>>, next: Option<Arc<str>>) -> Cached {
-        Cached { body, etag, last_modified, next, compressed: Arc::default() }
+        let etags =
+            [Coding::Identity, Coding::Gzip, Coding::Brotli].map(|c| HeaderValue::from_str(&c.etag(&etag)).ok());
+        let representations = Arc::new(Representations { gzip: OnceLock::new(), br: OnceLock::new(), etags });
+        Cached { body, etag, last_modified, next, representations }
+    }
+
+    fn etag_header(&self, coding: Coding) -> Option<HeaderValue> {
+        self.representations.etags[coding as usize].clone()
     }
 
     /// The body in a content coding: compressed on the first request that asks for it (off the
@@ -119,8 +128,8 @@ impl Cached {
     async fn body_in(&self, coding: Coding) -> Bytes {
         let slot = match coding {
             Coding::Identity => return self.body.clone(),
-            Coding::Gzip => &self.compressed.gzip,
-            Coding::Brotli => &self.compressed.br,
+            Coding::Gzip => &self.representations.gzip,
+            Coding::Brotli => &self.representations.br,
         };
         if let Some(b) = slot.get() {
             return b.clone();
@@ -147,11 +156,11 @@ const COMPRESS_FROM: usize = 256;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Coding {
     /// As is.
-    Identity,
+    Identity = 0,
     /// gzip (RFC 1952).
-    Gzip,
+    Gzip = 1,
     /// Brotli (RFC 7932).
-    Brotli,
+    Brotli = 2,
 }
 
 impl Coding {
@@ -342,10 +351,17 @@ impl ResponseCache {
 /// Whether `If-None-Match` names this validator, in any of its codings (the comparison is weak,
 /// as RFC 9110 wants for `If-None-Match`: the same content compressed otherwise is still fresh).
 pub fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
-    let codings = [Coding::Identity, Coding::Gzip, Coding::Brotli].map(|c| c.etag(etag));
-    headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| {
-        v.split(',').map(str::trim).any(|t| t == "*" || codings.iter().any(|e| t.trim_start_matches("W/") == e))
-    })
+    let names = |t: &str| {
+        let t = t.trim_start_matches("W/");
+        t == etag
+            || etag
+                .strip_suffix('"')
+                .is_some_and(|open| t.strip_prefix(open).is_some_and(|coding| coding == "-gzip\"" || coding == "-br\""))
+    };
+    headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').map(str::trim).any(|t| t == "*" || names(t)))
 }
 
 /// Whether `If-Modified-Since` (only looked at without `If-None-Match`) is at or after `modified`.
@@ -389,7 +405,7 @@ pub async fn conditional(
         r
     };
     let h = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&coding.etag(&cached.etag)) {
+    if let Some(v) = cached.etag_header(coding) {
         h.insert(header::ETAG, v);
     }
     if let Some(v) = cached.last_modified.and_then(|t| HeaderValue::from_str(&http_date(t)).ok()) {
@@ -405,6 +421,9 @@ pub async fn conditional(
 
 /// A 304 for a request whose `If-None-Match` names what a key would hold, without building it.
 pub fn known(headers: &HeaderMap, key: &CacheKey, cache_control: &'static str) -> Option<Response> {
+    if !headers.contains_key(header::IF_NONE_MATCH) {
+        return None;
+    }
     let etag = key.etag();
     if !not_modified(headers, &etag) {
         return None;
