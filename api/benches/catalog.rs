@@ -32,6 +32,7 @@ fn selections(c: &mut Criterion, catalog: &Catalog, suffix: &str) {
     let near =
         OfferQuery { near: Some(Near { lat: 50.3836, lon: 3.4265, radius_meters: 20_000.0 }), ..Default::default() };
     c.bench_function(&format!("select near 20 km{suffix}"), |b| b.iter(|| black_box(catalog.select(&near, None, 20))));
+    c.bench_function(&format!("count near 20 km{suffix}"), |b| b.iter(|| black_box(catalog.count(&near))));
     // Every match in order, as a page used to cost before only the page was sorted.
     c.bench_function(&format!("select near 20 km, every match ordered{suffix}"), |b| {
         b.iter(|| black_box(catalog.select(&near, None, usize::MAX)))
