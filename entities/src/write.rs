@@ -18,7 +18,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Set, TransactionTrait,
+    EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Set, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
 };
 
 use crate::domain::check::{self, Invalid, invalid};
@@ -130,7 +131,20 @@ impl Writer {
             DbBackend::Sqlite => Some(SQLITE_WRITER.lock().await),
             _ => None,
         };
-        let txn = db.begin().await?;
+        let txn = match db.get_database_backend() {
+            // The write lock from the start (waiting, as for any lock, up to the busy timeout): a
+            // transaction that read first and wrote second would fail at once with
+            // SQLITE_BUSY_SNAPSHOT if another connection (another process, or the rollback of
+            // a dropped writer still in flight) wrote in between.
+            DbBackend::Sqlite => {
+                db.begin_with_options(TransactionOptions {
+                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                    ..TransactionOptions::default()
+                })
+                .await?
+            }
+            _ => db.begin().await?,
+        };
         if txn.get_database_backend() == DbBackend::Postgres {
             txn.execute_unprepared(&format!("SET LOCAL lock_timeout = '{}ms'", LOCK_TIMEOUT.as_millis())).await?;
         }
