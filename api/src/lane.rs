@@ -59,7 +59,7 @@ impl WriteLane {
             .map_err(|_| Error::Startup("the write lane did not start".into()))?
             .map_err(|e| Error::Startup(format!("cannot start the write lane: {e}")))?;
         let url = config.database_url();
-        let db = if url.starts_with("sqlite:") && url.contains("memory") {
+        let db = if url.starts_with("sqlite:") && (url.contains(":memory:") || url.contains("mode=memory")) {
             db.clone()
         } else {
             let config = config.clone();
