@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # A mixed load on the release binary with PostgreSQL and Redis: GraphQL queries (near, text, one
 # offer), hot and cold tiles, GeoJSON layers, QR resolutions and a few writes (createOffer), for
-# 60 s at 64 connections by default. Prints wrk's summary, the error count and the server's
-# resident memory sampled during the run. Usage: bench/mixed.sh [seconds] [connections]
+# 60 s at 64 connections by default; with PUBLISH=1 each created offer (at a random point of the
+# territory) is then published, so the writes invalidate the tiles and layers over them. Prints
+# wrk's summary, the error count and the server's resident memory sampled during the run.
+# Usage: [PUBLISH=1] bench/mixed.sh [seconds] [connections]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/tools.sh
@@ -87,5 +89,5 @@ for route, b in sorted(buckets.items()):
     p99 = next((le for le, n in b if n >= 0.99 * total), float("inf"))
     print(f"  {route}: {int(total)} requests, p99 <= {p99 * 1000:g} ms")
 '
-echo "offers created by the writes: $(psql -h 127.0.0.1 -U postgres -d "$db" -tA -c "SELECT count(*) FROM offers WHERE name->>'fr' = 'Charge'")"
+echo "offers created by the writes: $(psql -h 127.0.0.1 -U postgres -d "$db" -tA -c "SELECT count(*) FROM offers WHERE name->>'fr' = 'Charge'"), published: $(psql -h 127.0.0.1 -U postgres -d "$db" -tA -c "SELECT count(*) FROM offers WHERE name->>'fr' = 'Charge' AND status = 'published'")"
 echo "scans counted (after the last flush): $(sleep 6; psql -h 127.0.0.1 -U postgres -d "$db" -tA -c "SELECT COALESCE(SUM(count), 0) FROM qr_scans")"
