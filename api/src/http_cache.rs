@@ -118,6 +118,32 @@ impl Cached {
         Cached { body, etag, last_modified, next, representations }
     }
 
+    /// The coding a request that accepts `coding` gets: none for a small body.
+    fn coding_for(&self, coding: Coding) -> Coding {
+        if self.body.len() >= COMPRESS_FROM { coding } else { Coding::Identity }
+    }
+
+    /// Bytes held in compressed copies.
+    fn compressed_len(&self) -> usize {
+        let r = &self.representations;
+        r.gzip.get().map_or(0, Bytes::len) + r.br.get().map_or(0, Bytes::len)
+    }
+
+    /// Makes the copy in `coding` unless it is there (or not wanted); whether it made it.
+    async fn make(&self, coding: Coding) -> bool {
+        let coding = self.coding_for(coding);
+        let slot = match coding {
+            Coding::Identity => return false,
+            Coding::Gzip => &self.representations.gzip,
+            Coding::Brotli => &self.representations.br,
+        };
+        if slot.get().is_some() {
+            return false;
+        }
+        self.body_in(coding).await;
+        true
+    }
+
     fn etag_header(&self, coding: Coding) -> Option<HeaderValue> {
         self.representations.etags[coding as usize].clone()
     }
@@ -288,7 +314,7 @@ impl ResponseCache {
         let local = moka::future::Cache::builder()
             .max_capacity(budget)
             .weigher(|k: &CacheKey, v: &Cached| {
-                u32::try_from(k.params.len() + v.body.len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
+                u32::try_from(k.params.len() + v.body.len() + v.compressed_len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
             })
             .build();
         ResponseCache { local, shared, requests: Family::default() }
@@ -300,15 +326,21 @@ impl ResponseCache {
 
     /// The cached body for a key, or the one `build` encodes (off the async threads); requests
     /// that miss the same key at once wait for one encoding.
-    pub async fn get_or_build<F, B>(&self, key: CacheKey, build: F) -> Result<Cached>
+    /// The entry also holds its body in `coding` when the request accepts one; a copy made for
+    /// it is weighed in the budget (the entry is stored again with its new weight).
+    pub async fn get_or_build<F, B>(&self, key: CacheKey, coding: Coding, build: F) -> Result<Cached>
     where
         F: FnOnce() -> B + Send + 'static,
         B: Into<Built> + Send + 'static,
     {
         if let Some(hit) = self.local.get(&key).await {
             self.count(key.kind, Lookup::Hit);
+            if hit.make(coding).await {
+                self.local.insert(key, hit.clone()).await;
+            }
             return Ok(hit);
         }
+        let again = key.clone();
         let encoded = AtomicBool::new(false);
         let kind = key.kind;
         // Feeds carry headers of their own and are cheap to rebuild: they stay in process.
@@ -338,6 +370,9 @@ impl ResponseCache {
             .await
             .map_err(|e: Arc<Error>| Error::Internal(e.to_string()))?;
         self.count(kind, if encoded.load(Ordering::Relaxed) { Lookup::Miss } else { Lookup::Hit });
+        if value.make(coding).await {
+            self.local.insert(again, value.clone()).await;
+        }
         Ok(value)
     }
 
@@ -383,14 +418,16 @@ pub fn http_date(t: DateTime<Utc>) -> String {
 
 /// Answers with the body, or 304 when the client already has it (by `If-None-Match`, or by
 /// `If-Modified-Since` when the entry knows its date), with its validators and next page link.
-/// The body goes in the best coding the request accepts (Brotli, gzip), compressed once per entry.
+/// The body goes in `coding` (what the request accepts, [`Coding::negotiate`]), compressed once
+/// per entry.
 pub async fn conditional(
     headers: &HeaderMap,
     cached: &Cached,
+    coding: Coding,
     content_type: &'static str,
     cache_control: &'static str,
 ) -> Response {
-    let coding = if cached.body.len() >= COMPRESS_FROM { Coding::negotiate(headers) } else { Coding::Identity };
+    let coding = cached.coding_for(coding);
     let mut response = if not_modified(headers, &cached.etag) || unmodified_since(headers, cached.last_modified) {
         StatusCode::NOT_MODIFIED.into_response()
     } else if cached.body.is_empty() {
@@ -473,6 +510,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn compressed_copies_count_in_the_budget() {
+        let cache = ResponseCache::new(SharedStore::none(), 1 << 20);
+        let body: Vec<u8> = (0..50_000u32).flat_map(|i| (i % 1013).to_le_bytes()).collect();
+        let key = CacheKey::new(CacheKind::Layer, 1, "offers");
+        let b = body.clone();
+        cache.get_or_build(key.clone(), Coding::Identity, move || b).await.expect("built");
+        let (_, plain) = cache.usage().await;
+        let hit = cache.get_or_build(key.clone(), Coding::Gzip, Vec::new).await.expect("hit");
+        let (entries, with_gzip) = cache.usage().await;
+        assert_eq!(entries, 1);
+        let gzip = hit.body_in(Coding::Gzip).await.len();
+        assert!(gzip > 0 && gzip < body.len());
+        assert_eq!(with_gzip - plain, gzip as u64, "the copy weighs what it holds");
+    }
+
+    #[tokio::test]
     async fn compressed_bodies_decode_to_the_body_and_carry_their_own_validator() {
         use std::io::Read;
         let body: Vec<u8> = (0..100_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
@@ -503,7 +556,7 @@ mod tests {
         // Empty bodies with long keys still fill the budget: the entry count stays bounded.
         for i in 0..2_000 {
             let key = CacheKey::new(CacheKind::Layer, 1, format!("{i}:{}", "x".repeat(1_000)));
-            cache.get_or_build(key, Vec::new).await.expect("built");
+            cache.get_or_build(key, Coding::Identity, Vec::new).await.expect("built");
         }
         let (entries, bytes) = cache.usage().await;
         assert!(bytes <= 64 * 1024, "{bytes} bytes held");
@@ -516,7 +569,7 @@ mod tests {
                 tokio::spawn(async move {
                     let key = CacheKey::new(CacheKind::Tile, 2, "offers/1/0/0");
                     cache
-                        .get_or_build(key, move || {
+                        .get_or_build(key, Coding::Identity, move || {
                             encodings.fetch_add(1, Ordering::SeqCst);
                             std::thread::sleep(Duration::from_millis(50));
                             vec![1, 2, 3]

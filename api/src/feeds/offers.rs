@@ -18,7 +18,7 @@ use entities::vocab::OfferKind;
 
 use crate::catalog::{Catalog, OfferRecord, point_inside};
 use crate::error::{Error, Result};
-use crate::http_cache::{Built, CacheKey, CacheKind, conditional, known};
+use crate::http_cache::{Built, CacheKey, CacheKind, Coding, conditional, known};
 use crate::lang::Lang;
 use crate::layers::parse_bbox;
 use crate::state::Reads;
@@ -240,9 +240,10 @@ async fn serve(
         return Ok(r);
     }
     let website = state.config.website_url();
+    let coding = Coding::negotiate(headers);
     let cached = state
         .cache
-        .get_or_build(key, move || {
+        .get_or_build(key, coding, move || {
             let s = select(&catalog, &c, feed == Feed::Ics);
             let next = next_link(&base, feed.path(), query.as_deref(), &s);
             let last_modified = s.last_modified;
@@ -250,7 +251,7 @@ async fn serve(
             Built { body: encode(&page), last_modified: Some(last_modified), next }
         })
         .await?;
-    Ok(conditional(headers, &cached, feed.content_type(), CACHE_CONTROL).await)
+    Ok(conditional(headers, &cached, coding, feed.content_type(), CACHE_CONTROL).await)
 }
 
 const CACHE_CONTROL: &str = "public, max-age=60";

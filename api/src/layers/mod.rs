@@ -13,7 +13,7 @@ use entities::vocab::OfferKind;
 
 use crate::catalog::{Catalog, OfferRecord, point_inside};
 use crate::error::{Error, Result};
-use crate::http_cache::{CacheKey, CacheKind, conditional, known};
+use crate::http_cache::{CacheKey, CacheKind, Coding, conditional, known};
 use crate::lang::Lang;
 use crate::state::Reads;
 use crate::tiles::{Layer, parse_lang};
@@ -269,6 +269,7 @@ pub async fn layer(
         return Ok(r);
     }
     let website = state.config.website_url();
-    let cached = state.cache.get_or_build(key, move || collection(&catalog, layer, &filter, &website)).await?;
-    Ok(conditional(&headers, &cached, "application/geo+json", "public, max-age=60").await.into_response())
+    let coding = Coding::negotiate(&headers);
+    let cached = state.cache.get_or_build(key, coding, move || collection(&catalog, layer, &filter, &website)).await?;
+    Ok(conditional(&headers, &cached, coding, "application/geo+json", "public, max-age=60").await.into_response())
 }

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::catalog::{Catalog, OfferRecord};
 use crate::error::{Error, Result};
-use crate::http_cache::{CacheKey, CacheKind, conditional, known};
+use crate::http_cache::{CacheKey, CacheKind, Coding, conditional, known};
 use crate::lang::Lang;
 use crate::state::Reads;
 use encode::{MAX_ZOOM, TileCoord};
@@ -182,11 +182,12 @@ pub async fn tile(
     }
     let website = state.config.website_url();
     let outside = params.outside;
+    let coding = Coding::negotiate(&headers);
     let cached = state
         .cache
-        .get_or_build(key, move || encode::encode(&catalog, &layers, coord, lang, &website, outside))
+        .get_or_build(key, coding, move || encode::encode(&catalog, &layers, coord, lang, &website, outside))
         .await?;
-    Ok(conditional(&headers, &cached, "application/vnd.mapbox-vector-tile", "public, max-age=60").await)
+    Ok(conditional(&headers, &cached, coding, "application/vnd.mapbox-vector-tile", "public, max-age=60").await)
 }
 
 /// `GET /tiles/{layers}.json`: TileJSON 3.0.0 (the route also serves `style.json`).
