@@ -118,6 +118,15 @@ impl Cached {
         Cached { body, etag, last_modified, next, representations }
     }
 
+    /// Where the copy in a coding is kept (none for the body as is).
+    fn slot(&self, coding: Coding) -> Option<&OnceLock<Bytes>> {
+        match coding {
+            Coding::Identity => None,
+            Coding::Gzip => Some(&self.representations.gzip),
+            Coding::Brotli => Some(&self.representations.br),
+        }
+    }
+
     /// The coding a request that accepts `coding` gets: none for a small body.
     fn coding_for(&self, coding: Coding) -> Coding {
         if self.body.len() >= COMPRESS_FROM { coding } else { Coding::Identity }
@@ -132,11 +141,7 @@ impl Cached {
     /// Makes the copy in `coding` unless it is there (or not wanted); whether it made it.
     async fn make(&self, coding: Coding) -> bool {
         let coding = self.coding_for(coding);
-        let slot = match coding {
-            Coding::Identity => return false,
-            Coding::Gzip => &self.representations.gzip,
-            Coding::Brotli => &self.representations.br,
-        };
+        let Some(slot) = self.slot(coding) else { return false };
         if slot.get().is_some() {
             return false;
         }
@@ -152,11 +157,7 @@ impl Cached {
     /// async threads when large), then kept with the entry, so a hot tile or layer is never
     /// compressed twice.
     async fn body_in(&self, coding: Coding) -> Bytes {
-        let slot = match coding {
-            Coding::Identity => return self.body.clone(),
-            Coding::Gzip => &self.representations.gzip,
-            Coding::Brotli => &self.representations.br,
-        };
+        let Some(slot) = self.slot(coding) else { return self.body.clone() };
         if let Some(b) = slot.get() {
             return b.clone();
         }
