@@ -253,16 +253,34 @@ async fn execute(
     if let Some(hash) = register {
         state.persisted.store(hash, &prepared.query, keyed).await;
     }
-    body.insert("data".into(), response.data.into_json().unwrap_or(Value::Null));
-    if !errors.is_empty() {
-        body.insert("errors".into(), Value::Array(errors));
+    // The data are written straight from the GraphQL value, in the order the document asked for
+    // its fields (no JSON tree in between: a page of offers is most of the answer).
+    let answer = Answer {
+        data: &response.data,
+        errors: &errors,
+        extensions: (!response.extensions.is_empty()).then_some(&response.extensions),
+    };
+    match serde_json::to_string(&answer) {
+        Ok(text) => {
+            let mut reply = (StatusCode::OK, text).into_response();
+            reply.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(media.content_type()));
+            reply
+        }
+        Err(e) => {
+            body.insert("errors".into(), json!([{ "message": format!("the answer could not be written: {e}"), "extensions": { "code": "INTERNAL" } }]));
+            respond(StatusCode::INTERNAL_SERVER_ERROR, media, Value::Object(body))
+        }
     }
-    if !response.extensions.is_empty()
-        && let Ok(ext) = serde_json::to_value(&response.extensions)
-    {
-        body.insert("extensions".into(), ext);
-    }
-    respond(StatusCode::OK, media, Value::Object(body))
+}
+
+/// The body of an executed request, as the GraphQL over HTTP specification lays it out.
+#[derive(serde::Serialize)]
+struct Answer<'a> {
+    data: &'a async_graphql::Value,
+    #[serde(skip_serializing_if = "<[Value]>::is_empty")]
+    errors: &'a [Value],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    extensions: Option<&'a std::collections::BTreeMap<String, async_graphql::Value>>,
 }
 
 /// `POST /graphql`.

@@ -6,6 +6,7 @@ pub mod guard;
 pub mod http;
 pub mod limits;
 pub mod persisted;
+pub mod raw;
 pub mod rules;
 pub mod ws;
 

@@ -10,7 +10,9 @@ use serde_json::Value;
 use crate::catalog::{Catalog, CommuneRecord, OfferRecord, Texts, ThemeRecord};
 use crate::error::Error;
 use crate::graphql::context;
+use crate::graphql::raw::RawJson;
 use crate::lang::Lang;
+use entities::domain::geometry::GeoJson;
 
 /// The largest page.
 pub const MAX_PAGE: i32 = 100;
@@ -449,9 +451,12 @@ impl OfferNode {
         self.record.geo_precision.into()
     }
     /// Footprint or line as a GeoJSON geometry (RFC 7946), or the point when it has none.
-    async fn geometry(&self) -> Json<Value> {
+    async fn geometry(&self) -> RawJson {
         let r = &self.record;
-        Json(r.geometry_json().unwrap_or_else(|| serde_json::json!({"type": "Point", "coordinates": r.point})))
+        match &r.geometry {
+            Some(g) => RawJson::of(&GeoJson(g)),
+            None => RawJson::of(&GeoJson(&geo::Geometry::Point(r.point.into()))),
+        }
     }
     /// Bounding box `[west, south, east, north]`.
     async fn bbox(&self) -> Vec<f64> {
@@ -832,8 +837,8 @@ impl CommuneNode {
         Location { lat, lon }
     }
     /// Polygon as GeoJSON (RFC 7946).
-    async fn geometry(&self) -> Json<Value> {
-        Json(self.record().geometry_json.clone())
+    async fn geometry(&self) -> RawJson {
+        RawJson::of(&self.record().geometry_json)
     }
     /// Bounding box `[west, south, east, north]`.
     async fn bbox(&self) -> Vec<f64> {

@@ -4,9 +4,9 @@
 //! Output follows RFC 7946 to the letter: `[lon, lat]`, at most six decimals, exterior rings
 //! counter-clockwise and holes clockwise (the source files have them the other way round).
 
-use geo::orient::{Direction, Orient};
 use geo::{BoundingRect, Coord, Geometry, LineString, Polygon};
-use serde_json::{Value, json};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::Value;
 
 /// Why a GeoJSON geometry could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -58,47 +58,133 @@ pub fn round6(v: f64) -> f64 {
     (v * 1e6).round() / 1e6
 }
 
-fn position(c: Coord<f64>) -> Value {
-    json!([round6(c.x), round6(c.y)])
+/// A geometry as it is written out: RFC 7946 GeoJSON (CCW exteriors, CW holes, six decimals),
+/// serialised straight from the `geo` value, with no JSON tree in between. `to_geojson`, the
+/// GraphQL `geometry` fields and the layers all write through it.
+#[derive(Debug, Clone, Copy)]
+pub struct GeoJson<'a>(pub &'a Geometry<f64>);
+
+impl GeoJson<'_> {
+    /// The GeoJSON text.
+    pub fn to_text(self) -> String {
+        // Serialising numbers, strings and sequences into a String cannot fail.
+        serde_json::to_string(&self).unwrap_or_default()
+    }
 }
 
-fn line(ls: &LineString<f64>) -> Value {
-    Value::Array(ls.coords().map(|c| position(*c)).collect())
+impl Serialize for GeoJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(2))?;
+        match self.0 {
+            Geometry::Point(p) => {
+                map.serialize_entry("type", "Point")?;
+                map.serialize_entry("coordinates", &Position(p.0))?;
+            }
+            Geometry::MultiPoint(mp) => {
+                map.serialize_entry("type", "MultiPoint")?;
+                map.serialize_entry("coordinates", &Seq(|| mp.iter().map(|p| Position(p.0))))?;
+            }
+            Geometry::LineString(ls) => {
+                map.serialize_entry("type", "LineString")?;
+                map.serialize_entry("coordinates", &Ring(ls, Winding::AsIs))?;
+            }
+            Geometry::Line(l) => {
+                map.serialize_entry("type", "LineString")?;
+                map.serialize_entry("coordinates", &[Position(l.start), Position(l.end)])?;
+            }
+            Geometry::MultiLineString(mls) => {
+                map.serialize_entry("type", "MultiLineString")?;
+                map.serialize_entry("coordinates", &Seq(|| mls.iter().map(|l| Ring(l, Winding::AsIs))))?;
+            }
+            Geometry::Polygon(p) => {
+                map.serialize_entry("type", "Polygon")?;
+                map.serialize_entry("coordinates", &Rings(p))?;
+            }
+            Geometry::Rect(r) => {
+                map.serialize_entry("type", "Polygon")?;
+                map.serialize_entry("coordinates", &Rings(&r.to_polygon()))?;
+            }
+            Geometry::Triangle(t) => {
+                map.serialize_entry("type", "Polygon")?;
+                map.serialize_entry("coordinates", &Rings(&t.to_polygon()))?;
+            }
+            Geometry::MultiPolygon(mp) => {
+                map.serialize_entry("type", "MultiPolygon")?;
+                map.serialize_entry("coordinates", &Seq(|| mp.iter().map(Rings)))?;
+            }
+            Geometry::GeometryCollection(gc) => {
+                map.serialize_entry("type", "GeometryCollection")?;
+                map.serialize_entry("geometries", &Seq(|| gc.iter().map(GeoJson)))?;
+            }
+        }
+        map.end()
+    }
 }
 
-fn polygon(p: &Polygon<f64>) -> Value {
-    let p = p.orient(Direction::Default);
-    let mut rings = vec![line(p.exterior())];
-    rings.extend(p.interiors().iter().map(line));
-    Value::Array(rings)
+/// `[lon, lat]` rounded to six decimals.
+struct Position(Coord<f64>);
+
+impl Serialize for Position {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        [round6(self.0.x), round6(self.0.y)].serialize(s)
+    }
+}
+
+/// Which way a ring must turn when written.
+#[derive(Clone, Copy)]
+enum Winding {
+    /// A line: written in its own order.
+    AsIs,
+    /// An exterior ring: counter-clockwise.
+    CounterClockwise,
+    /// A hole: clockwise.
+    Clockwise,
+}
+
+/// A line or ring's positions, reversed when the ring turns the wrong way (no copy of the ring).
+struct Ring<'a>(&'a LineString<f64>, Winding);
+
+impl Serialize for Ring<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use geo::Winding as _;
+        let reverse = match self.1 {
+            Winding::AsIs => false,
+            Winding::CounterClockwise => self.0.is_cw(),
+            Winding::Clockwise => self.0.is_ccw(),
+        };
+        let coords = self.0.coords().map(|c| Position(*c));
+        if reverse { s.collect_seq(coords.rev()) } else { s.collect_seq(coords) }
+    }
+}
+
+/// A polygon's rings: the exterior counter-clockwise, then the holes clockwise.
+struct Rings<'a>(&'a Polygon<f64>);
+
+impl Serialize for Rings<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let p = self.0;
+        let holes = p.interiors().iter().map(|h| Ring(h, Winding::Clockwise));
+        s.collect_seq(std::iter::once(Ring(p.exterior(), Winding::CounterClockwise)).chain(holes))
+    }
+}
+
+/// A sequence made by an iterator, written without collecting it.
+struct Seq<F>(F);
+
+impl<F, I> Serialize for Seq<F>
+where
+    F: Fn() -> I,
+    I: Iterator,
+    I::Item: Serialize,
+{
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq((self.0)())
+    }
 }
 
 /// Writes a geometry as an RFC 7946 GeoJSON object (CCW exteriors, six decimals).
 pub fn to_geojson(g: &Geometry<f64>) -> Value {
-    match g {
-        Geometry::Point(p) => json!({"type": "Point", "coordinates": position(p.0)}),
-        Geometry::MultiPoint(mp) => {
-            json!({"type": "MultiPoint", "coordinates": mp.iter().map(|p| position(p.0)).collect::<Vec<_>>()})
-        }
-        Geometry::LineString(ls) => json!({"type": "LineString", "coordinates": line(ls)}),
-        Geometry::Line(l) => {
-            json!({"type": "LineString", "coordinates": [position(l.start), position(l.end)]})
-        }
-        Geometry::MultiLineString(mls) => {
-            json!({"type": "MultiLineString", "coordinates": mls.iter().map(line).collect::<Vec<_>>()})
-        }
-        Geometry::Polygon(p) => json!({"type": "Polygon", "coordinates": polygon(p)}),
-        Geometry::Rect(r) => json!({"type": "Polygon", "coordinates": polygon(&r.to_polygon())}),
-        Geometry::Triangle(t) => {
-            json!({"type": "Polygon", "coordinates": polygon(&t.to_polygon())})
-        }
-        Geometry::MultiPolygon(mp) => {
-            json!({"type": "MultiPolygon", "coordinates": mp.iter().map(polygon).collect::<Vec<_>>()})
-        }
-        Geometry::GeometryCollection(gc) => {
-            json!({"type": "GeometryCollection", "geometries": gc.iter().map(to_geojson).collect::<Vec<_>>()})
-        }
-    }
+    serde_json::to_value(GeoJson(g)).unwrap_or(Value::Null)
 }
 
 /// The bounding box `(west, south, east, north)` of a geometry.
@@ -151,6 +237,50 @@ fn out_of_range(g: &Geometry<f64>) -> Option<Coord<f64>> {
 mod tests {
     use super::*;
     use geo::Area;
+    use geo::orient::{Direction, Orient};
+    use serde_json::json;
+
+    /// What the writer must produce, by `geo`'s own orientation: each ring of `g` oriented, then
+    /// written position by position.
+    fn expected(g: &Geometry<f64>) -> Value {
+        let pos = |c: &Coord<f64>| json!([round6(c.x), round6(c.y)]);
+        let line = |l: &LineString<f64>| Value::Array(l.coords().map(pos).collect());
+        let rings = |p: &Polygon<f64>| {
+            let p = p.orient(Direction::Default);
+            Value::Array(std::iter::once(p.exterior()).chain(p.interiors()).map(line).collect())
+        };
+        match g {
+            Geometry::Polygon(p) => json!({"type": "Polygon", "coordinates": rings(p)}),
+            Geometry::MultiPolygon(mp) => {
+                json!({"type": "MultiPolygon", "coordinates": mp.iter().map(rings).collect::<Vec<_>>()})
+            }
+            Geometry::MultiLineString(ml) => {
+                json!({"type": "MultiLineString", "coordinates": ml.iter().map(line).collect::<Vec<_>>()})
+            }
+            other => panic!("no expectation written for {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rings_are_written_as_geo_orients_them_holes_included() {
+        // Exterior clockwise with a counter-clockwise hole, then the other way round, then a line
+        // that must keep its order whatever way it turns.
+        let inputs = [
+            json!({"type": "Polygon", "coordinates": [
+                [[0,0],[0,10],[10,10],[10,0],[0,0]], [[2,2],[4,2],[4,4],[2,4],[2,2]]]}),
+            json!({"type": "MultiPolygon", "coordinates": [
+                [[[0,0],[10,0],[10,10],[0,10],[0,0]], [[2,2],[2,4],[4,4],[4,2],[2,2]]],
+                [[[20,0],[20,5],[25,5],[20,0]]]]}),
+            json!({"type": "MultiLineString", "coordinates": [[[0,0],[0,1],[1,1],[1,0],[0,0]], [[3.1234567,50.5],[3.2,50.6]]]}),
+        ];
+        for input in inputs {
+            let g = parse(&input).expect("valid geometry");
+            let want = expected(&g);
+            assert_eq!(to_geojson(&g), want, "{input}");
+            let text: Value = serde_json::from_str(&GeoJson(&g).to_text()).expect("the text is JSON");
+            assert_eq!(text, want, "{input}");
+        }
+    }
 
     #[test]
     fn clockwise_source_rings_come_out_counter_clockwise() {
