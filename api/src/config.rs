@@ -164,7 +164,8 @@ pub struct Config {
     /// Seconds between two polls of the catalog version in the database (other instances' writes).
     #[arg(long, env = "CATALOG_POLL_SECONDS", default_value_t = 2, global = true)]
     pub catalog_poll_seconds: u64,
-    /// Megabytes of encoded tiles and layers kept in process (keys and bodies counted).
+    /// Megabytes of encoded tiles and layers kept in process (keys and bodies counted); 0 turns the
+    /// response cache off (benchmarks of cold tiles, debugging).
     #[arg(long, env = "CACHE_MB", default_value_t = 256, global = true)]
     pub cache_mb: u64,
     /// Open connections in total (default: what the process's file descriptor limit allows).

@@ -305,12 +305,15 @@ impl EncodeLabelValue for Lookup {
 pub struct ResponseCache {
     local: moka::future::Cache<CacheKey, Cached>,
     shared: SharedStore,
+    /// A budget of 0 turns caching off: every response is made for its request.
+    off: bool,
     /// `porte_du_hainaut_cache_requests_total{kind, result}`.
     pub requests: Family<CacheLabels, Counter>,
 }
 
 impl ResponseCache {
-    /// A cache of at most `budget` bytes (keys, bodies and bookkeeping) in front of the shared store.
+    /// A cache of at most `budget` bytes (keys, bodies and bookkeeping) in front of the shared
+    /// store; with a budget of 0 nothing is cached, locally or in the shared store.
     pub fn new(shared: SharedStore, budget: u64) -> ResponseCache {
         let local = moka::future::Cache::builder()
             .max_capacity(budget)
@@ -318,7 +321,7 @@ impl ResponseCache {
                 u32::try_from(k.params.len() + v.body.len() + v.compressed_len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
             })
             .build();
-        ResponseCache { local, shared, requests: Family::default() }
+        ResponseCache { local, shared, off: budget == 0, requests: Family::default() }
     }
 
     fn count(&self, kind: CacheKind, result: Lookup) {
@@ -334,6 +337,14 @@ impl ResponseCache {
         F: FnOnce() -> B + Send + 'static,
         B: Into<Built> + Send + 'static,
     {
+        if self.off {
+            self.count(key.kind, Lookup::Miss);
+            let built = encode(build).await?;
+            let made =
+                Cached::new(Bytes::from(built.body), key.etag().into(), built.last_modified, built.next.map(Arc::from));
+            made.make(coding).await;
+            return Ok(made);
+        }
         if let Some(hit) = self.local.get(&key).await {
             self.count(key.kind, Lookup::Hit);
             if hit.make(coding).await {
@@ -355,9 +366,7 @@ impl ResponseCache {
                     return Ok(Cached::new(Bytes::from(bytes), etag.clone(), None, None));
                 }
                 encoded.store(true, Ordering::Relaxed);
-                let built: Built = tokio::task::spawn_blocking(move || build().into())
-                    .await
-                    .map_err(|e| Error::Internal(format!("encoder task: {e}")))?;
+                let built = encode(build).await?;
                 if shared {
                     self.shared.set(&shared_key, &built.body, SHARED_TTL).await;
                 }
@@ -382,6 +391,15 @@ impl ResponseCache {
         self.local.run_pending_tasks().await;
         (self.local.entry_count(), self.local.weighted_size())
     }
+}
+
+/// Runs an encoder off the async threads.
+async fn encode<F, B>(build: F) -> Result<Built>
+where
+    F: FnOnce() -> B + Send + 'static,
+    B: Into<Built> + Send + 'static,
+{
+    tokio::task::spawn_blocking(move || build().into()).await.map_err(|e| Error::Internal(format!("encoder task: {e}")))
 }
 
 /// Whether `If-None-Match` names this validator, in any of its codings (the comparison is weak,
@@ -508,6 +526,29 @@ mod tests {
         ] {
             assert_eq!(Coding::negotiate(&accepting(accept)), coding, "{accept}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_budget_of_zero_makes_every_response_for_its_request() {
+        let cache = ResponseCache::new(SharedStore::none(), 0);
+        let builds = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let key = CacheKey::new(CacheKind::Tile, 1, "offers/12/2088/1372");
+        for _ in 0..3 {
+            let b = builds.clone();
+            let made = cache
+                .get_or_build(key.clone(), Coding::Gzip, move || {
+                    b.fetch_add(1, Ordering::Relaxed);
+                    vec![7u8; 4096]
+                })
+                .await
+                .expect("built");
+            assert_eq!(made.body.len(), 4096);
+            assert!(!made.body_in(Coding::Gzip).await.is_empty(), "the coding asked for is made too");
+        }
+        assert_eq!(builds.load(Ordering::Relaxed), 3, "nothing answered from a cache");
+        assert_eq!(cache.usage().await, (0, 0));
+        let misses = cache.requests.get_or_create(&CacheLabels { kind: CacheKind::Tile, result: Lookup::Miss }).get();
+        assert_eq!(misses, 3);
     }
 
     #[tokio::test]

@@ -222,17 +222,19 @@ pub fn encode(
                     if !layer.holds(o) || (!outside && !o.in_territory) {
                         continue;
                     }
+                    let point;
                     let g = match layer {
                         Layer::Offers => {
                             let (x, y) = mercator::project(o.point[0], o.point[1]);
-                            Geometry::Point(geo::Point::new(x, y))
+                            point = Geometry::Point(geo::Point::new(x, y));
+                            &point
                         }
                         _ => match &o.mercator {
-                            Some(g) => g.clone(),
+                            Some(g) => g,
                             None => continue,
                         },
                     };
-                    let Some(g) = prepare(tile, &g) else { continue };
+                    let Some(g) = prepare(tile, g) else { continue };
                     let Ok(mut f) = g.to_mvt_unscaled() else { continue };
                     f.id = Some(feature_id(&o.id_string()));
                     offer_tags(&mut tags, &mut f, o, lang, website);
