@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use entities::domain::text::tokens;
 use rstar::primitives::{GeomWithData, Rectangle};
-use rstar::{AABB, RTree};
+use rstar::{AABB, ParentNode, RTree, RTreeNode};
 use uuid::Uuid;
 
 use super::records::{OfferRecord, boxes_meet, point_inside};
@@ -93,6 +93,7 @@ pub fn distance(a: [f64; 2], b: [f64; 2]) -> f64 {
 struct Base {
     /// The catalog version it reflects.
     version: i64,
+    /// The offer of each document, in the order of their ids.
     docs: Vec<Uuid>,
     doc_points: Vec<[f64; 2]>,
     boxes: RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>,
@@ -128,6 +129,10 @@ impl Index {
         let mut points = Vec::new();
         let mut postings: BTreeMap<Box<str>, Vec<(u32, f32)>> = BTreeMap::new();
         let mut name_lens = Vec::new();
+        // Documents are numbered in the order of their ids, so an id finds its document by
+        // binary search (counting what the overlay replaced, `count_within`).
+        let mut entries: Vec<(Uuid, Entry)> = entries.collect();
+        entries.sort_unstable_by_key(|(id, _)| *id);
         for (id, e) in entries {
             let d = u32::try_from(docs.len()).unwrap_or(u32::MAX);
             docs.push(id);
@@ -236,6 +241,25 @@ impl Index {
             .map(move |p| self.base.docs[p.data as usize]);
         let extra = self.live_overlay().filter(move |(_, e)| distance(center, e.point) <= radius).map(|(id, _)| id);
         base.chain(extra)
+    }
+
+    /// How many offers [`Index::within`] gives, without visiting each: a subtree of the R-tree
+    /// wholly inside the circle counts its points by reading only its inner nodes, and only the
+    /// points of nodes across the edge are measured, as `within` measures them.
+    pub fn count_within(&self, center: [f64; 2], radius: f64) -> usize {
+        let circle = Circle::new(center, radius);
+        let mut n = circle.count(self.base.points.root(), &self.base.doc_points);
+        // The base's documents the overlay replaced or removed no longer count; its entries do.
+        for (id, (entry, _)) in self.overlay.iter() {
+            if let Ok(d) = self.base.docs.binary_search(id) {
+                let point = self.base.doc_points[d];
+                n -= usize::from(circle.holds(unit_vector(point), point));
+            }
+            if let Some(e) = entry {
+                n += usize::from(distance(center, e.point) <= radius);
+            }
+        }
+        n
     }
 
     /// Offers within `radius` metres of a point, nearest first, with their distance; read lazily
@@ -390,6 +414,73 @@ fn score(words: &[String], e: &Entry) -> Option<f32> {
         total += best;
     }
     Some(total)
+}
+
+/// A circle on the ground as the points' R-tree sees it: a ball around the centre's unit vector.
+struct Circle {
+    center: [f64; 2],
+    c: [f64; 3],
+    /// The radius with the rounding margin every distance comparison allows.
+    exact: f64,
+    /// Squared chord of the radius (with the margin): nothing farther is inside.
+    limit: f64,
+    /// Squared chord clearly inside the radius: nothing nearer needs measuring.
+    surely_inside: f64,
+}
+
+impl Circle {
+    fn new(center: [f64; 2], radius: f64) -> Circle {
+        let chord = chord2(radius);
+        Circle {
+            center,
+            c: unit_vector(center),
+            exact: radius * (1.0 + 1e-9),
+            limit: chord * (1.0 + 1e-9),
+            surely_inside: chord * (1.0 - 1e-6),
+        }
+    }
+
+    /// Whether a point is inside, by the same two tests as [`Index::within`].
+    fn holds(&self, q: [f64; 3], point: [f64; 2]) -> bool {
+        let d2 = (q[0] - self.c[0]).powi(2) + (q[1] - self.c[1]).powi(2) + (q[2] - self.c[2]).powi(2);
+        d2 <= self.limit && (d2 <= self.surely_inside || distance(self.center, point) <= self.exact)
+    }
+
+    /// The points of a subtree inside the circle.
+    fn count(&self, node: &ParentNode<GeomWithData<[f64; 3], u32>>, points: &[[f64; 2]]) -> usize {
+        node.children()
+            .iter()
+            .map(|child| match child {
+                RTreeNode::Leaf(p) => usize::from(self.holds(*p.geom(), points[p.data as usize])),
+                RTreeNode::Parent(inner) => {
+                    let env = inner.envelope();
+                    if env.distance_2(&self.c) > self.limit {
+                        0
+                    } else if farthest2(&env, self.c) <= self.surely_inside {
+                        leaves(inner)
+                    } else {
+                        self.count(inner, points)
+                    }
+                }
+            })
+            .sum()
+    }
+}
+
+/// The squared distance from a point to the farthest corner of a box.
+fn farthest2(env: &AABB<[f64; 3]>, c: [f64; 3]) -> f64 {
+    let (lo, hi) = (env.lower(), env.upper());
+    (0..3).map(|i| (c[i] - lo[i]).abs().max((hi[i] - c[i]).abs()).powi(2)).sum()
+}
+
+/// Points held by a subtree: its leaves, counted from the nodes above them.
+fn leaves<T: rstar::RTreeObject>(node: &ParentNode<T>) -> usize {
+    match node.children().first() {
+        Some(RTreeNode::Parent(_)) => {
+            node.children().iter().map(|c| if let RTreeNode::Parent(p) = c { leaves(p) } else { 1 }).sum()
+        }
+        _ => node.children().len(),
+    }
 }
 
 /// The R-tree yields points at the same distance in no set order (several offers at one commune
@@ -560,8 +651,42 @@ mod tests {
             near.sort();
             within.sort();
             assert_eq!(within, near, "radius {radius}");
+            assert_eq!(index.count_within([3.4, 50.4], radius), within.len(), "radius {radius}");
         }
         assert!(index.within([3.4, 50.4], 5_000.0).count() > 50);
+    }
+
+    #[test]
+    fn counting_by_subtrees_gives_what_within_gives() {
+        // 20,000 scattered points (deep enough a tree for whole subtrees to fall inside), a
+        // quarter of them then moved, removed or joined by new ones; circles of every size,
+        // centred anywhere, including on points and off the data.
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut at = || [3.0 + next() * 0.8, 50.1 + next() * 0.5];
+        let points: Vec<[f64; 2]> = (0..20_000).map(|_| at()).collect();
+        let mut index = Index::build(1, points.iter().enumerate().map(|(i, p)| (ids(i as u128), entry("p", "", *p))));
+        for i in (0..20_000u128).step_by(4) {
+            let change = match i % 3 {
+                0 => None,
+                1 => Some(entry("moved", "", at())),
+                _ => Some(entry("same place", "", points[i as usize])),
+            };
+            index.set(ids(i), change, 2);
+            index.set(ids(100_000 + i), Some(entry("new", "", at())), 2);
+        }
+        for (k, radius) in [0.0, 10.0, 800.0, 3_000.0, 9_999.5, 20_000.0, 45_000.0, 400_000.0].into_iter().enumerate() {
+            for center in [points[k * 7], at(), [3.4, 50.38], [10.0, 45.0]] {
+                let want = index.within(center, radius).count();
+                assert_eq!(index.count_within(center, radius), want, "{center:?} {radius}");
+            }
+        }
+        assert!(index.count_within([3.4, 50.35], 20_000.0) > 1_000, "the test reaches whole subtrees");
     }
 
     #[test]

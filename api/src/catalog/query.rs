@@ -288,7 +288,7 @@ impl Catalog {
             Order::Distance => match q.near {
                 // Only the circle: count the index's points, no record is looked at.
                 Some(n) if is_unfiltered(q) && q.text.is_none() && q.bbox.is_none() && q.totem.is_none() => {
-                    self.index().within([n.lon, n.lat], n.radius_meters).count()
+                    self.index().count_within([n.lon, n.lat], n.radius_meters)
                 }
                 Some(n) => self
                     .index()
