@@ -99,10 +99,11 @@ impl Catalog {
         let totems = offers.iter().filter(|o| o.is_totem).map(name_key).collect();
         let routes = offers.iter().filter(|o| o.route.is_some()).map(name_key).collect();
         let by_slug = offers.iter().map(|o| (o.slug.clone(), o.id)).collect();
+        let map = offers.into_iter().map(|o| (o.id, Arc::new(o))).collect();
         Catalog {
             version,
             built_at: Utc::now(),
-            offers: offers.into_iter().map(|o| (o.id, Arc::new(o))).collect(),
+            offers: map,
             by_slug,
             by_name,
             totems,
@@ -118,8 +119,17 @@ impl Catalog {
 
     /// Reads the published offer from the database.
     pub async fn load(db: &DatabaseConnection) -> Result<Catalog> {
+        let started = std::time::Instant::now();
         let l = sync::load_all(db).await?;
-        Ok(Catalog::build(l.version, l.offers, l.communes, l.themes))
+        let read = started.elapsed();
+        let catalog = Catalog::build(l.version, l.offers, l.communes, l.themes);
+        tracing::info!(
+            offers = catalog.len(),
+            read_ms = read.as_millis(),
+            build_ms = (started.elapsed() - read).as_millis(),
+            "catalog read and built"
+        );
+        Ok(catalog)
     }
 
     /// The next snapshot, at `version`, with each changed offer in its new state (`None`: no

@@ -104,6 +104,7 @@ impl ChildRows {
 
 /// Reads the published offer, the communes and the themes.
 pub async fn load_all(db: &sea_orm::DatabaseConnection) -> Result<Loaded> {
+    let started = std::time::Instant::now();
     let version = entities::write::catalog_version(db).await?;
     let mut children = ChildRows::default();
     for t in OfferTheme::find().all(db).await? {
@@ -124,6 +125,7 @@ pub async fn load_all(db: &sea_orm::DatabaseConnection) -> Result<Loaded> {
     for m in Media::find().all(db).await? {
         children.media.entry(m.offer_id.clone()).or_default().push(m);
     }
+    tracing::debug!(ms = started.elapsed().as_millis(), "catalog: link rows read");
     // Rows are converted as they stream in, so the database rows of the whole offer are never all
     // in memory at once (at 500,000 offers they would be gigabytes the allocator keeps).
     let mut records = Records::default();
