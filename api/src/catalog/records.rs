@@ -141,8 +141,8 @@ pub struct OfferRecord {
     pub geo_precision: GeoPrecision,
     /// Footprint or line.
     pub geometry: Option<Geometry<f64>>,
-    /// The geometry projected to the Web Mercator unit square, for tiles.
-    pub mercator: Option<Geometry<f64>>,
+    /// The geometry projected to the Web Mercator unit square and generalised by zoom, for tiles.
+    pub mercator: Option<mercator::Projected>,
     /// Bounding box (west, south, east, north).
     pub bbox: [f64; 4],
     /// INSEE code.
@@ -306,7 +306,7 @@ impl Records {
             description: m.description.as_ref().map(Texts::from).unwrap_or_default(),
             point: [m.lon, m.lat],
             geo_precision: m.geo_precision,
-            mercator: geometry.as_ref().map(mercator::project_geometry),
+            mercator: geometry.as_ref().map(mercator::Projected::new),
             geometry,
             bbox: [m.min_lon, m.min_lat, m.max_lon, m.max_lat],
             commune: m.commune_insee.map(Box::from),
@@ -353,8 +353,8 @@ pub struct CommuneRecord {
     pub geometry: Geometry<f64>,
     /// As GeoJSON.
     pub geometry_json: serde_json::Value,
-    /// Projected to the Web Mercator unit square, for tiles.
-    pub mercator: Geometry<f64>,
+    /// Projected to the Web Mercator unit square and generalised by zoom, for tiles.
+    pub mercator: mercator::Projected,
     /// A point inside (lon, lat).
     pub point: [f64; 2],
     /// Bounding box.
@@ -374,7 +374,7 @@ impl CommuneRecord {
         Ok(CommuneRecord {
             postcodes: c.postcodes.0,
             geometry_json: geometry::to_geojson(&geometry),
-            mercator: mercator::project_geometry(&geometry),
+            mercator: mercator::Projected::new(&geometry),
             geometry,
             point: [c.lon, c.lat],
             bbox: [c.min_lon, c.min_lat, c.max_lon, c.max_lat],

@@ -17,7 +17,7 @@ use super::Layer;
 use crate::catalog::{Catalog, OfferRecord};
 use crate::lang::Lang;
 /// Simplification tolerance in units: a quarter of a pixel of a 512-pixel tile.
-pub const SIMPLIFY: f64 = 2.0;
+pub const SIMPLIFY: f64 = mercator::TILE_SIMPLIFY;
 
 /// A tile address, checked: `z` at most 22, `x` and `y` below `2^z`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -202,7 +202,7 @@ pub fn encode(
         match layer {
             Layer::Communes => {
                 for c in catalog.communes.iter().filter(|c| intersects(c.bbox, bounds)) {
-                    let Some(g) = prepare(tile, &c.mercator) else { continue };
+                    let Some(g) = prepare(tile, c.mercator.at_zoom(tile.z)) else { continue };
                     let Ok(mut f) = g.to_mvt_unscaled() else { continue };
                     f.id = Some(c.insee.parse().unwrap_or_else(|_| feature_id(&c.insee)));
                     for (k, v) in [
@@ -230,7 +230,7 @@ pub fn encode(
                             &point
                         }
                         _ => match &o.mercator {
-                            Some(g) => g,
+                            Some(g) => g.at_zoom(tile.z),
                             None => continue,
                         },
                     };

@@ -2,8 +2,9 @@
 //! so a tile `(z, x, y)` covers `[x, x+1] / 2^z` by `[y, y+1] / 2^z`.
 
 use std::f64::consts::PI;
+use std::sync::Arc;
 
-use geo::{Coord, Geometry, MapCoords};
+use geo::{Coord, CoordsIter, Geometry, MapCoords, Simplify};
 
 /// Tile extent in integer units (Mapbox Vector Tiles).
 pub const TILE_EXTENT: u32 = 4096;
@@ -12,6 +13,12 @@ pub const TILE_EXTENT: u32 = 4096;
 pub const TILE_BUFFER: f64 = 64.0;
 /// Highest zoom served.
 pub const MAX_ZOOM: u8 = 22;
+/// Simplification tolerance of a tile, in tile units: a quarter of a pixel of a 512-pixel tile.
+pub const TILE_SIMPLIFY: f64 = 2.0;
+/// Zooms up to which shapes are kept generalised in advance.
+const GENERALISED_UP_TO: u8 = 16;
+/// Shapes with fewer positions are not generalised in advance: a tile simplifies them at once.
+const GENERALISE_FROM: usize = 32;
 
 /// Latitude where Web Mercator stops.
 pub const MAX_LAT: f64 = 85.051_128_779_806_59;
@@ -36,6 +43,66 @@ pub fn project_geometry(g: &Geometry<f64>) -> Geometry<f64> {
     g.map_coords(|c| {
         let (x, y) = project(c.x, c.y);
         Coord { x, y }
+    })
+}
+
+/// A shape projected to the unit square, with copies generalised in advance, as tile generators
+/// keep them: for each zoom up to 16 where simplifying changes the shape, the shape simplified
+/// with the tolerance a tile of that zoom applies (`TILE_SIMPLIFY`; equal copies are shared).
+/// A cold tile then simplifies a shape of about the vertices it will keep: simplifying is
+/// idempotent, so a shape within the tile comes out as it would from the full shape; across
+/// the tile's edge the clip may cut the copy where it cut the full shape differently
+/// (BENCHMARKS.md counts the tiles that differ).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Projected {
+    /// The shape at full resolution.
+    pub full: Geometry<f64>,
+    /// Generalised copies by zoom, ascending; a zoom without one uses the full shape.
+    levels: Vec<(u8, Arc<Geometry<f64>>)>,
+}
+
+impl Projected {
+    /// Projects a WGS84 shape and generalises it for each zoom where that changes it (shapes of
+    /// `GENERALISE_FROM` positions or more: a tile simplifies smaller ones at once).
+    pub fn new(g: &Geometry<f64>) -> Projected {
+        let full = project_geometry(g);
+        let mut levels: Vec<(u8, Arc<Geometry<f64>>)> = Vec::new();
+        if full.coords_count() >= GENERALISE_FROM {
+            for z in 0..=GENERALISED_UP_TO {
+                let tolerance = TILE_SIMPLIFY / f64::from(TILE_EXTENT) / f64::from(1u32 << z);
+                let Some(simple) = simplify(&full, tolerance) else { break };
+                if simple == full {
+                    continue;
+                }
+                let copy = match levels.last() {
+                    Some((_, previous)) if **previous == simple => previous.clone(),
+                    _ => Arc::new(simple),
+                };
+                levels.push((z, copy));
+            }
+        }
+        Projected { full, levels }
+    }
+
+    /// The copy a tile of zoom `z` starts from.
+    pub fn at_zoom(&self, z: u8) -> &Geometry<f64> {
+        self.levels.binary_search_by_key(&z, |(at, _)| *at).map_or(&self.full, |i| &*self.levels[i].1)
+    }
+
+    /// How many zooms have a generalised copy.
+    pub fn levels(&self) -> usize {
+        self.levels.len()
+    }
+}
+
+/// The shapes tiles simplify: lines and polygons (points have nothing to remove).
+fn simplify(g: &Geometry<f64>, tolerance: f64) -> Option<Geometry<f64>> {
+    Some(match g {
+        Geometry::LineString(l) => Geometry::LineString(l.simplify(tolerance)),
+        Geometry::MultiLineString(l) => Geometry::MultiLineString(l.simplify(tolerance)),
+        Geometry::Polygon(p) => Geometry::Polygon(p.simplify(tolerance)),
+        Geometry::MultiPolygon(p) => Geometry::MultiPolygon(p.simplify(tolerance)),
+        _ => return None,
     })
 }
 
@@ -65,6 +132,45 @@ pub fn tile_bounds(z: u8, x: u32, y: u32) -> [f64; 4] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A commune-like ring: 3,000 positions around (3.4, 50.4), about 4 km across, wobbling.
+    fn detailed() -> Geometry<f64> {
+        let ring: Vec<Coord<f64>> = (0..=3000)
+            .map(|i| {
+                let a = f64::from(i % 3000) / 3000.0 * std::f64::consts::TAU;
+                let r = 0.02 * (1.0 + 0.05 * (a * 37.0).sin() + 0.002 * (a * 911.0).sin());
+                Coord { x: 3.4 + r * a.cos(), y: 50.4 + r * a.sin() }
+            })
+            .collect();
+        Geometry::Polygon(geo::Polygon::new(geo::LineString(ring), vec![]))
+    }
+
+    #[test]
+    fn generalised_copies_are_what_a_tile_of_their_zoom_would_simplify() {
+        let p = Projected::new(&detailed());
+        assert!(p.levels() >= 3, "{} levels", p.levels());
+        let mut previous = 0;
+        for z in 0..=GENERALISED_UP_TO {
+            let tolerance = TILE_SIMPLIFY / f64::from(TILE_EXTENT) / f64::from(1u32 << z);
+            let copy = p.at_zoom(z);
+            // The copies have fewer positions the lower the zoom (where a ring would fall under
+            // four positions the simplification keeps it whole, and the zoom has no copy).
+            let n = copy.coords_count();
+            assert!(n <= p.full.coords_count(), "z{z}: {n} positions");
+            if !std::ptr::eq(copy, &p.full) {
+                assert!(n >= previous, "z{z}: {n} positions after {previous}");
+                previous = n;
+            }
+            // Simplifying the copy as the tile does gives what simplifying the full shape gives.
+            assert_eq!(simplify(copy, tolerance), simplify(&p.full, tolerance), "z{z}");
+        }
+        assert!(p.at_zoom(8).coords_count() * 10 < p.full.coords_count());
+        assert_eq!(p.at_zoom(MAX_ZOOM), &p.full, "above the last copy, the full shape");
+        // Small shapes and points keep no copy.
+        let small = Geometry::LineString(geo::LineString::from(vec![(3.4, 50.4), (3.5, 50.5), (3.6, 50.4)]));
+        assert_eq!(Projected::new(&small).levels(), 0);
+        assert_eq!(Projected::new(&Geometry::Point(geo::Point::new(3.4, 50.4))).levels(), 0);
+    }
 
     #[test]
     fn projection_round_trips() {
