@@ -4,12 +4,10 @@
 //! browser would add on its own). With a list, a request carrying a foreign `Origin` (a WebSocket
 //! handshake included, which CORS does not cover) is refused here too, not only by the browser.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Method, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -60,16 +58,14 @@ pub fn layer(config: &Config) -> CorsLayer {
         .max_age(PREFLIGHT_MAX_AGE)
 }
 
-/// With a list of origins: refuses (403 `FORBIDDEN`) a request from a page of another origin,
-/// unless it is a page of this API itself.
-pub async fn refuse_foreign_origins(State(config): State<Arc<Config>>, req: Request, next: Next) -> Response {
-    let Some(origin) = req.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
-        return next.run(req).await;
-    };
-    if config.origin_allowed(origin) || is_own_origin(&config, &req, origin) {
-        return next.run(req).await;
+/// With a list of origins: the refusal (403 `FORBIDDEN`) of a request from a page of another
+/// origin, unless it is a page of this API itself; `None` when the request may go on.
+pub fn refusal(config: &Config, req: &Request) -> Option<Response> {
+    let origin = req.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok())?;
+    if config.origin_allowed(origin) || is_own_origin(config, req, origin) {
+        return None;
     }
-    Error::Forbidden(format!("pages of {origin} may not call this API (see CORS_ORIGINS)")).into_response()
+    Some(Error::Forbidden(format!("pages of {origin} may not call this API (see CORS_ORIGINS)")).into_response())
 }
 
 /// Whether `origin` is this API's own: the browser says the request is same-origin, or the origin

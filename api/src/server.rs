@@ -81,9 +81,7 @@ pub fn router(state: AppState) -> Router {
                 axum::Json(serde_json::json!({"error": {"code": "NOT_FOUND", "message": "no such path"}})),
             )
         })
-        .layer(axum::middleware::from_fn_with_state(state.clone(), links_follow_host))
-        .layer(axum::middleware::from_fn(security_headers))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), cors::refuse_foreign_origins))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), edge))
         .layer(cors::layer(&state.config))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::stats::metrics::middleware))
         .layer(CompressionLayer::new())
@@ -108,15 +106,27 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Without `PUBLIC_URL` (a server on loopback), links follow the request's `Host`: every response
-/// says so (`Vary: Host`) and none is cached by a shared cache, so that a forged `Host` can reach
-/// nobody but its sender.
-async fn links_follow_host(
+/// What every answer of the router goes through, as one layer (each layer costs every request a
+/// boxed future and a service clone): a page of a foreign origin is refused (`cors::refusal`),
+/// then the security headers are set and, without `PUBLIC_URL`, links follow the host.
+async fn edge(
     axum::extract::State(config): axum::extract::State<Arc<Config>>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let mut response = next.run(req).await;
+    let mut response = match cors::refusal(&config, &req) {
+        Some(refused) => refused,
+        None => next.run(req).await,
+    };
+    security_headers(&mut response);
+    links_follow_host(&config, &mut response);
+    response
+}
+
+/// Without `PUBLIC_URL` (a server on loopback), links follow the request's `Host`: every response
+/// says so (`Vary: Host`) and none is cached by a shared cache, so that a forged `Host` can reach
+/// nobody but its sender.
+fn links_follow_host(config: &Config, response: &mut axum::response::Response) {
     if config.links_follow_host() {
         let headers = response.headers_mut();
         headers.append(header::VARY, HeaderValue::from_static("host"));
@@ -136,7 +146,6 @@ async fn links_follow_host(
             headers.insert(header::CACHE_CONTROL, v);
         }
     }
-    response
 }
 
 /// The policy of our HTML pages: everything from our own origin, nothing inline but styles set
@@ -147,8 +156,7 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 
 /// Security headers: on every response `X-Content-Type-Options: nosniff` and a referrer policy;
 /// on HTML pages also the content security policy and frame refusal; SVG images may run nothing.
-async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
-    let mut response = next.run(req).await;
+fn security_headers(response: &mut axum::response::Response) {
     let media = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let (html, svg) = (media.starts_with("text/html"), media.starts_with("image/svg+xml"));
     let headers = response.headers_mut();
@@ -164,7 +172,6 @@ async fn security_headers(req: axum::extract::Request, next: axum::middleware::N
             HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
         );
     }
-    response
 }
 
 /// Opens the database, migrates, seeds an empty one, and loads the catalog.
