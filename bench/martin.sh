@@ -39,34 +39,7 @@ psql -q -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE $db"
 psql -q -h 127.0.0.1 -U postgres -d "$db" -c "CREATE EXTENSION postgis"
 for layer in offers footprints routes communes; do
   curl -sf "http://127.0.0.1:$api_port/layers/$layer.geojson?outside=true" -o "$work/$layer.geojson"
-  python3 - "$layer" "$work/$layer.geojson" >"$work/$layer.sql" <<'PY'
-import json, sys
-layer, path = sys.argv[1], sys.argv[2]
-features = json.load(open(path))["features"]
-keys = sorted({k for f in features for k in f["properties"]})
-def sqltype(k):
-    values = [f["properties"].get(k) for f in features if f["properties"].get(k) is not None]
-    if values and all(isinstance(v, bool) for v in values): return "boolean"
-    if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values): return "bigint"
-    if values and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values): return "double precision"
-    return "text"
-types = {k: sqltype(k) for k in keys}
-q = lambda s: "'" + s.replace("'", "''") + "'"
-def lit(v, t):
-    if v is None: return "NULL"
-    if t == "boolean": return "TRUE" if v else "FALSE"
-    if t in ("bigint", "double precision"): return repr(v)
-    return q(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
-cols = ", ".join(f'"{k}" {types[k]}' for k in keys)
-print(f'CREATE TABLE "{layer}" (fid serial PRIMARY KEY, {cols}, geom geometry(Geometry, 4326));')
-print("BEGIN;")
-names = ", ".join(f'"{k}"' for k in keys)
-for f in features:
-    values = ", ".join(lit(f["properties"].get(k), types[k]) for k in keys)
-    print(f'INSERT INTO "{layer}" ({names}, geom) VALUES ({values}, ST_SetSRID(ST_GeomFromGeoJSON({q(json.dumps(f["geometry"]))}), 4326));')
-print("COMMIT;")
-print(f'CREATE INDEX ON "{layer}" USING gist (geom); ANALYZE "{layer}";')
-PY
+  python3 bench/postgis.py layer "$layer" "$work/$layer.geojson" >"$work/$layer.sql"
   psql -q -h 127.0.0.1 -U postgres -d "$db" -f "$work/$layer.sql" >/dev/null
   echo "   $layer: $(psql -tA -h 127.0.0.1 -U postgres -d "$db" -c "SELECT count(*) FROM \"$layer\"") features"
 done
