@@ -285,3 +285,62 @@ async fn the_sdl_is_served_and_matches_the_committed_file() {
         "api/schema.graphql is stale: run `cargo run -p api -- schema > api/schema.graphql`"
     );
 }
+
+#[tokio::test]
+async fn answers_keep_the_documents_field_order_and_write_geometries_as_rfc_7946() {
+    let server = TestServer::start().await;
+    // Fields asked in an order that is not alphabetical: the answer keeps it, as the GraphQL
+    // specification recommends, geometries included.
+    let query = "{ offers(first: 100) { totalCount edges { node { name id kind geometry } } } }";
+    let text = server
+        .client
+        .post(format!("{}/graphql", server.url))
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let positions: Vec<usize> =
+        ["\"name\":", "\"id\":", "\"kind\":", "\"geometry\":"].iter().map(|k| text.find(k).unwrap()).collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "fields out of the document's order: {}", &text[..300]);
+    assert!(text.find("\"data\":").unwrap() < text.find("\"totalCount\":").unwrap());
+    assert!(text.find("\"totalCount\":").unwrap() < text.find("\"edges\":").unwrap());
+    // Each geometry is a GeoJSON object: a type, positions of at most six decimals, polygons'
+    // exterior rings counter-clockwise and holes clockwise.
+    let body: Value = serde_json::from_str(&text).unwrap();
+    let signed_area = |ring: &[Value]| {
+        ring.windows(2)
+            .map(|w| {
+                let (a, b) = (w[0].as_array().unwrap(), w[1].as_array().unwrap());
+                a[0].as_f64().unwrap() * b[1].as_f64().unwrap() - b[0].as_f64().unwrap() * a[1].as_f64().unwrap()
+            })
+            .sum::<f64>()
+    };
+    let mut polygons = 0;
+    for edge in body["data"]["offers"]["edges"].as_array().unwrap() {
+        let g = &edge["node"]["geometry"];
+        let kind = g["type"].as_str().unwrap();
+        let coordinates = g["coordinates"].to_string();
+        for number in
+            coordinates.split(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-')).filter(|n| !n.is_empty())
+        {
+            let decimals = number.split('.').nth(1).map_or(0, str::len);
+            assert!(decimals <= 6, "{number} in {kind}");
+        }
+        let polygon_list: Vec<&Value> = match kind {
+            "Polygon" => vec![&g["coordinates"]],
+            "MultiPolygon" => g["coordinates"].as_array().unwrap().iter().collect(),
+            _ => continue,
+        };
+        for rings in polygon_list {
+            for (i, ring) in rings.as_array().unwrap().iter().enumerate() {
+                let area = signed_area(ring.as_array().unwrap());
+                assert!(if i == 0 { area > 0.0 } else { area < 0.0 }, "ring {i} of a {kind} turns the wrong way");
+            }
+            polygons += 1;
+        }
+    }
+    assert!(polygons > 0, "the territory's offers include footprints");
+}
