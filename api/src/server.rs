@@ -45,14 +45,9 @@ pub fn router(state: AppState) -> Router {
     let public = Router::new()
         .route("/graphql/schema.graphql", get(graphql::http::schema))
         .route("/layers", get(layers::index))
-        .route("/layers/{file}", get(layers::layer))
         .route("/tiles/style.json", get(tiles::style::style))
         .route("/tiles/{file}", get(tiles::tilejson))
-        .route("/tiles/{layers}/{z}/{x}/{y}", get(tiles::tile))
         .route("/feeds/changes", get(feeds::changes))
-        .route("/feeds/offers.geojson", get(feeds::offers::geojson))
-        .route("/feeds/offers.jsonld", get(feeds::offers::jsonld))
-        .route("/feeds/events.ics", get(feeds::offers::ics))
         .route("/q/{file}", get(qr::resolve))
         .route("/q/{code}/sign.svg", get(qr::sign))
         .route("/ogc", get(ogc::landing))
@@ -65,6 +60,15 @@ pub fn router(state: AppState) -> Router {
         .route("/ogc/collections/{id}/items/{fid}", get(ogc::item))
         .route("/map", get(web::map::page))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::identify));
+    // Tiles, layers and feeds come from the response cache in the coding the request accepts,
+    // with their own validators and `Vary`: they are not wrapped for compression again.
+    let encoded = Router::new()
+        .route("/layers/{file}", get(layers::layer))
+        .route("/tiles/{layers}/{z}/{x}/{y}", get(tiles::tile))
+        .route("/feeds/offers.geojson", get(feeds::offers::geojson))
+        .route("/feeds/offers.jsonld", get(feeds::offers::jsonld))
+        .route("/feeds/events.ics", get(feeds::offers::ics))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::identify));
     let open = Router::new()
         .route("/", get(web::landing))
         .route("/docs", get(web::docs))
@@ -75,6 +79,8 @@ pub fn router(state: AppState) -> Router {
     graphql
         .merge(public)
         .merge(open)
+        .layer(CompressionLayer::new())
+        .merge(encoded)
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,
@@ -84,7 +90,6 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), edge))
         .layer(cors::layer(&state.config))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::stats::metrics::middleware))
-        .layer(CompressionLayer::new())
         // A bug must cost one request a 500, never the connection (nor leak its detail).
         .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send + 'static>| {
             tracing::error!("a request handler panicked");
