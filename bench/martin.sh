@@ -15,9 +15,6 @@ source bench/tools.sh
 secs="${1:-15}"
 synth="${2:-0}"
 command -v martin >/dev/null || { echo "martin is missing: cargo install martin --version 1.14.0 --locked --no-default-features --features postgres" >&2; exit 1; }
-if [ ! -f /usr/share/postgresql/15/extension/postgis.control ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15-postgis-3 >/dev/null
-fi
 cargo build --release -p api >/dev/null
 bin="$PWD/target/release/api"
 api_port=18996 martin_port=18995
@@ -35,14 +32,7 @@ api_pid=$!
 until curl -sf "http://127.0.0.1:$api_port/readyz" >/dev/null; do sleep 0.1; done
 
 echo "== loading PostGIS from the API's layers"
-psql -q -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE $db"
-psql -q -h 127.0.0.1 -U postgres -d "$db" -c "CREATE EXTENSION postgis"
-for layer in offers footprints routes communes; do
-  curl -sf "http://127.0.0.1:$api_port/layers/$layer.geojson?outside=true" -o "$work/$layer.geojson"
-  python3 bench/postgis.py layer "$layer" "$work/$layer.geojson" >"$work/$layer.sql"
-  psql -q -h 127.0.0.1 -U postgres -d "$db" -f "$work/$layer.sql" >/dev/null
-  echo "   $layer: $(psql -tA -h 127.0.0.1 -U postgres -d "$db" -c "SELECT count(*) FROM \"$layer\"") features"
-done
+load_postgis_layers "$db" "http://127.0.0.1:$api_port" "$work"
 
 start_martin() { # cache size in MB
   martin --listen-addresses "127.0.0.1:$martin_port" --cache-size "$1" "postgres://postgres@127.0.0.1:5432/$db" >"$work/martin.log" 2>&1 &

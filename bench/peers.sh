@@ -19,9 +19,6 @@ secs="${1:-15}"
 cold_secs="${2:-5}"
 peers="${PEERS_DIR:-$HOME/.cache/caph-peers}"
 command -v martin >/dev/null || { echo "martin is missing: cargo install martin --version 1.14.0 --locked --no-default-features --features postgres" >&2; exit 1; }
-if [ ! -f /usr/share/postgresql/15/extension/postgis.control ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15-postgis-3 >/dev/null
-fi
 if [ ! -x "$peers/node_modules/.bin/postgraphile" ]; then
   mkdir -p "$peers" && (cd "$peers" && npm init -y >/dev/null && npm i --no-audit --no-fund postgraphile@4 @graphile/postgis@0.2 >/dev/null)
 fi
@@ -57,17 +54,10 @@ wait_for "http://127.0.0.1:$cold/readyz"
 wait_for "http://127.0.0.1:$ceiling/"
 
 echo "== PostGIS loaded from this API's data"
-psql -q -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE $db"
-psql -q -h 127.0.0.1 -U postgres -d "$db" -c "CREATE EXTENSION postgis"
-for layer in offers footprints routes communes; do
-  curl -sf "http://127.0.0.1:$api/layers/$layer.geojson?outside=true" -o "$work/$layer.geojson"
-  python3 bench/postgis.py layer "$layer" "$work/$layer.geojson" >"$work/$layer.sql"
-  psql -q -h 127.0.0.1 -U postgres -d "$db" -f "$work/$layer.sql" >/dev/null
-done
+load_postgis_layers "$db" "http://127.0.0.1:$api" "$work"
 python3 bench/postgis.py offers "http://127.0.0.1:$api/graphql" >"$work/offer.sql"
 psql -q -h 127.0.0.1 -U postgres -d "$db" -f "$work/offer.sql" >/dev/null
-count() { psql -tA -h 127.0.0.1 -U postgres -d "$db" -c "SELECT count(*) FROM $1"; }
-echo "   layers for Martin: offers $(count offers), footprints $(count footprints), routes $(count routes), communes $(count communes); graphile.offer for PostGraphile: $(count graphile.offer)"
+echo "   graphile.offer for PostGraphile: $(psql -tA -h 127.0.0.1 -U postgres -d "$db" -c "SELECT count(*) FROM graphile.offer") offers"
 
 url="postgres://postgres@127.0.0.1:5432/$db"
 martin --listen-addresses "127.0.0.1:$martin_hot" --cache-size 512 "$url" >"$work/martin-hot.log" 2>&1 &

@@ -7,3 +7,21 @@ if ! command -v wrk >/dev/null; then
     exit 1
   fi
 fi
+
+# Creates the PostGIS database $1 holding the four layers of the API at $2 (base URL), loaded
+# from its GeoJSON layers by bench/postgis.py, as Martin's table sources expect; $3 is a scratch
+# folder. Needs Debian's postgresql-15-postgis-3 (installed when run as root).
+load_postgis_layers() {
+  local db="$1" api="$2" work="$3"
+  if [ ! -f /usr/share/postgresql/15/extension/postgis.control ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15-postgis-3 >/dev/null
+  fi
+  psql -q -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE $db"
+  psql -q -h 127.0.0.1 -U postgres -d "$db" -c "CREATE EXTENSION postgis"
+  for layer in offers footprints routes communes; do
+    curl -sf "$api/layers/$layer.geojson?outside=true" -o "$work/$layer.geojson"
+    python3 bench/postgis.py layer "$layer" "$work/$layer.geojson" >"$work/$layer.sql"
+    psql -q -h 127.0.0.1 -U postgres -d "$db" -f "$work/$layer.sql" >/dev/null
+    echo "   $layer: $(psql -tA -h 127.0.0.1 -U postgres -d "$db" -c "SELECT count(*) FROM \"$layer\"") features"
+  done
+}

@@ -221,33 +221,26 @@ impl Index {
     }
 
     /// Offers within `radius` metres of a point, in no particular order: the same offers as
-    /// [`Index::nearest`] gives (to the same rounding), without ordering them, for counting.
+    /// [`Index::nearest`] gives (to the same rounding). The reference `count_within` is tested
+    /// against: it visits every point of the circle.
+    #[cfg(test)]
     pub fn within(&self, center: [f64; 2], radius: f64) -> impl Iterator<Item = Uuid> + '_ {
-        let c = unit_vector(center);
-        let exact = radius * (1.0 + 1e-9);
-        let limit = chord2(radius);
-        // The chord grows with the distance on the ground: a point clearly inside the chord's
-        // limit is inside the radius, and only those near the edge are measured (the haversine's
-        // trigonometry was most of the cost of counting thousands of offers).
-        let surely_inside = limit * (1.0 - 1e-6);
+        let circle = Circle::new(center, radius);
         let base = self
             .base
             .points
-            .locate_within_distance(c, limit * (1.0 + 1e-9))
+            .locate_within_distance(circle.c, circle.limit)
             .filter(move |p| !self.replaced(p.data))
-            .filter(move |p| {
-                let q = p.geom();
-                let d2 = (q[0] - c[0]).powi(2) + (q[1] - c[1]).powi(2) + (q[2] - c[2]).powi(2);
-                d2 <= surely_inside || distance(center, self.base.doc_points[p.data as usize]) <= exact
-            })
+            .filter(move |p| circle.holds(*p.geom(), self.base.doc_points[p.data as usize]))
             .map(move |p| self.base.docs[p.data as usize]);
         let extra = self.live_overlay().filter(move |(_, e)| distance(center, e.point) <= radius).map(|(id, _)| id);
         base.chain(extra)
     }
 
-    /// How many offers [`Index::within`] gives, without visiting each: a subtree of the R-tree
-    /// wholly inside the circle counts its points by reading only its inner nodes, and only the
-    /// points of nodes across the edge are measured, as `within` measures them.
+    /// How many offers lie within `radius` metres of a point (what `nearest` would give, to the
+    /// same rounding), without visiting each: a subtree of the R-tree wholly inside the circle
+    /// counts its points by reading only its inner nodes, and only the points of nodes across
+    /// the edge are measured.
     pub fn count_within(&self, center: [f64; 2], radius: f64) -> usize {
         let circle = Circle::new(center, radius);
         let mut n = circle.count(self.base.points.root(), &self.base.doc_points);
@@ -419,6 +412,7 @@ fn score(words: &[String], e: &Entry) -> Option<f32> {
 }
 
 /// A circle on the ground as the points' R-tree sees it: a ball around the centre's unit vector.
+#[derive(Clone, Copy)]
 struct Circle {
     center: [f64; 2],
     c: [f64; 3],
@@ -442,7 +436,8 @@ impl Circle {
         }
     }
 
-    /// Whether a point is inside, by the same two tests as [`Index::within`].
+    /// Whether a point is inside: its chord clearly inside, else its distance on the ground (the
+    /// chord grows with the distance: only the points near the edge pay the haversine).
     fn holds(&self, q: [f64; 3], point: [f64; 2]) -> bool {
         let d2 = (q[0] - self.c[0]).powi(2) + (q[1] - self.c[1]).powi(2) + (q[2] - self.c[2]).powi(2);
         d2 <= self.limit && (d2 <= self.surely_inside || distance(self.center, point) <= self.exact)

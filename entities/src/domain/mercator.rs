@@ -90,7 +90,8 @@ impl Projected {
     }
 
     /// How many zooms have a generalised copy.
-    pub fn levels(&self) -> usize {
+    #[cfg(test)]
+    fn levels(&self) -> usize {
         self.levels.len()
     }
 }
