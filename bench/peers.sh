@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # This API beside its peers, in one run on this machine (the table of issue 18): the release
 # binary on SQLite with the territory, PostGraphile 4 + @graphile/postgis and Martin 1.14 on
-# PostGIS (loaded from this API's own data by bench/postgis.py), and the HTTP ceiling (axum
-# answering a fixed 1 KiB body, api/examples/ceiling.rs). Prints each load's figures and
+# PostGIS (loaded from this API's own data by bench/postgis.py), and the HTTP ceiling
+# (api/examples/ceiling.rs: axum answering from memory a fixed 1 KiB body, and again the very
+# bytes this API sends for each tile of the load). Prints each load's figures and
 #   1. GraphQL: a page of 20 offers with their geometry, 32 connections, against PostGraphile's
 #      allOffers(first: 20) with geom { geojson } over the same offers;
-#   2. hot composite z12 tiles, 64 connections, against the ceiling (and Martin, cache on);
+#   2. hot composite z12 tiles, 64 connections, against both ceilings (and Martin, cache on);
 #   3. cold composite tiles z10 to z16 (this API with CACHE_MB=0, Martin with --cache-size 0, so
 #      each request makes its tile), 32 connections, and one connection once over every tile;
 # then the ratios. Needs Martin (cargo install martin --version 1.14.0 --locked
@@ -24,7 +25,7 @@ if [ ! -x "$peers/node_modules/.bin/postgraphile" ]; then
 fi
 cargo build --release -p api --bin api --example ceiling 2>&1 | grep -E '^(error|warning)' || true
 bin="$PWD/target/release/api"
-api=18980 cold=18981 martin_hot=18982 martin_cold=18983 graphile=18984 ceiling=18985
+api=18980 cold=18981 martin_hot=18982 martin_cold=18983 graphile=18984 ceiling=18985 replay=18986
 db="caph_peers_$$"
 work=$(mktemp -d)
 pids=()
@@ -52,6 +53,20 @@ pids+=($!)
 wait_for "http://127.0.0.1:$api/readyz"
 wait_for "http://127.0.0.1:$cold/readyz"
 wait_for "http://127.0.0.1:$ceiling/"
+
+# The answers of the hot-tile load as this API sends them (no Accept-Encoding, as wrk), for the
+# ceiling that replays them.
+mkdir -p "$work/recorded"
+for x in 2085 2086 2087 2088; do
+  for y in 1379 1380 1381 1382 1383; do
+    path="/tiles/offers,footprints,routes,communes/12/$x/$y.mvt"
+    curl -s -o "$work/recorded/$x-$y.body" -D "$work/recorded/$x-$y.head" "http://127.0.0.1:$api$path"
+    printf '%s\t%s\t%s\n' "$path" "$x-$y.body" "$x-$y.head" >>"$work/recorded/index.tsv"
+  done
+done
+target/release/examples/ceiling "127.0.0.1:$replay" "$work/recorded" &
+pids+=($!)
+wait_for "http://127.0.0.1:$replay/"
 
 echo "== PostGIS loaded from this API's data"
 load_postgis_layers "$db" "http://127.0.0.1:$api" "$work"
@@ -122,6 +137,7 @@ echo "== 2. hot composite tiles z12, 64 connections, $secs s"
 h_api=$(run "this API" -c64 -d"${secs}s" -s bench/wrk/tiles.lua "http://127.0.0.1:$api")
 h_martin=$(TILE_PATH="/offers,footprints,routes,communes/12/{x}/{y}" run "Martin (cache on)" -c64 -d"${secs}s" -s bench/wrk/tiles.lua "http://127.0.0.1:$martin_hot")
 h_ceiling=$(run "ceiling (axum, fixed 1 KiB body)" -c64 -d"${secs}s" -s bench/wrk/tiles.lua "http://127.0.0.1:$ceiling")
+h_replay=$(run "ceiling (axum, this API's bytes replayed)" -c64 -d"${secs}s" -s bench/wrk/tiles.lua "http://127.0.0.1:$replay")
 
 echo "== 3. cold composite tiles (caches off), 32 connections, $cold_secs s per zoom"
 declare -A c_api c_martin
@@ -158,7 +174,7 @@ echo "== resident memory: this API $(awk '/VmRSS/ {printf "%.0f MiB", $2/1024}' 
 echo "== ratios (goals of issue 18 in brackets), commit $(git rev-parse --short HEAD)"
 ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}')" "$1" "$2"; }
 echo "   GraphQL page / PostGraphile: $(ratio "$g_api" "$g_peer")x  (>= 5x)"
-echo "   hot tiles / ceiling: $(ratio "$h_api" "$h_ceiling")x  (>= 0.8x); / Martin: $(ratio "$h_api" "$h_martin")x"
+echo "   hot tiles / ceiling: $(ratio "$h_api" "$h_ceiling")x  (>= 0.8x); / ceiling with the same bytes: $(ratio "$h_api" "$h_replay")x; / Martin: $(ratio "$h_api" "$h_martin")x"
 line="   cold tiles / Martin, under load:"
 for z in 10 11 12 13 14 15 16; do line+=" z$z $(ratio "${c_api[$z]}" "${c_martin[$z]}")x"; done
 echo "$line  (>= 5x at every zoom)"

@@ -100,6 +100,17 @@ pub struct Cached {
     representations: Arc<Representations>,
 }
 
+/// A cached body as one request gets it.
+#[derive(Debug)]
+pub struct Representation {
+    /// The body in `coding`.
+    pub body: Bytes,
+    /// Its content coding.
+    pub coding: Coding,
+    /// Its `ETag`.
+    pub etag: Option<HeaderValue>,
+}
+
 /// The compressed copies of a cached body (each made once, when first asked for) and the `ETag`
 /// header of each representation, built with the entry rather than on every hit.
 #[derive(Debug)]
@@ -147,6 +158,13 @@ impl Cached {
         }
         self.body_in(coding).await;
         true
+    }
+
+    /// What a request that accepts `coding` gets: the body (empty for an empty entry), its
+    /// content coding and its validator.
+    pub async fn representation(&self, coding: Coding) -> Representation {
+        let coding = self.coding_for(coding);
+        Representation { body: self.body_in(coding).await, coding, etag: self.etag_header(coding) }
     }
 
     fn etag_header(&self, coding: Coding) -> Option<HeaderValue> {
@@ -222,7 +240,8 @@ impl Coding {
         }
     }
 
-    fn token(self) -> Option<&'static str> {
+    /// Its `Content-Encoding` (none for the body as is).
+    pub fn token(self) -> Option<&'static str> {
         match self {
             Coding::Identity => None,
             Coding::Gzip => Some("gzip"),
@@ -309,6 +328,8 @@ pub struct ResponseCache {
     off: bool,
     /// `porte_du_hainaut_cache_requests_total{kind, result}`.
     pub requests: Family<CacheLabels, Counter>,
+    /// The series of `requests`, each looked up once, when first counted (by kind, then miss or hit).
+    series: [[OnceLock<Counter>; 2]; 3],
 }
 
 impl ResponseCache {
@@ -321,11 +342,28 @@ impl ResponseCache {
                 u32::try_from(k.params.len() + v.body.len() + v.compressed_len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
             })
             .build();
-        ResponseCache { local, shared, off: budget == 0, requests: Family::default() }
+        ResponseCache { local, shared, off: budget == 0, requests: Family::default(), series: Default::default() }
     }
 
     fn count(&self, kind: CacheKind, result: Lookup) {
-        self.requests.get_or_create(&CacheLabels { kind, result }).inc();
+        self.series[kind as usize][usize::from(result == Lookup::Hit)]
+            .get_or_init(|| self.requests.get_or_create(&CacheLabels { kind, result }).clone())
+            .inc();
+    }
+
+    /// The entry of a key held in this process, counted as a hit, with its body in `coding`
+    /// when the request accepts one (a copy made for it is weighed in the budget: the entry is
+    /// stored again with its new weight); `None` when it is not held here (nothing is counted).
+    pub async fn hit(&self, key: &CacheKey, coding: Coding) -> Option<Cached> {
+        if self.off {
+            return None;
+        }
+        let hit = self.local.get(key).await?;
+        self.count(key.kind, Lookup::Hit);
+        if hit.make(coding).await {
+            self.local.insert(key.clone(), hit.clone()).await;
+        }
+        Some(hit)
     }
 
     /// The cached body for a key, or the one `build` encodes (off the async threads); requests
@@ -345,11 +383,7 @@ impl ResponseCache {
             made.make(coding).await;
             return Ok(made);
         }
-        if let Some(hit) = self.local.get(&key).await {
-            self.count(key.kind, Lookup::Hit);
-            if hit.make(coding).await {
-                self.local.insert(key, hit.clone()).await;
-            }
+        if let Some(hit) = self.hit(&key, coding).await {
             return Ok(hit);
         }
         let again = key.clone();
@@ -446,24 +480,16 @@ pub async fn conditional(
     content_type: &'static str,
     cache_control: &'static str,
 ) -> Response {
-    let coding = cached.coding_for(coding);
     let mut response = if not_modified(headers, &cached.etag) || unmodified_since(headers, cached.last_modified) {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else if cached.body.is_empty() {
-        // An empty tile or layer: nothing to draw.
-        StatusCode::NO_CONTENT.into_response()
-    } else {
-        let mut r = Response::new(Body::from(cached.body_in(coding).await));
-        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-        if let Some(token) = coding.token() {
-            r.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static(token));
+        let mut r = StatusCode::NOT_MODIFIED.into_response();
+        if let Some(v) = cached.etag_header(cached.coding_for(coding)) {
+            r.headers_mut().insert(header::ETAG, v);
         }
         r
+    } else {
+        answer(cached.representation(coding).await, content_type)
     };
     let h = response.headers_mut();
-    if let Some(v) = cached.etag_header(coding) {
-        h.insert(header::ETAG, v);
-    }
     if let Some(v) = cached.last_modified.and_then(|t| HeaderValue::from_str(&http_date(t)).ok()) {
         h.insert(header::LAST_MODIFIED, v);
     }
@@ -473,6 +499,26 @@ pub async fn conditional(
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     response
+}
+
+/// The unconditional answer of a representation, with its `ETag`: its body with its media type
+/// and coding, or 204 for an empty body (an empty tile or layer: nothing to draw).
+pub fn answer(representation: Representation, content_type: &'static str) -> Response {
+    let Representation { body, coding, etag } = representation;
+    let mut r = if body.is_empty() {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        let mut r = Response::new(Body::from(body));
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if let Some(token) = coding.token() {
+            r.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static(token));
+        }
+        r
+    };
+    if let Some(v) = etag {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    r
 }
 
 /// A 304 for a request whose `If-None-Match` names what a key would hold, without building it.

@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
@@ -116,13 +115,19 @@ async fn turn_away(mut stream: TcpStream) {
 
 /// Serves `app` on `listener` until `shutdown` completes, then lets running requests finish
 /// (for at most `drain`).
-pub async fn serve(
+pub async fn serve<S>(
     listener: TcpListener,
-    app: Router,
+    app: S,
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()>,
     drain: Duration,
-) {
+) where
+    S: tower::Service<axum::extract::Request, Response = axum::response::Response, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
     let tally = Arc::new(Tally::default());
     // Every connection task watches `stop` and holds a `done` receiver: shutdown flips the first
     // and waits until every receiver of the second is gone.

@@ -34,10 +34,15 @@ pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest running requests may take to finish at shutdown.
 const DRAIN: Duration = Duration::from_secs(15);
 
+/// The route of a vector tile.
+pub const TILE_ROUTE: &str = "/tiles/{layers}/{z}/{x}/{y}";
+
 /// Builds the whole application. Who may do what is attached to the routes: the GraphQL routes
 /// identify the caller and count its quota with GraphQL-shaped errors, the other public routes
-/// the same with JSON errors; probes and static assets are left alone.
-pub fn router(state: AppState) -> Router {
+/// the same with JSON errors; probes and static assets are left alone. A tile this process
+/// holds is answered before the router ([`tiles::hot::Lane`]), with the same headers, counts and
+/// logs.
+pub fn router(state: AppState) -> tiles::hot::Lane {
     let graphql = Router::new()
         .route("/graphql", get(graphql::http::get).post(graphql::http::post))
         .route("/graphql/ws", get(graphql::ws::handler))
@@ -64,7 +69,7 @@ pub fn router(state: AppState) -> Router {
     // with their own validators and `Vary`: they are not wrapped for compression again.
     let encoded = Router::new()
         .route("/layers/{file}", get(layers::layer))
-        .route("/tiles/{layers}/{z}/{x}/{y}", get(tiles::tile))
+        .route(TILE_ROUTE, get(tiles::tile))
         .route("/feeds/offers.geojson", get(feeds::offers::geojson))
         .route("/feeds/offers.jsonld", get(feeds::offers::jsonld))
         .route("/feeds/events.ics", get(feeds::offers::ics))
@@ -76,18 +81,20 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(crate::stats::metrics::metrics));
-    graphql
-        .merge(public)
-        .merge(open)
-        .layer(CompressionLayer::new())
-        .merge(encoded)
+    let all = graphql.merge(public).merge(open).layer(CompressionLayer::new()).merge(encoded);
+    tiles::hot::Lane::new(state.clone(), cors::layer(&state.config), with_outer_layers(all, &state))
+}
+
+/// The layers every answer goes through, the innermost first.
+fn with_outer_layers(routes: Router<AppState>, state: &AppState) -> Router {
+    routes
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,
                 axum::Json(serde_json::json!({"error": {"code": "NOT_FOUND", "message": "no such path"}})),
             )
         })
-        .layer(axum::middleware::from_fn_with_state(state.clone(), edge))
+        .layer(axum::middleware::from_fn_with_state(state.config.clone(), edge))
         .layer(cors::layer(&state.config))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::stats::metrics::middleware))
         // A bug must cost one request a 500, never the connection (nor leak its detail).
@@ -100,15 +107,27 @@ pub fn router(state: AppState) -> Router {
         .layer(RequestBodyTimeoutLayer::new(BODY_TIMEOUT))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(
-                    |req: &Request<_>| tracing::info_span!("http", method = %req.method(), path = %req.uri().path()),
-                )
+                .make_span_with(|req: &Request<_>| access_span(req.method(), req.uri().path()))
                 .on_request(())
                 .on_response(|res: &axum::http::Response<_>, latency: Duration, _span: &tracing::Span| {
-                    tracing::info!(status = res.status().as_u16(), ms = latency.as_secs_f64() * 1000.0, "request");
+                    access_log(res.status(), latency);
                 }),
         )
-        .with_state(state)
+        .with_state(state.clone())
+}
+
+/// Where the line of each request is logged: `RUST_LOG=info,api::access=off` keeps the other
+/// logs without them.
+pub const ACCESS_TARGET: &str = "api::access";
+
+/// The span of a request: what its logs are tied to.
+pub fn access_span(method: &axum::http::Method, path: &str) -> tracing::Span {
+    tracing::info_span!(target: ACCESS_TARGET, "http", %method, path)
+}
+
+/// The line of an answered request (in its span).
+pub fn access_log(status: StatusCode, latency: Duration) {
+    tracing::info!(target: ACCESS_TARGET, status = status.as_u16(), ms = latency.as_secs_f64() * 1000.0, "request");
 }
 
 /// What every answer of the router goes through, as one layer (each layer costs every request a
@@ -123,9 +142,15 @@ async fn edge(
         Some(refused) => refused,
         None => next.run(req).await,
     };
-    security_headers(&mut response);
-    links_follow_host(&config, &mut response);
+    dress(&config, &mut response);
     response
+}
+
+/// The headers `edge` adds to an answer: the security headers and, without `PUBLIC_URL`, what
+/// says that links follow the host.
+pub fn dress(config: &Config, response: &mut axum::response::Response) {
+    security_headers(response);
+    links_follow_host(config, response);
 }
 
 /// Without `PUBLIC_URL` (a server on loopback), links follow the request's `Host`: every response

@@ -437,3 +437,182 @@ async fn a_write_recodes_only_the_tiles_it_touches() {
     let metrics = server.get("/metrics").await.text().await.unwrap();
     assert_eq!(counter(&metrics, "tile", "miss"), misses + 1, "encoded anew");
 }
+
+/// The value of a metric line without labels.
+fn plain_metric(metrics: &str, name: &str) -> u64 {
+    let needle = format!("{name} ");
+    metrics.lines().find_map(|l| l.strip_prefix(&needle)).map_or(0, |v| v.trim().parse().unwrap())
+}
+
+/// What a response is, less what changes from one request to the next (the date, where the
+/// caller stands in its minute).
+#[derive(PartialEq)]
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {:?} and {} bytes", self.status, self.headers, self.body.len())
+    }
+}
+
+async fn answer_of(res: reqwest::Response) -> Answer {
+    let status = res.status().as_u16();
+    let mut headers: Vec<(String, String)> = res
+        .headers()
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "date" | "ratelimit-remaining" | "ratelimit-reset"))
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().to_owned()))
+        .collect();
+    headers.sort();
+    Answer { status, headers, body: res.bytes().await.unwrap().to_vec() }
+}
+
+/// A tile the process holds is answered before the router (`tiles::hot`): the answer must be the
+/// router's to the byte, headers included, and the request counted once against its quota. The
+/// router answers the same tile asked with a percent-encoded path (`%2C`), which the lane leaves
+/// to it.
+#[tokio::test]
+async fn hot_tiles_answer_as_the_router_does() {
+    // Every origin (the default: the lane's headers are made once) and a list of origins (the
+    // CORS layer runs on each answer).
+    the_lane_answers_as_the_router("*", "https://site.example", None).await;
+    the_lane_answers_as_the_router("https://site.example", "https://site.example", Some("https://evil.example")).await;
+}
+
+async fn the_lane_answers_as_the_router(origins: &str, allowed: &str, refused: Option<&str>) {
+    let server = TestServer::start_with(Options {
+        env: vec![("CORS_ORIGINS".into(), origins.into()), ("RATE_LIMIT_ANONYMOUS".into(), "1000".into())],
+        ..Options::default()
+    })
+    .await;
+    let lane = |tail: &str| format!("{}/tiles/offers,communes/12/2086/1380.mvt{tail}", server.url);
+    let router = |tail: &str| format!("{}/tiles/offers%2Ccommunes/12/2086/1380.mvt{tail}", server.url);
+    let hot = || async {
+        plain_metric(&server.get("/metrics").await.text().await.unwrap(), "porte_du_hainaut_hot_tiles_total")
+    };
+    // The first request misses: the lane hands it to the router, which encodes the tile.
+    let first = server.client.get(lane("")).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(hot().await, 0);
+    let cases: Vec<(&str, Vec<(&str, String)>)> = vec![
+        ("", vec![]),
+        ("", vec![("accept-encoding", "gzip".into())]),
+        ("", vec![("accept-encoding", "gzip, deflate, br".into())]),
+        ("", vec![("origin", allowed.into())]),
+        ("", vec![("origin", allowed.into()), ("accept-encoding", "gzip".into())]),
+        ("", vec![("if-none-match", etag.clone())]),
+        ("", vec![("if-none-match", "\"another\"".into())]),
+        ("?lang=en", vec![]),
+        ("?lang=en&outside=true", vec![("accept-encoding", "br".into())]),
+    ];
+    let mut answered = 0;
+    for (tail, headers) in &cases {
+        // Once for the cache to hold what this case asks for (another language is another tile).
+        let mut warm = server.client.get(lane(tail));
+        for (k, v) in headers {
+            warm = warm.header(*k, v);
+        }
+        warm.send().await.unwrap();
+        answered = hot().await;
+        let send = |url: String| {
+            let mut req = server.client.get(url);
+            for (k, v) in headers {
+                req = req.header(*k, v);
+            }
+            req.send()
+        };
+        let by_lane = send(lane(tail)).await.unwrap();
+        let by_router = send(router(tail)).await.unwrap();
+        let remaining = |r: &reqwest::Response| -> (u64, u64) {
+            let n = |h: &str| r.headers()[h].to_str().unwrap().parse::<u64>().unwrap();
+            (n("ratelimit-remaining"), n("ratelimit-reset"))
+        };
+        let ((lane_left, lane_reset), (router_left, router_reset)) = (remaining(&by_lane), remaining(&by_router));
+        // One request apart, counted once each (unless a new minute started between them).
+        assert!(
+            lane_left == router_left + 1 || router_reset > lane_reset,
+            "{tail} {headers:?}: {lane_left} then {router_left}"
+        );
+        let (by_lane, by_router) = (answer_of(by_lane).await, answer_of(by_router).await);
+        assert!(matches!(by_lane.status, 200 | 304), "{tail} {headers:?}: {by_lane:?}");
+        assert_eq!(by_lane, by_router, "{tail} {headers:?}");
+        assert_eq!(hot().await, answered + 1, "the lane answered {tail} {headers:?} itself");
+    }
+    // What the lane leaves to the router: a page of a foreign origin is refused, a bad query is
+    // an error, a key is checked.
+    let mut others = vec![
+        ("?lang=xx", vec![], 400),
+        ("?outside=maybe", vec![], 400),
+        ("", vec![("authorization", "Bearer not-a-key")], 401),
+    ];
+    if let Some(refused) = refused {
+        others.push(("", vec![("origin", refused)], 403));
+    }
+    for (tail, headers, status) in others {
+        let send = |url: String| {
+            let mut req = server.client.get(url);
+            for (k, v) in &headers {
+                req = req.header(*k, *v);
+            }
+            req.send()
+        };
+        let (by_lane, by_router) = (send(lane(tail)).await.unwrap(), send(router(tail)).await.unwrap());
+        let (by_lane, by_router) = (answer_of(by_lane).await, answer_of(by_router).await);
+        assert_eq!(by_lane.status, status, "{tail} {headers:?}");
+        assert_eq!(by_lane, by_router, "{tail} {headers:?}");
+    }
+    assert_eq!(hot().await, answered + 1, "refusals and errors come from the router");
+    let metrics = server.get("/metrics").await.text().await.unwrap();
+    let route = "route=\"/tiles/{layers}/{z}/{x}/{y}\"";
+    let count = |status: &str| {
+        let needle = format!("porte_du_hainaut_http_requests_total{{{route},status=\"{status}\"}} ");
+        metrics.lines().find_map(|l| l.strip_prefix(&needle)).map_or(0, |v| v.trim().parse::<u64>().unwrap())
+    };
+    // The first request, then each case three times (warming, lane, router); 304 thrice.
+    assert_eq!(count("200"), 1 + 3 * cases.len() as u64 - 3, "{metrics}");
+    assert_eq!(count("304"), 3, "{metrics}");
+    assert_eq!(count("403"), if refused.is_some() { 2 } else { 0 }, "{metrics}");
+    assert_eq!(count("400"), 4, "{metrics}");
+    assert_eq!(count("401"), 2, "{metrics}");
+}
+
+/// Over its quota, a tile the process holds is refused as every other request is: 429 with
+/// `Retry-After`, the CORS headers, and the same body whichever way it came.
+#[tokio::test]
+async fn hot_tiles_keep_the_quota() {
+    let server = TestServer::start_with(Options {
+        env: vec![("RATE_LIMIT_ANONYMOUS".into(), "4".into())],
+        ..Options::default()
+    })
+    .await;
+    let lane = format!("{}/tiles/communes/10/521/345.mvt", server.url);
+    let router = format!("{}/tiles/communes/10/521/%33%34%35.mvt", server.url);
+    // Start early enough in a minute for the five requests to fall in it.
+    loop {
+        let first = server.client.get(&lane).send().await.unwrap();
+        assert_eq!(first.status(), 200);
+        let reset: u64 = first.headers()["ratelimit-reset"].to_str().unwrap().parse().unwrap();
+        if reset >= 10 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(reset + 1)).await;
+    }
+    for _ in 0..3 {
+        let res = server.client.get(&lane).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    let by_lane = server.client.get(&lane).header("origin", "https://partner.example").send().await.unwrap();
+    let by_router = server.client.get(&router).header("origin", "https://partner.example").send().await.unwrap();
+    let (by_lane, by_router) = (answer_of(by_lane).await, answer_of(by_router).await);
+    assert_eq!(by_lane.status, 429);
+    assert_eq!(by_lane, by_router);
+    assert!(by_lane.headers.iter().any(|(k, v)| k == "access-control-allow-origin" && v == "*"), "{by_lane:?}");
+    assert!(by_lane.headers.iter().any(|(k, _)| k == "retry-after"), "{by_lane:?}");
+    let body: serde_json::Value = serde_json::from_slice(&by_lane.body).unwrap();
+    assert_eq!(body["error"]["code"], "RATE_LIMITED");
+}

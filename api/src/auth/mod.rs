@@ -371,6 +371,35 @@ async fn admit(
     }
 }
 
+/// An anonymous request counted against its address's quota before the router, handed to
+/// [`identify`] so that it is not counted twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Within the quota (`None`: no quota).
+    Anonymous(Option<rate_limit::Allowance>),
+    /// Over it.
+    RateLimited {
+        /// Seconds until the next minute.
+        retry_after: u64,
+    },
+}
+
+/// The client's address of a request as the rate limits see it (through trusted proxies only).
+pub fn client_of(state: &crate::state::AppState, req: &axum::extract::Request) -> Option<IpAddr> {
+    who(state, req).1
+}
+
+/// Counts an anonymous request (a request without `Authorization`) against its address's quota.
+pub async fn admit_anonymous(state: &crate::state::AppState, addr: Option<IpAddr>) -> Admission {
+    match state.limiter.check(&Caller::Anonymous, addr).await {
+        Ok(allowance) => Admission::Anonymous(allowance),
+        Err(Error::RateLimited { retry_after }) => Admission::RateLimited { retry_after },
+        // The limiter refuses with nothing else; were it to, the request would go on as if
+        // within its quota rather than be refused without a reason.
+        Err(_) => Admission::Anonymous(None),
+    }
+}
+
 /// The client's address as the rate limits see it (through trusted proxies only), handed to the
 /// handlers as an extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -387,7 +416,13 @@ async fn identify_with(
     refuse: fn(Error) -> axum::response::Response,
 ) -> axum::response::Response {
     let (token, addr) = who(&state, &req);
-    match admit(&state, token, addr).await {
+    let admitted = match req.extensions_mut().remove::<Admission>() {
+        // Counted already, before the router (`tiles::hot`): counted once.
+        Some(Admission::Anonymous(allowance)) => Ok((Caller::Anonymous, allowance)),
+        Some(Admission::RateLimited { retry_after }) => Err(Error::RateLimited { retry_after }),
+        None => admit(&state, token, addr).await,
+    };
+    match admitted {
         Ok((caller, allowance)) => {
             req.extensions_mut().insert(caller);
             if let Some(addr) = addr {

@@ -2,8 +2,10 @@
 //! `GET /tiles/{layers}.json`, and a MapLibre style at `GET /tiles/style.json`.
 
 pub mod encode;
-
+pub mod hot;
 pub mod style;
+
+use std::fmt::Write as _;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -154,40 +156,76 @@ pub fn attribution(catalog: &Catalog) -> String {
     licences.join(" · ")
 }
 
-/// `GET /tiles/{layers}/{z}/{x}/{y}.mvt`.
+/// What a tile request asks for, checked.
+#[derive(Debug, Clone)]
+pub struct TileRequest {
+    /// The layers, in the order asked.
+    pub layers: Vec<Layer>,
+    /// Which tile.
+    pub coord: TileCoord,
+    /// The language of the names.
+    pub lang: Lang,
+    /// Whether offers outside the territory are shown.
+    pub outside: bool,
+}
+
+impl TileRequest {
+    /// Reads the path's parameters (`y` with its `.mvt`) and the query's options.
+    pub fn parse(layers: &str, z: &str, x: &str, y: &str, params: &MapParams) -> Result<TileRequest> {
+        let layers = Layer::parse_list(layers)?;
+        let y = y.strip_suffix(".mvt").ok_or_else(|| Error::NotFound("tiles end in .mvt".into()))?;
+        let number = |v: &str, what: &str| {
+            v.parse::<u32>().map_err(|_| Error::BadUserInput(format!("{what} {v:?} is not a tile number")))
+        };
+        let coord = TileCoord::new(number(z, "z")?, number(x, "x")?, number(y, "y")?).map_err(Error::BadUserInput)?;
+        let lang = parse_lang(params.lang.as_deref())?;
+        Ok(TileRequest { layers, coord, lang, outside: params.outside })
+    }
+
+    /// Its key in the response cache, by the last change that touched the tile: a change
+    /// elsewhere leaves it cached.
+    pub fn key(&self, catalog: &Catalog) -> CacheKey {
+        let TileRequest { layers, coord, lang, outside } = self;
+        let mut params = String::with_capacity(64);
+        for (i, layer) in layers.iter().enumerate() {
+            if i > 0 {
+                params.push(',');
+            }
+            params.push_str(layer.name());
+        }
+        // Writing into a String cannot fail.
+        let _ = write!(params, "/{}/{}/{}/{}/{outside}", coord.z, coord.x, coord.y, lang.code());
+        CacheKey::new(CacheKind::Tile, catalog.epochs.tile(coord.z, coord.x, coord.y), params)
+    }
+}
+
+/// How long a client or a shared cache may keep a tile.
+pub const TILE_CACHE_CONTROL: &str = "public, max-age=60";
+/// The media type of a tile.
+pub const TILE_MEDIA_TYPE: &str = "application/vnd.mapbox-vector-tile";
+
+/// `GET /tiles/{layers}/{z}/{x}/{y}.mvt`. A tile already in this process's cache is usually
+/// answered before the router by [`hot::Lane`].
 pub async fn tile(
     State(state): State<Reads>,
     Path((layers, z, x, y)): Path<(String, String, String, String)>,
     Query(params): Query<MapParams>,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let layers = Layer::parse_list(&layers)?;
-    let y = y.strip_suffix(".mvt").ok_or_else(|| Error::NotFound("tiles end in .mvt".into()))?;
-    let number = |v: &str, what: &str| {
-        v.parse::<u32>().map_err(|_| Error::BadUserInput(format!("{what} {v:?} is not a tile number")))
-    };
-    let coord = TileCoord::new(number(&z, "z")?, number(&x, "x")?, number(y, "y")?).map_err(Error::BadUserInput)?;
-    let lang = parse_lang(params.lang.as_deref())?;
+    let request = TileRequest::parse(&layers, &z, &x, &y, &params)?;
     let catalog = state.catalog.get();
-    let names: Vec<&str> = layers.iter().map(|l| l.name()).collect();
-    // Keyed by the last change that touched the tile: a change elsewhere leaves it cached.
-    let epoch = catalog.epochs.tile(coord.z, coord.x, coord.y);
-    let key = CacheKey::new(
-        CacheKind::Tile,
-        epoch,
-        format!("{}/{}/{}/{}/{}/{}", names.join(","), coord.z, coord.x, coord.y, lang.code(), params.outside),
-    );
-    if let Some(r) = known(&headers, &key, "public, max-age=60") {
+    let key = request.key(&catalog);
+    if let Some(r) = known(&headers, &key, TILE_CACHE_CONTROL) {
         return Ok(r);
     }
     let website = state.config.website_url();
-    let outside = params.outside;
     let coding = Coding::negotiate(&headers);
+    let TileRequest { layers, coord, lang, outside } = request;
     let cached = state
         .cache
         .get_or_build(key, coding, move || encode::encode(&catalog, &layers, coord, lang, &website, outside))
         .await?;
-    Ok(conditional(&headers, &cached, coding, "application/vnd.mapbox-vector-tile", "public, max-age=60").await)
+    Ok(conditional(&headers, &cached, coding, TILE_MEDIA_TYPE, TILE_CACHE_CONTROL).await)
 }
 
 /// `GET /tiles/{layers}.json`: TileJSON 3.0.0 (the route also serves `style.json`).
