@@ -124,8 +124,10 @@ fn clean_lines(mls: MultiLineString<f64>) -> Option<MultiLineString<f64>> {
     (!lines.is_empty()).then_some(MultiLineString(lines))
 }
 
-/// Moves a unit-square geometry into the tile, clips, simplifies and cleans it.
-fn prepare(tile: TileCoord, g: &Geometry<f64>) -> Option<Geometry<f64>> {
+/// Moves a unit-square geometry into the tile, clips, simplifies and cleans it; `simplified`
+/// says the shape is already what simplifying it for this zoom gives (`Projected::simplified_at`),
+/// so that only a shape the tile cuts is simplified again.
+fn prepare(tile: TileCoord, g: &Geometry<f64>, simplified: bool) -> Option<Geometry<f64>> {
     use geo::{BoundingRect, MapCoords};
     let g = g.map_coords(|c| tile.to_tile(c.x, c.y));
     let rect = clip_rect();
@@ -138,22 +140,30 @@ fn prepare(tile: TileCoord, g: &Geometry<f64>) -> Option<Geometry<f64>> {
             let within = c.x >= rect.min().x && c.x <= rect.max().x && c.y >= rect.min().y && c.y <= rect.max().y;
             within.then(|| Geometry::Point(geo::Point::new(c.x.round(), c.y.round())))
         }
-        Geometry::Polygon(p) => polygons(MultiPolygon(vec![p]), inside, &rect),
-        Geometry::MultiPolygon(mp) => polygons(mp, inside, &rect),
-        Geometry::LineString(ls) => lines(MultiLineString(vec![ls]), inside, &rect),
-        Geometry::MultiLineString(mls) => lines(mls, inside, &rect),
+        Geometry::Polygon(p) => polygons(MultiPolygon(vec![p]), inside, simplified, &rect),
+        Geometry::MultiPolygon(mp) => polygons(mp, inside, simplified, &rect),
+        Geometry::LineString(ls) => lines(MultiLineString(vec![ls]), inside, simplified, &rect),
+        Geometry::MultiLineString(mls) => lines(mls, inside, simplified, &rect),
         _ => None,
     }
 }
 
-fn polygons(mp: MultiPolygon<f64>, inside: bool, rect: &Rect<f64>) -> Option<Geometry<f64>> {
-    let clipped = if inside { mp } else { rect.to_polygon().intersection(&mp) };
-    clean_polygons(clipped.simplify(SIMPLIFY)).map(Geometry::MultiPolygon)
+fn polygons(mp: MultiPolygon<f64>, inside: bool, simplified: bool, rect: &Rect<f64>) -> Option<Geometry<f64>> {
+    let shape = match (inside, simplified) {
+        (true, true) => mp,
+        (true, false) => mp.simplify(SIMPLIFY),
+        (false, _) => rect.to_polygon().intersection(&mp).simplify(SIMPLIFY),
+    };
+    clean_polygons(shape).map(Geometry::MultiPolygon)
 }
 
-fn lines(mls: MultiLineString<f64>, inside: bool, rect: &Rect<f64>) -> Option<Geometry<f64>> {
-    let clipped = if inside { mls } else { rect.to_polygon().clip(&mls, false) };
-    clean_lines(clipped.simplify(SIMPLIFY)).map(Geometry::MultiLineString)
+fn lines(mls: MultiLineString<f64>, inside: bool, simplified: bool, rect: &Rect<f64>) -> Option<Geometry<f64>> {
+    let shape = match (inside, simplified) {
+        (true, true) => mls,
+        (true, false) => mls.simplify(SIMPLIFY),
+        (false, _) => rect.to_polygon().clip(&mls, false).simplify(SIMPLIFY),
+    };
+    clean_lines(shape).map(Geometry::MultiLineString)
 }
 
 /// A stable numeric id from a UUID (its first 64 bits).
@@ -202,7 +212,9 @@ pub fn encode(
         match layer {
             Layer::Communes => {
                 for c in catalog.communes.iter().filter(|c| intersects(c.bbox, bounds)) {
-                    let Some(g) = prepare(tile, c.mercator.at_zoom(tile.z)) else { continue };
+                    let Some(g) = prepare(tile, c.mercator.at_zoom(tile.z), c.mercator.simplified_at(tile.z)) else {
+                        continue;
+                    };
                     let Ok(mut f) = g.to_mvt_unscaled() else { continue };
                     f.id = Some(c.insee.parse().unwrap_or_else(|_| feature_id(&c.insee)));
                     for (k, v) in [
@@ -223,18 +235,18 @@ pub fn encode(
                         continue;
                     }
                     let point;
-                    let g = match layer {
+                    let (g, simplified) = match layer {
                         Layer::Offers => {
                             let (x, y) = mercator::project(o.point[0], o.point[1]);
                             point = Geometry::Point(geo::Point::new(x, y));
-                            &point
+                            (&point, false)
                         }
                         _ => match &o.mercator {
-                            Some(g) => g.at_zoom(tile.z),
+                            Some(g) => (g.at_zoom(tile.z), g.simplified_at(tile.z)),
                             None => continue,
                         },
                     };
-                    let Some(g) = prepare(tile, g) else { continue };
+                    let Some(g) = prepare(tile, g, simplified) else { continue };
                     let Ok(mut f) = g.to_mvt_unscaled() else { continue };
                     f.id = Some(feature_id(&o.id_string()));
                     offer_tags(&mut tags, &mut f, o, lang, website);

@@ -89,6 +89,17 @@ impl Projected {
         self.levels.binary_search_by_key(&z, |(at, _)| *at).map_or(&self.full, |i| &*self.levels[i].1)
     }
 
+    /// Whether [`Projected::at_zoom`] gives, for zoom `z`, a shape that simplifying with the
+    /// tolerance of a tile of that zoom leaves as it is (a copy, or the full shape where
+    /// simplifying changes nothing): a tile it lies within need not simplify it again.
+    /// Simplifying is idempotent, and a tile's coordinates are these scaled by a power of two
+    /// and moved by whole tiles, which keeps every comparison the simplification makes.
+    pub fn simplified_at(&self, z: u8) -> bool {
+        z <= GENERALISED_UP_TO
+            && self.full.coords_count() >= GENERALISE_FROM
+            && !matches!(self.full, Geometry::Point(_) | Geometry::MultiPoint(_))
+    }
+
     /// How many zooms have a generalised copy.
     #[cfg(test)]
     fn levels(&self) -> usize {
@@ -162,14 +173,19 @@ mod tests {
                 assert!(n >= previous, "z{z}: {n} positions after {previous}");
                 previous = n;
             }
-            // Simplifying the copy as the tile does gives what simplifying the full shape gives.
+            // Simplifying the copy as the tile does gives what simplifying the full shape gives,
+            // which is the copy itself.
             assert_eq!(simplify(copy, tolerance), simplify(&p.full, tolerance), "z{z}");
+            assert!(p.simplified_at(z), "z{z}");
+            assert_eq!(simplify(copy, tolerance).as_ref(), Some(copy), "z{z}");
         }
         assert!(p.at_zoom(8).coords_count() * 10 < p.full.coords_count());
         assert_eq!(p.at_zoom(MAX_ZOOM), &p.full, "above the last copy, the full shape");
         // Small shapes and points keep no copy.
         let small = Geometry::LineString(geo::LineString::from(vec![(3.4, 50.4), (3.5, 50.5), (3.6, 50.4)]));
         assert_eq!(Projected::new(&small).levels(), 0);
+        assert!(!Projected::new(&small).simplified_at(10), "a small shape is simplified by its tile");
+        assert!(!p.simplified_at(GENERALISED_UP_TO + 1), "nor is a shape above the last copy");
         assert_eq!(Projected::new(&Geometry::Point(geo::Point::new(3.4, 50.4))).levels(), 0);
     }
 
