@@ -68,6 +68,78 @@ fn clip_rect() -> Rect<f64> {
     Rect::new(Coord { x: -BUFFER, y: -BUFFER }, Coord { x: e + BUFFER, y: e + BUFFER })
 }
 
+/// The part of a ring within `r` (Sutherland–Hodgman: the rectangle is convex, so clipping
+/// against its four sides in turn is exact; where the ring leaves the rectangle and comes back,
+/// the result runs along its side). Closed, or empty when nothing of the ring is within.
+fn ring_within(ring: &LineString<f64>, r: &Rect<f64>) -> Vec<Coord<f64>> {
+    let mut points: Vec<Coord<f64>> = ring.0.clone();
+    if points.len() > 1 && points.first() == points.last() {
+        points.pop();
+    }
+    let (min, max) = (r.min(), r.max());
+    for side in 0..4 {
+        let within = |c: Coord<f64>| match side {
+            0 => c.x >= min.x,
+            1 => c.x <= max.x,
+            2 => c.y >= min.y,
+            _ => c.y <= max.y,
+        };
+        // Where the segment from `a` to `b` crosses the side (one end within, one without).
+        let cross = |a: Coord<f64>, b: Coord<f64>| match side {
+            0 | 1 => {
+                let x = if side == 0 { min.x } else { max.x };
+                Coord { x, y: a.y + (x - a.x) / (b.x - a.x) * (b.y - a.y) }
+            }
+            _ => {
+                let y = if side == 2 { min.y } else { max.y };
+                Coord { x: a.x + (y - a.y) / (b.y - a.y) * (b.x - a.x), y }
+            }
+        };
+        let mut kept = Vec::with_capacity(points.len() + 4);
+        for (i, &current) in points.iter().enumerate() {
+            let previous = points[(i + points.len() - 1) % points.len()];
+            match (within(previous), within(current)) {
+                (true, true) => kept.push(current),
+                (true, false) => kept.push(cross(previous, current)),
+                (false, true) => {
+                    kept.push(cross(previous, current));
+                    kept.push(current);
+                }
+                (false, false) => {}
+            }
+        }
+        points = kept;
+    }
+    if points.len() < 3 {
+        return Vec::new();
+    }
+    points.push(points[0]);
+    points
+}
+
+/// The polygons cut down to `r`, a rectangle a little larger than the tile's: what lies within
+/// the tile is unchanged, and the exact clip that follows meets only the segments near the tile
+/// rather than every segment of a commune many tiles wide.
+fn near_the_tile(mp: &MultiPolygon<f64>, r: &Rect<f64>) -> MultiPolygon<f64> {
+    MultiPolygon(
+        mp.0.iter()
+            .filter_map(|p| {
+                let exterior = ring_within(p.exterior(), r);
+                (!exterior.is_empty()).then(|| {
+                    let holes = p
+                        .interiors()
+                        .iter()
+                        .map(|h| ring_within(h, r))
+                        .filter(|h| !h.is_empty())
+                        .map(LineString)
+                        .collect();
+                    Polygon::new(LineString(exterior), holes)
+                })
+            })
+            .collect(),
+    )
+}
+
 /// Snaps a line to the grid and drops repeated points (which would be zero-length segments).
 fn snap(ls: &LineString<f64>) -> Vec<Coord<f64>> {
     let mut out: Vec<Coord<f64>> = Vec::with_capacity(ls.0.len());
@@ -152,7 +224,13 @@ fn polygons(mp: MultiPolygon<f64>, inside: bool, simplified: bool, rect: &Rect<f
     let shape = match (inside, simplified) {
         (true, true) => mp,
         (true, false) => mp.simplify(SIMPLIFY),
-        (false, _) => rect.to_polygon().intersection(&mp).simplify(SIMPLIFY),
+        (false, _) => {
+            let margin = Rect::new(
+                Coord { x: rect.min().x - BUFFER, y: rect.min().y - BUFFER },
+                Coord { x: rect.max().x + BUFFER, y: rect.max().y + BUFFER },
+            );
+            rect.to_polygon().intersection(&near_the_tile(&mp, &margin)).simplify(SIMPLIFY)
+        }
     };
     clean_polygons(shape).map(Geometry::MultiPolygon)
 }
@@ -277,6 +355,53 @@ fn intersects(a: [f64; 4], b: [f64; 4]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ring(points: &[(f64, f64)]) -> LineString<f64> {
+        LineString::from(points.to_vec())
+    }
+
+    #[test]
+    fn cutting_polygons_down_to_a_rectangle_keeps_what_lies_within() {
+        use geo::Area;
+        let r = Rect::new(Coord { x: 0.0, y: 0.0 }, Coord { x: 10.0, y: 10.0 });
+        let inside = ring(&[(1.0, 1.0), (4.0, 1.0), (4.0, 4.0), (1.0, 1.0)]);
+        assert_eq!(ring_within(&inside, &r), inside.0, "a ring within is kept as it is");
+        assert!(ring_within(&ring(&[(20.0, 20.0), (30.0, 20.0), (30.0, 30.0), (20.0, 20.0)]), &r).is_empty());
+        // A ring around the rectangle leaves the rectangle.
+        let around = ring(&[(-5.0, -5.0), (15.0, -5.0), (15.0, 15.0), (-5.0, 15.0), (-5.0, -5.0)]);
+        let cut = Polygon::new(LineString(ring_within(&around, &r)), vec![]);
+        assert_eq!(cut.unsigned_area(), 100.0);
+        // A U whose arms cross the rectangle's top, and a hole across its side: the part within
+        // the rectangle is the exact clip's, to the area.
+        let u = Polygon::new(
+            ring(&[
+                (2.0, 2.0),
+                (8.0, 2.0),
+                (8.0, 14.0),
+                (6.0, 14.0),
+                (6.0, 5.0),
+                (4.0, 5.0),
+                (4.0, 14.0),
+                (2.0, 14.0),
+                (2.0, 2.0),
+            ]),
+            vec![],
+        );
+        let bar = Polygon::new(
+            ring(&[(5.0, 0.5), (14.0, 0.5), (14.0, 1.8), (5.0, 1.8), (5.0, 0.5)]),
+            vec![ring(&[(7.0, 0.8), (12.0, 0.8), (12.0, 1.2), (7.0, 1.2), (7.0, 0.8)])],
+        );
+        let shapes = MultiPolygon(vec![u, bar]);
+        let near = near_the_tile(&shapes, &r);
+        let small = Rect::new(Coord { x: 1.0, y: 1.0 }, Coord { x: 9.0, y: 9.0 });
+        let exact = small.to_polygon().intersection(&shapes);
+        let through = small.to_polygon().intersection(&near);
+        assert!((exact.unsigned_area() - through.unsigned_area()).abs() < 1e-9);
+        // The cut is exact; the boolean operation works on a grid of its own (to 1e-7 here).
+        let whole = r.to_polygon().intersection(&shapes).unsigned_area();
+        assert!((near.unsigned_area() - 43.3).abs() < 1e-12, "{near:?}");
+        assert!((whole - 43.3).abs() < 1e-6, "{whole}");
+    }
 
     #[test]
     fn tile_addresses_are_checked() {
