@@ -30,14 +30,7 @@ done
 for p in "${ports[@]}"; do
   until curl -sf "http://127.0.0.1:$p/readyz" >/dev/null; do sleep 0.1; done
 done
-mkdir -p "$work/recorded"
-for x in 2085 2086 2087 2088; do
-  for y in 1379 1380 1381 1382 1383; do
-    path="/tiles/offers,footprints,routes,communes/12/$x/$y.mvt"
-    curl -s -o "$work/recorded/$x-$y.body" -D "$work/recorded/$x-$y.head" "http://127.0.0.1:${ports[0]}$path"
-    printf '%s\t%s\t%s\n' "$path" "$x-$y.body" "$x-$y.head" >>"$work/recorded/index.tsv"
-  done
-done
+record_hot_tiles "$work/recorded" "http://127.0.0.1:${ports[0]}"
 target/release/examples/ceiling "127.0.0.1:$port" &
 pids+=($!) names+=("ceiling, fixed 1 KiB body") ports+=($port)
 target/release/examples/ceiling "127.0.0.1:$((port + 1))" "$work/recorded" &

@@ -56,14 +56,7 @@ wait_for "http://127.0.0.1:$ceiling/"
 
 # The answers of the hot-tile load as this API sends them (no Accept-Encoding, as wrk), for the
 # ceiling that replays them.
-mkdir -p "$work/recorded"
-for x in 2085 2086 2087 2088; do
-  for y in 1379 1380 1381 1382 1383; do
-    path="/tiles/offers,footprints,routes,communes/12/$x/$y.mvt"
-    curl -s -o "$work/recorded/$x-$y.body" -D "$work/recorded/$x-$y.head" "http://127.0.0.1:$api$path"
-    printf '%s\t%s\t%s\n' "$path" "$x-$y.body" "$x-$y.head" >>"$work/recorded/index.tsv"
-  done
-done
+record_hot_tiles "$work/recorded" "http://127.0.0.1:$api"
 target/release/examples/ceiling "127.0.0.1:$replay" "$work/recorded" &
 pids+=($!)
 wait_for "http://127.0.0.1:$replay/"

@@ -25,3 +25,16 @@ load_postgis_layers() {
     echo "   $layer: $(psql -tA -h 127.0.0.1 -U postgres -d "$db" -c "SELECT count(*) FROM \"$layer\"") features"
   done
 }
+
+# Records into folder $1 the answers of the API at $2 (base URL) to the tiles of
+# bench/wrk/tiles.lua, as api/examples/ceiling.rs replays them (no Accept-Encoding, as wrk).
+record_hot_tiles() {
+  mkdir -p "$1"
+  for x in 2085 2086 2087 2088; do
+    for y in 1379 1380 1381 1382 1383; do
+      local path="/tiles/offers,footprints,routes,communes/12/$x/$y.mvt"
+      curl -s -o "$1/$x-$y.body" -D "$1/$x-$y.head" "$2$path"
+      printf '%s\t%s\t%s\n' "$path" "$x-$y.body" "$x-$y.head" >>"$1/index.tsv"
+    done
+  done
+}
