@@ -98,6 +98,10 @@ struct Base {
     doc_points: Vec<[f64; 2]>,
     boxes: RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>,
     points: RTree<GeomWithData<[f64; 3], u32>>,
+    /// The points under each inner node of `points` but its root, by the node's address (the
+    /// nodes live on the heap and the tree never changes): a subtree inside a circle counts in
+    /// one look-up instead of a walk down to its leaves.
+    sizes: Sizes,
     postings: BTreeMap<Box<str>, Vec<(u32, f32)>>,
     name_lens: Vec<u8>,
 }
@@ -146,12 +150,20 @@ impl Index {
             }
             name_lens.push(e.name_len);
         }
+        let points = RTree::bulk_load(points);
+        let mut sizes = Sizes::default();
+        for child in points.root().children() {
+            if let RTreeNode::Parent(p) = child {
+                sizes.record(p);
+            }
+        }
         let base = Base {
             version,
             docs,
             doc_points,
             boxes: RTree::bulk_load(boxes),
-            points: RTree::bulk_load(points),
+            points,
+            sizes,
             postings: postings.into_iter().collect(),
             name_lens,
         };
@@ -243,7 +255,7 @@ impl Index {
     /// the edge are measured.
     pub fn count_within(&self, center: [f64; 2], radius: f64) -> usize {
         let circle = Circle::new(center, radius);
-        let mut n = circle.count(self.base.points.root(), &self.base.doc_points);
+        let mut n = circle.count(self.base.points.root(), &self.base.doc_points, &self.base.sizes);
         // The base's documents the overlay replaced or removed no longer count; its entries do.
         for (id, (entry, _)) in self.overlay.iter() {
             if let Ok(d) = self.base.docs.binary_search(id) {
@@ -444,7 +456,7 @@ impl Circle {
     }
 
     /// The points of a subtree inside the circle.
-    fn count(&self, node: &ParentNode<GeomWithData<[f64; 3], u32>>, points: &[[f64; 2]]) -> usize {
+    fn count(&self, node: &ParentNode<GeomWithData<[f64; 3], u32>>, points: &[[f64; 2]], sizes: &Sizes) -> usize {
         node.children()
             .iter()
             .map(|child| match child {
@@ -454,9 +466,9 @@ impl Circle {
                     if env.distance_2(&self.c) > self.limit {
                         0
                     } else if farthest2(&env, self.c) <= self.surely_inside {
-                        leaves(inner)
+                        sizes.of(inner)
                     } else {
-                        self.count(inner, points)
+                        self.count(inner, points, sizes)
                     }
                 }
             })
@@ -470,13 +482,39 @@ fn farthest2(env: &AABB<[f64; 3]>, c: [f64; 3]) -> f64 {
     (0..3).map(|i| (c[i] - lo[i]).abs().max((hi[i] - c[i]).abs()).powi(2)).sum()
 }
 
-/// Points held by a subtree: its leaves, counted from the nodes above them.
-fn leaves<T: rstar::RTreeObject>(node: &ParentNode<T>) -> usize {
-    match node.children().first() {
-        Some(RTreeNode::Parent(_)) => {
-            node.children().iter().map(|c| if let RTreeNode::Parent(p) = c { leaves(p) } else { 1 }).sum()
+/// The number of points under each inner node of a tree that never changes, keyed by the node's
+/// address. Nodes right above the points (most of them) are not recorded: their size is their
+/// number of children, read without a look-up.
+#[derive(Default)]
+struct Sizes(HashMap<usize, u32, foldhash::fast::FixedState>);
+
+impl Sizes {
+    /// Records a node and every inner node below it; returns the points it holds.
+    fn record<T: rstar::RTreeObject>(&mut self, node: &ParentNode<T>) -> u32 {
+        if !matches!(node.children().first(), Some(RTreeNode::Parent(_))) {
+            return u32::try_from(node.children().len()).unwrap_or(u32::MAX);
         }
-        _ => node.children().len(),
+        let n = node
+            .children()
+            .iter()
+            .map(|c| match c {
+                RTreeNode::Parent(p) => self.record(p),
+                RTreeNode::Leaf(_) => 1,
+            })
+            .sum();
+        self.0.insert(std::ptr::from_ref(node) as usize, n);
+        n
+    }
+
+    /// The points under a node recorded by [`Sizes::record`] (counted from its leaves if not).
+    fn of<T: rstar::RTreeObject>(&self, node: &ParentNode<T>) -> usize {
+        if !matches!(node.children().first(), Some(RTreeNode::Parent(_))) {
+            return node.children().len();
+        }
+        match self.0.get(&(std::ptr::from_ref(node) as usize)) {
+            Some(n) => *n as usize,
+            None => node.children().iter().map(|c| if let RTreeNode::Parent(p) = c { self.of(p) } else { 1 }).sum(),
+        }
     }
 }
 
