@@ -82,24 +82,24 @@ impl Catalog {
     /// Builds a snapshot from records.
     pub fn build(
         version: i64,
-        offers: Vec<OfferRecord>,
+        offers: Vec<Arc<OfferRecord>>,
         mut communes: Vec<CommuneRecord>,
         themes: Vec<ThemeRecord>,
     ) -> Catalog {
         communes.sort_by_key(|c| entities::domain::text::sort_key(&c.name));
         let commune_by_code = communes.iter().enumerate().map(|(i, c)| (c.insee.clone(), i)).collect();
-        let index = Index::build(version, offers.iter().map(|o| (o.id, Entry::of(o))));
+        let index = Index::build_from(version, offers.iter().map(|o| (o.id, &**o)).collect(), Entry::of);
         let mut totems_of: HashMap<Uuid, BTreeSet<Uuid>> = HashMap::new();
         for o in &offers {
             for c in &o.correlates {
                 totems_of.entry(*c).or_default().insert(o.id);
             }
         }
-        let by_name = offers.iter().map(name_key).collect();
-        let totems = offers.iter().filter(|o| o.is_totem).map(name_key).collect();
-        let routes = offers.iter().filter(|o| o.route.is_some()).map(name_key).collect();
+        let by_name = offers.iter().map(|o| name_key(o)).collect();
+        let totems = offers.iter().filter(|o| o.is_totem).map(|o| name_key(o)).collect();
+        let routes = offers.iter().filter(|o| o.route.is_some()).map(|o| name_key(o)).collect();
         let by_slug = offers.iter().map(|o| (o.slug.clone(), o.id)).collect();
-        let map = offers.into_iter().map(|o| (o.id, Arc::new(o))).collect();
+        let map = offers.into_iter().map(|o| (o.id, o)).collect();
         Catalog {
             version,
             built_at: Utc::now(),
@@ -517,7 +517,7 @@ impl CatalogHandle {
         let handle = self.clone();
         tokio::spawn(async move {
             let built = tokio::task::spawn_blocking(move || {
-                Index::build(snapshot.version, snapshot.by_name().map(|o| (o.id, Entry::of(o))))
+                Index::build_from(snapshot.version, snapshot.by_name().map(|o| (o.id, &**o)).collect(), Entry::of)
             })
             .await;
             match built {

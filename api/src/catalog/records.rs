@@ -142,7 +142,7 @@ pub struct OfferRecord {
     /// Footprint or line.
     pub geometry: Option<Geometry<f64>>,
     /// The geometry projected to the Web Mercator unit square and generalised by zoom, for tiles.
-    pub mercator: Option<mercator::Projected>,
+    pub mercator: Option<Box<mercator::Projected>>,
     /// Bounding box (west, south, east, north).
     pub bbox: [f64; 4],
     /// INSEE code.
@@ -189,8 +189,8 @@ pub struct OfferRecord {
     pub correlates: Vec<Uuid>,
     /// Event occurrences, by start.
     pub occurrences: Vec<Occurrence>,
-    /// Route facts.
-    pub route: Option<RouteInfo>,
+    /// Route facts (boxed: most offers are not routes).
+    pub route: Option<Box<RouteInfo>>,
     /// Media, in order.
     pub media: Vec<MediaItem>,
     /// Folded name, for ordering.
@@ -306,7 +306,7 @@ impl Records {
             description: m.description.as_ref().map(Texts::from).unwrap_or_default(),
             point: [m.lon, m.lat],
             geo_precision: m.geo_precision,
-            mercator: geometry.as_ref().map(mercator::Projected::new),
+            mercator: geometry.as_ref().map(|g| Box::new(mercator::Projected::new(g))),
             geometry,
             bbox: [m.min_lon, m.min_lat, m.max_lon, m.max_lat],
             commune: m.commune_insee.map(Box::from),
@@ -331,7 +331,7 @@ impl Records {
             themes,
             correlates: children.correlates,
             occurrences: children.occurrences,
-            route: children.route,
+            route: children.route.map(Box::new),
             media: children.media,
             sort_name,
         })
