@@ -106,48 +106,109 @@ impl ChildRows {
 
 /// Reads the published offer, the communes and the themes.
 pub async fn load_all(db: &sea_orm::DatabaseConnection) -> Result<Loaded> {
+    load_all_in(db, read_parallelism(db)).await
+}
+
+/// [`load_all`], reading the offers in `ranges` ranges of ids side by side.
+pub async fn load_all_in(db: &sea_orm::DatabaseConnection, ranges: usize) -> Result<Loaded> {
     let started = std::time::Instant::now();
     let version = entities::write::catalog_version(db).await?;
+    // Each table on its own connection.
+    let (themes, correlates, occurrences, routes, stages, media) = tokio::try_join!(
+        OfferTheme::find().all(db),
+        OfferCorrelate::find().all(db),
+        EventOccurrence::find().all(db),
+        Route::find().all(db),
+        RouteStage::find().all(db),
+        Media::find().all(db),
+    )?;
     let mut children = ChildRows::default();
-    for t in OfferTheme::find().all(db).await? {
+    for t in themes {
         children.add_theme(t);
     }
-    for c in OfferCorrelate::find().all(db).await? {
+    for c in correlates {
         children.add_correlate(c);
     }
-    for o in EventOccurrence::find().all(db).await? {
+    for o in occurrences {
         children.add_occurrence(o);
     }
-    for r in Route::find().all(db).await? {
+    for r in routes {
         children.routes.insert(r.offer_id.clone(), r);
     }
-    for s in RouteStage::find().all(db).await? {
+    for s in stages {
         children.add_stage(s);
     }
-    for m in Media::find().all(db).await? {
+    for m in media {
         children.media.entry(m.offer_id.clone()).or_default().push(m);
     }
     tracing::debug!(ms = started.elapsed().as_millis(), "catalog: link rows read");
     // Rows are converted as they stream in, so the database rows of the whole offer are never all
-    // in memory at once (at 500,000 offers they would be gigabytes the allocator keeps).
-    let mut records = Records::default();
-    let mut offers = Vec::new();
-    let mut stream = Offer::find()
-        .filter(offer::Column::Status.eq(OfferStatus::Published))
-        .filter(offer::Column::DeletedAt.is_null())
-        .stream(db)
-        .await?;
-    while let Some(row) = stream.next().await {
-        let row = row?;
-        let kids = children.take(&row.id);
-        offers.push(Arc::new(records.convert(row, kids)?));
+    // in memory at once (at 500,000 offers they would be gigabytes the allocator keeps). Ranges
+    // of ids are read side by side, one connection and one task each: decoding and converting
+    // rows is most of a start-up, and it then runs on every core.
+    let children = Arc::new(std::sync::Mutex::new(children));
+    let bounds = id_bounds(ranges);
+    let mut parts = tokio::task::JoinSet::new();
+    for i in 0..=bounds.len() {
+        let (from, to) = (i.checked_sub(1).map(|j| bounds[j].clone()), bounds.get(i).cloned());
+        let (db, children) = (db.clone(), children.clone());
+        parts.spawn(async move { load_range(&db, from, to, &children).await });
     }
-    drop(stream);
+    let mut offers = Vec::new();
+    while let Some(part) = parts.join_next().await {
+        offers.extend(part.map_err(|e| Error::Internal(format!("reading the catalog: {e}")))??);
+    }
     let communes =
         Commune::find().all(db).await?.into_iter().map(CommuneRecord::from_row).collect::<Result<Vec<_>>>()?;
     let mut themes = Theme::find().order_by_asc(entities::theme::Column::Position).all(db).await?;
     themes.sort_by_key(|t| t.position);
     Ok(Loaded { version, offers, communes, themes: themes.into_iter().map(ThemeRecord::from_row).collect() })
+}
+
+/// How many ranges of ids the catalog is read in: one per core, within the connections a
+/// SQLite pool holds.
+fn read_parallelism(db: &sea_orm::DatabaseConnection) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let most = if db.get_database_backend() == sea_orm::DbBackend::Sqlite { 3 } else { 8 };
+    cores.clamp(1, most)
+}
+
+/// The ids that split offer ids into `n` ranges. Offer ids are UUIDs written in lowercase
+/// hexadecimal, spread evenly by their first digit; every other string still falls in one range.
+fn id_bounds(n: usize) -> Vec<String> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let n = n.clamp(1, 16);
+    (1..n).map(|k| char::from(HEX[k * 16 / n]).to_string()).collect()
+}
+
+/// The published offers whose id lies in `[from, to)` (unbounded where `None`), converted.
+async fn load_range(
+    db: &sea_orm::DatabaseConnection,
+    from: Option<String>,
+    to: Option<String>,
+    children: &std::sync::Mutex<ChildRows>,
+) -> Result<Vec<Arc<OfferRecord>>> {
+    let mut query = Offer::find()
+        .filter(offer::Column::Status.eq(OfferStatus::Published))
+        .filter(offer::Column::DeletedAt.is_null());
+    if let Some(from) = from {
+        query = query.filter(offer::Column::Id.gte(from));
+    }
+    if let Some(to) = to {
+        query = query.filter(offer::Column::Id.lt(to));
+    }
+    let mut records = Records::default();
+    let mut offers = Vec::new();
+    let mut stream = query.stream(db).await?;
+    while let Some(row) = stream.next().await {
+        let row = row?;
+        let kids = children
+            .lock()
+            .map_err(|_| Error::Internal("reading the catalog: a reader panicked".into()))?
+            .take(&row.id);
+        offers.push(Arc::new(records.convert(row, kids)?));
+    }
+    Ok(offers)
 }
 
 /// The rows of some offers (whatever their status) with their children.
