@@ -322,7 +322,9 @@ impl EncodeLabelValue for Lookup {
 
 /// The cache of encoded responses.
 pub struct ResponseCache {
-    local: moka::future::Cache<CacheKey, Cached>,
+    /// Keys hashed with foldhash (seeded per process): SipHash of the key was a measurable part
+    /// of a hot tile.
+    local: moka::future::Cache<CacheKey, Cached, foldhash::fast::RandomState>,
     shared: SharedStore,
     /// A budget of 0 turns caching off: every response is made for its request.
     off: bool,
@@ -341,7 +343,7 @@ impl ResponseCache {
             .weigher(|k: &CacheKey, v: &Cached| {
                 u32::try_from(k.params.len() + v.body.len() + v.compressed_len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
             })
-            .build();
+            .build_with_hasher(foldhash::fast::RandomState::default());
         ResponseCache { local, shared, off: budget == 0, requests: Family::default(), series: Default::default() }
     }
 
