@@ -496,6 +496,11 @@ fn farthest2(env: &AABB<[f64; 3]>, c: [f64; 3]) -> f64 {
     (0..3).map(|i| (c[i] - lo[i]).abs().max((hi[i] - c[i]).abs()).powi(2)).sum()
 }
 
+/// Whether a node's children are points (an R-tree's nodes hold either points or nodes).
+fn right_above_points<T: rstar::RTreeObject>(node: &ParentNode<T>) -> bool {
+    !matches!(node.children().first(), Some(RTreeNode::Parent(_)))
+}
+
 /// The number of points under each inner node of a tree that never changes, keyed by the node's
 /// address. Nodes right above the points (most of them) are not recorded: their size is their
 /// number of children, read without a look-up.
@@ -505,7 +510,7 @@ struct Sizes(HashMap<usize, u32, foldhash::fast::FixedState>);
 impl Sizes {
     /// Records a node and every inner node below it; returns the points it holds.
     fn record<T: rstar::RTreeObject>(&mut self, node: &ParentNode<T>) -> u32 {
-        if !matches!(node.children().first(), Some(RTreeNode::Parent(_))) {
+        if right_above_points(node) {
             return u32::try_from(node.children().len()).unwrap_or(u32::MAX);
         }
         let n = node
@@ -522,7 +527,7 @@ impl Sizes {
 
     /// The points under a node recorded by [`Sizes::record`] (counted from its leaves if not).
     fn of<T: rstar::RTreeObject>(&self, node: &ParentNode<T>) -> usize {
-        if !matches!(node.children().first(), Some(RTreeNode::Parent(_))) {
+        if right_above_points(node) {
             return node.children().len();
         }
         match self.0.get(&(std::ptr::from_ref(node) as usize)) {

@@ -113,7 +113,7 @@ pub async fn load_all(db: &sea_orm::DatabaseConnection) -> Result<Loaded> {
 pub async fn load_all_in(db: &sea_orm::DatabaseConnection, ranges: usize) -> Result<Loaded> {
     let started = std::time::Instant::now();
     let version = entities::write::catalog_version(db).await?;
-    // Each table on its own connection.
+    // The link tables at once, on as many connections as the pool lends.
     let (themes, correlates, occurrences, routes, stages, media) = tokio::try_join!(
         OfferTheme::find().all(db),
         OfferCorrelate::find().all(db),
