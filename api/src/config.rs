@@ -149,6 +149,11 @@ pub struct Config {
     /// Folder of the default SQLite database.
     #[arg(long, env = "DATA_DIR", default_value = "data", global = true)]
     pub data_dir: PathBuf,
+    /// File where the catalog is kept between runs: a start-up reads it back instead of every row,
+    /// then applies what was committed since. Default: `catalog.snapshot` in the data folder with
+    /// the default SQLite database, none otherwise; `off` for none.
+    #[arg(long, env = "CATALOG_SNAPSHOT", global = true)]
+    pub catalog_snapshot: Option<String>,
     /// Do not load the territory on an empty database.
     #[arg(long, env = "NO_SEED", global = true)]
     pub no_seed: bool,
@@ -228,6 +233,16 @@ impl Config {
         match &self.database_url {
             Some(url) => url.clone(),
             None => format!("sqlite://{}?mode=rwc", self.data_dir.join("porte-du-hainaut.db").display()),
+        }
+    }
+
+    /// The catalog snapshot file, if any (see `catalog_snapshot`).
+    pub fn snapshot_path(&self) -> Option<PathBuf> {
+        match self.catalog_snapshot.as_deref().map(str::trim) {
+            Some("off" | "") => None,
+            Some(path) => Some(PathBuf::from(path)),
+            None if self.database_url.is_none() => Some(self.data_dir.join("catalog.snapshot")),
+            None => None,
         }
     }
 

@@ -211,8 +211,30 @@ pub async fn prepare(config: &Config) -> Result<AppState> {
     if !config.no_seed {
         db::seed_if_empty(&db).await?;
     }
-    let catalog = Catalog::load(&db).await?;
-    tracing::info!(version = catalog.version, offers = catalog.len(), "catalog loaded");
+    let snapshot = config.snapshot_path();
+    let restored = match &snapshot {
+        Some(path) => Catalog::restore(&db, path).await?,
+        None => None,
+    };
+    let restored_at = restored.as_ref().map(|c| c.version);
+    let catalog = match restored {
+        Some(catalog) => catalog,
+        None => Catalog::load(&db).await?,
+    };
+    let catalog = Arc::new(CatalogHandle::new(catalog));
+    if restored_at.is_some() {
+        // What other processes committed since the snapshot was written, as deltas (or a
+        // rebuild when it is too much).
+        catalog.catch_up(&db).await?;
+    }
+    let loaded = catalog.get();
+    tracing::info!(version = loaded.version, offers = loaded.len(), "catalog loaded");
+    // A catalog read from the database (or caught up a long way) is written out for the next
+    // start-up, off the request path.
+    if let Some(path) = snapshot.filter(|_| restored_at.is_none_or(|v| loaded.version - v > SNAPSHOT_STALE_VERSIONS)) {
+        let db = db.clone();
+        tokio::spawn(async move { save_snapshot(&db, &path, loaded).await });
+    }
     let shared = match &config.redis_url {
         Some(url) => {
             SharedStore::connect(url).map_err(|e| Error::Startup(format!("REDIS_URL is not a Redis URL: {e}")))?
@@ -234,7 +256,7 @@ pub async fn prepare(config: &Config) -> Result<AppState> {
     Ok(AppState::new(crate::state::Services {
         db,
         lane,
-        catalog: Arc::new(CatalogHandle::new(catalog)),
+        catalog,
         config: Arc::new(config.clone()),
         schema: graphql::build_schema(documents.clone()),
         documents,
@@ -248,6 +270,25 @@ pub async fn prepare(config: &Config) -> Result<AppState> {
         cache,
         shared,
     }))
+}
+
+/// Versions a restored catalog may have caught up before it is written out again at start-up.
+const SNAPSHOT_STALE_VERSIONS: i64 = 1_000;
+
+/// Writes the catalog snapshot, logging the outcome (a failure only costs the next start-up time).
+async fn save_snapshot(db: &DatabaseConnection, path: &std::path::Path, catalog: Arc<Catalog>) {
+    let (version, started) = (catalog.version, std::time::Instant::now());
+    match crate::catalog::snapshot::save(db, path, catalog).await {
+        Ok(Some(bytes)) => tracing::info!(
+            path = %path.display(),
+            version,
+            bytes,
+            ms = started.elapsed().as_millis(),
+            "catalog snapshot written"
+        ),
+        Ok(None) => tracing::debug!(version, "catalog snapshot not written: its version has no change row"),
+        Err(e) => tracing::warn!(error = %e.public_message(), "catalog snapshot not written"),
+    }
 }
 
 /// Polls the catalog version in the database and catches up when another process wrote and its
@@ -323,6 +364,13 @@ pub async fn serve(config: &Config) -> Result<()> {
         "connection limits"
     );
     net::serve(listener, router(state.clone()), limits, shutdown, DRAIN).await;
+    // The catalog as it is now, so that the next start-up has little to catch up.
+    if let Some(path) = config.snapshot_path() {
+        let catalog = state.catalog.get();
+        if crate::catalog::snapshot::saved_version(&path) != Some(catalog.version) {
+            save_snapshot(&state.db, &path, catalog).await;
+        }
+    }
     // Counts still in memory or in Redis go to the database before the process ends.
     if let Err(e) = state.scans.flush(&state.db).await {
         tracing::warn!(error = %e.public_message(), "last QR scan flush failed");

@@ -212,6 +212,9 @@ pub struct Options {
     pub args: Vec<String>,
 }
 
+/// The first lines of a test server's log kept for [`TestServer::logged`].
+const LOG_LINES_KEPT: usize = 10_000;
+
 /// A running server, killed when dropped.
 pub struct TestServer {
     /// Base URL, e.g. `http://127.0.0.1:41234`.
@@ -219,6 +222,7 @@ pub struct TestServer {
     /// HTTP client.
     pub client: reqwest::Client,
     child: Child,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     _dir: tempfile::TempDir,
 }
 
@@ -251,9 +255,16 @@ impl TestServer {
         let mut child = cmd.spawn().unwrap();
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = mpsc::channel();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = log.clone();
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(mut kept) = kept.lock()
+                    && kept.len() < LOG_LINES_KEPT
+                {
+                    kept.push(line.clone());
+                }
                 if !sent {
                     if let Some(rest) = line.split("listening on http://").nth(1) {
                         let addr = rest.split_whitespace().next().unwrap_or("").to_owned();
@@ -282,7 +293,12 @@ impl TestServer {
         // The client lets an idle connection go before the server would (it closes them after
         // HEADER_TIMEOUT_SECONDS, 15 s by default), as a well-configured client does.
         let client = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(5)).build().unwrap();
-        TestServer { url: format!("http://{addr}"), client, child, _dir: dir }
+        TestServer { url: format!("http://{addr}"), client, child, log, _dir: dir }
+    }
+
+    /// Whether a line the server has logged so far contains `text`.
+    pub fn logged(&self, text: &str) -> bool {
+        self.log.lock().unwrap().iter().any(|line| line.contains(text))
     }
 
     /// The process id (to signal it).

@@ -1,7 +1,7 @@
 //! The binary starts on a free port with a fresh database, already loaded with the territory.
 #![allow(clippy::unwrap_used)]
 
-use tests::{Options, PgDatabase, TestServer};
+use tests::{Options, PgDatabase, SqliteDatabase, TestServer};
 
 #[tokio::test]
 async fn a_fresh_start_serves_health_and_readiness() {
@@ -48,4 +48,34 @@ async fn sigterm_stops_the_server_cleanly() {
     let status = std::process::Command::new("kill").args(["-TERM", &server.pid().to_string()]).status().unwrap();
     assert!(status.success());
     assert_eq!(server.wait_exit(std::time::Duration::from_secs(10)), Some(true), "graceful shutdown exits 0");
+}
+
+/// Stopped and started again, the server reads its catalog back from the snapshot it wrote, then
+/// applies what another process committed while it was down: the restarted server serves it.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_restart_reads_the_catalog_snapshot_back_and_catches_up() {
+    let db = SqliteDatabase::create();
+    let folder = tempfile::tempdir().unwrap();
+    let snapshot = folder.path().join("catalog.snapshot");
+    let options = Options {
+        database_url: Some(db.url.clone()),
+        env: vec![("CATALOG_SNAPSHOT".into(), snapshot.display().to_string())],
+        ..Default::default()
+    };
+    let count = |ready: serde_json::Value| ready["catalog"]["offers"].as_u64().unwrap();
+    let mut first = TestServer::start_with(options.clone()).await;
+    assert!(first.logged("catalog read and built"), "the first start reads the database");
+    let before = count(first.get("/readyz").await.json().await.unwrap());
+    let status = std::process::Command::new("kill").args(["-TERM", &first.pid().to_string()]).status().unwrap();
+    assert!(status.success());
+    assert_eq!(first.wait_exit(std::time::Duration::from_secs(30)), Some(true));
+    assert!(snapshot.exists(), "written at start-up or at shutdown");
+    // While it is down, an import adds offers.
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/datatourisme");
+    let summary = tests::import_datatourisme(&db.url, &[fixtures.as_path()], &[]);
+    let second = TestServer::start_with(options).await;
+    assert!(second.logged("catalog read back from its snapshot"), "the restart reads the snapshot");
+    let after = count(second.get("/readyz").await.json().await.unwrap());
+    assert!(after > before, "the imported offers are served after the restart: {before} then {after} ({summary})");
 }

@@ -15,6 +15,7 @@ pub mod epochs;
 pub mod index;
 pub mod query;
 pub mod records;
+pub mod snapshot;
 pub mod sync;
 
 use std::collections::{BTreeSet, HashMap};
@@ -145,6 +146,25 @@ impl Catalog {
             "catalog read and built"
         );
         Ok(catalog)
+    }
+
+    /// Reads the published offer back from the snapshot file at `path` and the reference data
+    /// from the database, when the file was written by this binary for this database (see
+    /// `snapshot`). The catalog is at the snapshot's version: catch up from there.
+    pub async fn restore(db: &DatabaseConnection, path: &std::path::Path) -> Result<Option<Catalog>> {
+        let started = std::time::Instant::now();
+        let Some(saved) = snapshot::restore(db, path).await? else { return Ok(None) };
+        let (communes, themes) = sync::load_reference(db).await?;
+        let read = started.elapsed();
+        let catalog = Catalog::build(saved.version, saved.offers, communes, themes);
+        tracing::info!(
+            offers = catalog.len(),
+            version = catalog.version,
+            read_ms = read.as_millis(),
+            build_ms = (started.elapsed() - read).as_millis(),
+            "catalog read back from its snapshot and built"
+        );
+        Ok(Some(catalog))
     }
 
     /// The next snapshot, at `version`, with each changed offer in its new state (`None`: no
@@ -576,7 +596,7 @@ mod tests {
         }
     }
 
-    async fn territory_db() -> (tempfile::TempDir, DatabaseConnection) {
+    pub(super) async fn territory_db() -> (tempfile::TempDir, DatabaseConnection) {
         let dir = tempfile::tempdir().expect("folder");
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("c.db").display());
         let db = sea_orm::Database::connect(&url).await.expect("sqlite");
@@ -765,6 +785,102 @@ mod tests {
         let created_and_public = ids.iter().skip(67).filter(|id| snapshot.by_id(id).is_some()).count();
         assert!(created_and_public > 0, "some new offers were published on the way");
         assert!(snapshot.len() != 67, "the catalog changed");
+    }
+
+    /// A catalog written to its snapshot reads back equal (records and indexes, tile projections,
+    /// parsed opening hours, shared provenance texts); restored after later writes, it catches up
+    /// to what a rebuild from the database gives.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_snapshot_reads_back_equal_and_catches_up_with_later_writes() {
+        let (dir, db) = territory_db().await;
+        let path = dir.path().join("catalog.snapshot");
+        // The territory's offers have no opening hours: two that do, with prices.
+        let mut rng = Rng(11);
+        let mut w = Writer::begin(&db, "test", "").await.expect("writer");
+        for (n, hours) in ["Mo-Fr 10:00-18:00; Sa 14:00-18:00", "Tu-Su 09:00-12:00,14:00-17:30"].into_iter().enumerate()
+        {
+            let mut o = offer(&mut rng, 100 + n);
+            o.status = OfferStatus::Published;
+            o.opening_hours = Some(hours.into());
+            o.prices = Some(Default::default());
+            w.create(o, SlugRule::Given, RevisionAction::Create).await.expect("create");
+        }
+        w.commit().await.expect("commit");
+        let loaded = Arc::new(Catalog::load(&db).await.expect("catalog"));
+        snapshot::save(&db, &path, loaded.clone()).await.expect("save").expect("written");
+        let restored = Catalog::restore(&db, &path).await.expect("restore").expect("believed");
+        assert_eq!(restored.version, loaded.version);
+        assert_eq!(restored.len(), loaded.len());
+        assert_eq!(restored.digest(), loaded.digest());
+        let (mut shapes, mut hours, mut addresses) = (0, 0, 0);
+        let mut licences: Vec<*const u8> = Vec::new();
+        for o in loaded.by_name() {
+            let r = restored.get(&o.id).expect("restored");
+            assert_eq!(r.mercator, o.mercator, "{}", o.slug);
+            assert_eq!(format!("{:?}", r.schedule), format!("{:?}", o.schedule), "{}", o.slug);
+            assert_eq!(r.provenance, o.provenance);
+            assert_eq!(r.sort_name, o.sort_name);
+            assert_eq!((&r.address, &r.contacts, &r.prices), (&o.address, &o.contacts, &o.prices), "{}", o.slug);
+            assert_eq!((&r.accessibility, &r.capacity), (&o.accessibility, &o.capacity), "{}", o.slug);
+            assert_eq!(r.classification, o.classification, "{}", o.slug);
+            addresses += usize::from(r.address.is_some());
+            shapes += usize::from(r.mercator.is_some());
+            hours += usize::from(r.schedule.is_some());
+            licences.push(r.provenance.licence.as_ptr());
+        }
+        assert!(shapes > 0 && hours == 2 && addresses > 0, "footprints {shapes}, hours {hours}, addresses {addresses}");
+        licences.sort();
+        licences.dedup();
+        assert!(licences.len() < 10, "licence texts shared, not one per offer: {}", licences.len());
+        // Writes after the snapshot: new published offers, a move, a footprint, a deletion, new
+        // corrélats.
+        let mut w = Writer::begin(&db, "test", "").await.expect("writer");
+        for n in 0..5 {
+            let mut o = offer(&mut rng, n);
+            o.status = OfferStatus::Published;
+            w.create(o, SlugRule::Given, RevisionAction::Create).await.expect("create");
+        }
+        w.commit().await.expect("commit");
+        let ids: Vec<String> = loaded.by_name().map(|o| o.id_string()).collect();
+        for (k, id) in ids.iter().take(3).enumerate() {
+            let mut w = Writer::begin(&db, "test", "").await.expect("writer");
+            let current = w.get(id).await.expect("offer");
+            let mut next = current.clone();
+            let action = match k {
+                0 => {
+                    let (x, y) = (next.lon, next.lat);
+                    let g = serde_json::json!({"type": "Polygon", "coordinates": [[[x, y], [x + 0.002, y], [x + 0.002, y + 0.001], [x, y + 0.001], [x, y]]]});
+                    next.geometry = Some(g.to_string());
+                    (next.min_lon, next.min_lat, next.max_lon, next.max_lat) = (x, y, x + 0.002, y + 0.001);
+                    RevisionAction::Update
+                }
+                1 => {
+                    next.name = entities::values::Texts::fr("Renommé après l'instantané");
+                    RevisionAction::Update
+                }
+                _ => {
+                    next.deleted_at = Some(Utc::now());
+                    RevisionAction::Delete
+                }
+            };
+            w.update(&current, next, current.version, action).await.expect("update");
+            w.commit().await.expect("commit");
+        }
+        let totem = loaded.totem_records().next().expect("a totem").id_string();
+        let mut w = Writer::begin(&db, "test", "").await.expect("writer");
+        let t = w.get(&totem).await.expect("totem");
+        w.set_correlates(&totem, &ids[3..6]).await.expect("corrélats");
+        w.touch(&t, t.version, RevisionAction::Update).await.expect("totem version");
+        w.commit().await.expect("commit");
+        let handle =
+            Arc::new(CatalogHandle::new(Catalog::restore(&db, &path).await.expect("restore").expect("believed")));
+        assert_eq!(handle.get().version, loaded.version, "the snapshot's own version first");
+        handle.catch_up(&db).await.expect("catch up");
+        let rebuilt = Catalog::load(&db).await.expect("rebuild");
+        assert!(rebuilt.version > loaded.version);
+        assert_eq!(handle.get().version, rebuilt.version);
+        assert_eq!(handle.get().len(), loaded.len() + 5 - 1, "five new, one deleted");
+        assert_eq!(handle.get().digest(), rebuilt.digest());
     }
 
     /// The changes told to subscribers come once each, in version order.

@@ -10,6 +10,7 @@ use entities::values::{Accessibility, Address, Capacity, Contacts, Prices};
 use entities::vocab::{Difficulty, GeoPrecision, LinePrecision, MediaKind, OfferKind, OfferStatus};
 use entities::{commune, offer, theme};
 use geo::Geometry;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
@@ -17,7 +18,7 @@ use crate::lang::Lang;
 
 /// Multilingual text in a slot per language (fr, en, nl, de): no map per field, which matters at
 /// hundreds of thousands of offers. French is the language of record.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Texts([Option<Box<str>>; 4]);
 
 fn slot(lang: Lang) -> usize {
@@ -57,16 +58,18 @@ impl From<&entities::values::Texts> for Texts {
 }
 
 /// One occurrence of an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Occurrence {
     /// Start.
+    #[serde(with = "chrono::serde::ts_nanoseconds")]
     pub start: DateTime<Utc>,
     /// End.
+    #[serde(with = "chrono::serde::ts_nanoseconds")]
     pub end: DateTime<Utc>,
 }
 
 /// A media item with its own licence and credit.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct MediaItem {
     /// Id.
     pub id: Box<str>,
@@ -85,7 +88,7 @@ pub struct MediaItem {
 }
 
 /// Route facts.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RouteInfo {
     /// Stage offers, in order (only the public ones are shown).
     pub stages: Vec<Uuid>,
@@ -100,7 +103,7 @@ pub struct RouteInfo {
 }
 
 /// Where a record comes from. The texts shared by many records are interned.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Provenance {
     /// Source system.
     pub source: Arc<str>,
@@ -113,11 +116,14 @@ pub struct Provenance {
     /// Page in the source.
     pub url: Option<Box<str>>,
     /// Last change in the source.
+    #[serde(with = "chrono::serde::ts_nanoseconds_option")]
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-/// A public offer as the catalog holds it.
-#[derive(Debug, Clone)]
+/// A public offer as the catalog holds it. Serialised for the on-disk snapshot (`snapshot`):
+/// what can be derived again (the tile projection, the parsed opening hours) is left out, and the
+/// values that skip their empty fields in JSON are kept as JSON text.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OfferRecord {
     /// Id.
     pub id: Uuid,
@@ -142,6 +148,7 @@ pub struct OfferRecord {
     /// Footprint or line.
     pub geometry: Option<Geometry<f64>>,
     /// The geometry projected to the Web Mercator unit square and generalised by zoom, for tiles.
+    #[serde(skip)]
     pub mercator: Option<Box<mercator::Projected>>,
     /// Bounding box (west, south, east, north).
     pub bbox: [f64; 4],
@@ -150,24 +157,31 @@ pub struct OfferRecord {
     /// Inside the territory.
     pub in_territory: bool,
     /// Address.
+    #[serde(with = "super::snapshot::json_text")]
     pub address: Option<Box<Address>>,
     /// Contacts.
+    #[serde(with = "super::snapshot::json_text")]
     pub contacts: Option<Box<Contacts>>,
     /// Opening hours (OSM syntax).
     pub opening_hours: Option<Box<str>>,
     /// Opening hours as free text.
     pub opening_hours_text: Option<Box<str>>,
     /// Parsed opening hours.
+    #[serde(skip)]
     pub schedule: Option<Arc<opening_hours::OpeningHours>>,
     /// Prices.
+    #[serde(with = "super::snapshot::json_text")]
     pub prices: Option<Box<Prices>>,
     /// Accessibility.
+    #[serde(with = "super::snapshot::json_text")]
     pub accessibility: Option<Box<Accessibility>>,
     /// Labels.
     pub labels: Vec<String>,
     /// Capacity.
+    #[serde(with = "super::snapshot::json_text")]
     pub capacity: Option<Box<Capacity>>,
     /// Classification in Atout France's register.
+    #[serde(with = "super::snapshot::json_text")]
     pub classification: Option<Box<entities::values::Classification>>,
     /// Provenance.
     pub provenance: Provenance,
@@ -176,12 +190,15 @@ pub struct OfferRecord {
     /// Status.
     pub status: OfferStatus,
     /// Soft deletion time.
+    #[serde(with = "chrono::serde::ts_nanoseconds_option")]
     pub deleted_at: Option<DateTime<Utc>>,
     /// Organisation that owns it.
     pub owner: Option<Box<str>>,
     /// Creation.
+    #[serde(with = "chrono::serde::ts_nanoseconds")]
     pub created_at: DateTime<Utc>,
     /// Last change.
+    #[serde(with = "chrono::serde::ts_nanoseconds")]
     pub updated_at: DateTime<Utc>,
     /// Theme codes, sorted.
     pub themes: Vec<Box<str>>,
@@ -265,6 +282,22 @@ impl Records {
         let a: Arc<str> = Arc::from(s);
         self.interned.insert(s.to_owned(), a.clone());
         a
+    }
+
+    /// Completes a record read back from a snapshot: the parsed opening hours and the tile
+    /// projection are derived again, and the provenance texts interned again.
+    pub fn restore(&mut self, mut o: OfferRecord) -> OfferRecord {
+        o.schedule = match &o.opening_hours {
+            Some(h) => {
+                self.schedules.entry(h.to_string()).or_insert_with(|| hours::parse(h).ok().map(Arc::new)).clone()
+            }
+            None => None,
+        };
+        o.mercator = o.geometry.as_ref().map(|g| Box::new(mercator::Projected::new(g)));
+        o.provenance.source = self.intern(&o.provenance.source);
+        o.provenance.licence = self.intern(&o.provenance.licence);
+        o.provenance.attribution = self.intern(&o.provenance.attribution);
+        o
     }
 
     /// Converts a row and its children.

@@ -158,11 +158,17 @@ pub async fn load_all_in(db: &sea_orm::DatabaseConnection, ranges: usize) -> Res
     while let Some(part) = parts.join_next().await {
         offers.extend(part.map_err(|e| Error::Internal(format!("reading the catalog: {e}")))??);
     }
+    let (communes, themes) = load_reference(db).await?;
+    Ok(Loaded { version, offers, communes, themes })
+}
+
+/// Reads the communes and the themes (in display order).
+pub async fn load_reference(db: &sea_orm::DatabaseConnection) -> Result<(Vec<CommuneRecord>, Vec<ThemeRecord>)> {
     let communes =
         Commune::find().all(db).await?.into_iter().map(CommuneRecord::from_row).collect::<Result<Vec<_>>>()?;
     let mut themes = Theme::find().order_by_asc(entities::theme::Column::Position).all(db).await?;
     themes.sort_by_key(|t| t.position);
-    Ok(Loaded { version, offers, communes, themes: themes.into_iter().map(ThemeRecord::from_row).collect() })
+    Ok((communes, themes.into_iter().map(ThemeRecord::from_row).collect()))
 }
 
 /// How many ranges of ids the catalog is read in: one per core, within the connections a
