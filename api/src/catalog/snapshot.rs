@@ -204,7 +204,7 @@ pub async fn restore<C: ConnectionTrait>(db: &C, path: &Path) -> Result<Option<S
     if committed_at(db, header.version).await? != Some(header.committed_at) {
         return ignored("the database does not hold its version (another or a recreated database)");
     }
-    let mut bytes = Vec::new();
+    let mut bytes = Vec::with_capacity(usize::try_from(parts_end - 8).unwrap_or(0));
     let read = file.seek(SeekFrom::Start(8)).and_then(|_| (&mut file).take(parts_end - 8).read_to_end(&mut bytes));
     if let Err(e) = read {
         return ignored(&e.to_string());

@@ -7,11 +7,11 @@
 /// assert_eq!(entities::domain::text::tokens("Église Sainte-Barbe"), ["eglise", "sainte", "barbe"]);
 /// ```
 pub fn tokens(text: &str) -> Vec<String> {
-    deunicode::deunicode(text)
-        .to_lowercase()
+    // Transliterated to ASCII (borrowed when it already is), so each word lowercases on its own.
+    deunicode::deunicode_with_tofu_cow(text, "[?]")
         .split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|t| !t.is_empty())
-        .map(str::to_owned)
+        .map(str::to_ascii_lowercase)
         .collect()
 }
 
@@ -50,4 +50,34 @@ pub fn printable(text: &str, lines: bool) -> std::borrow::Cow<'_, str> {
         }
     }
     std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tokens;
+
+    /// Words are lowercased one by one after transliteration: the same words as lowercasing the
+    /// whole transliterated text first, whatever the script.
+    #[test]
+    fn words_are_the_lowercased_transliteration() {
+        let reference = |text: &str| -> Vec<String> {
+            deunicode::deunicode(text)
+                .to_lowercase()
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        for text in [
+            "Église Sainte-Barbe",
+            "ŒUVRE, cœur, Straße, ÆGIR",
+            "\u{212A}elvin \u{212B}ngström İstanbul ǅemal",
+            "Ｆｕｌｌｗｉｄｔｈ ① ½ ﬁne",
+            "東京 Москва Αθήνα 🚲 vélo",
+            "tab\tnew\nline\u{0}nul [?] a-b_c",
+            "",
+        ] {
+            assert_eq!(tokens(text), reference(text), "{text:?}");
+        }
+    }
 }
