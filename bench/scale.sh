@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Scale figures of the release binary with N synthetic (fictional) offers added to the territory:
 # start-up (migrate + catalog build until /readyz), resident memory, `near` and `text` GraphQL
-# throughput and latency (wrk, 32 connections), cold tiles at z8, z12, z16 and the offers layer.
+# throughput and latency (wrk, 32 connections), cold tiles at z8, z12, z16 and the offers layer,
+# then the start-up again after a restart, which reads the catalog snapshot back (`CATALOG_SNAPSHOT`).
 # Usage: bench/scale.sh N [N ...]   (e.g. bench/scale.sh 0 2000 10000 100000 500000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,8 +15,8 @@ secs="${SECS:-10}"
 tile_at() { # z lon lat -> z/x/y
   python3 -c "import math,sys; z=int(sys.argv[1]); lon=float(sys.argv[2]); lat=float(sys.argv[3]); n=2**z; la=math.radians(lat); print(f'{z}/{int((lon+180)/360*n)}/{int((1-math.log(math.tan(la)+1/math.cos(la))/math.pi)/2*n)}')" "$@"
 }
-printf '| offers added | start-up (s) | RSS (MiB) | near req/s | near p50 / p99 | text req/s | text p50 / p99 | cold z8 | cold z12 | cold z16 | offers layer |\n'
-printf '|---|---|---|---|---|---|---|---|---|---|---|\n'
+printf '| offers added | start-up (s) | RSS (MiB) | near req/s | near p50 / p99 | text req/s | text p50 / p99 | cold z8 | cold z12 | cold z16 | offers layer | restart from the snapshot (s) | RSS then (MiB) |\n'
+printf '|---|---|---|---|---|---|---|---|---|---|---|---|---|\n'
 for n in "$@"; do
   work=$(mktemp -d)
   (cd "$work" && "$bin" seed >/dev/null 2>&1 && if [ "$n" -gt 0 ]; then "$bin" seed synth --offers "$n" >/dev/null 2>&1; fi)
@@ -34,7 +35,15 @@ for n in "$@"; do
   done
   layer=$(curl -s -o /dev/null -w '%{time_total} %{size_download}' "$base/layers/offers.geojson?outside=true" | python3 -c "import sys; t,s=sys.stdin.read().split(); print(f'{float(t)*1000:.0f} ms, {int(s)/1e6:.1f} MB')")
   total=$(curl -s "$base/readyz" | python3 -c "import json,sys; print(json.load(sys.stdin)['catalog']['offers'])")
-  printf '| %s (%s in catalog) | %.2f | %s | %s | %s%s | %s |\n' "$n" "$total" "$(echo "$ready - $start" | bc)" "$rss" "$near" "$text" "$cold" "$layer"
+  # Stopped (it writes its snapshot if it has not yet), then started again on the same folder.
+  kill $pid; wait $pid 2>/dev/null || true
+  start2=$(date +%s.%N)
+  (cd "$work" && BIND=127.0.0.1:$port RATE_LIMIT_ANONYMOUS=0 RUST_LOG=warn exec "$bin") &
+  pid=$!
+  until curl -sf "$base/readyz" >/dev/null; do sleep 0.05; done
+  ready2=$(date +%s.%N)
+  rss2=$(awk '/VmRSS/ {printf "%.0f", $2/1024}' /proc/$pid/status)
+  printf '| %s (%s in catalog) | %.2f | %s | %s | %s%s | %s | %.2f | %s |\n' "$n" "$total" "$(echo "$ready - $start" | bc)" "$rss" "$near" "$text" "$cold" "$layer" "$(echo "$ready2 - $start2" | bc)" "$rss2"
   kill $pid; wait $pid 2>/dev/null || true
   rm -rf "$work"
 done
