@@ -70,11 +70,14 @@ impl Entry {
     }
 }
 
+/// The documents a word is in, with its weight in each.
+type Postings = Vec<(u32, f32)>;
+
 /// The posting lists in a sorted map, each shrunk to its length (lists grown by pushing hold up to
 /// twice theirs). Sorted here without keeping order among equal keys (there are none), so the
 /// map's own stable sort finds them in order.
-fn sorted_postings<S>(postings: HashMap<Box<str>, Vec<(u32, f32)>, S>) -> BTreeMap<Box<str>, Vec<(u32, f32)>> {
-    let mut lists: Vec<(Box<str>, Vec<(u32, f32)>)> = postings
+fn sorted_postings<S>(postings: HashMap<Box<str>, Postings, S>) -> BTreeMap<Box<str>, Postings> {
+    let mut lists: Vec<(Box<str>, Postings)> = postings
         .into_iter()
         .map(|(w, mut docs)| {
             docs.shrink_to_fit();
