@@ -100,6 +100,7 @@ pub async fn save<C: ConnectionTrait>(db: &C, path: &Path, catalog: Arc<Catalog>
 fn write(path: &Path, catalog: &Catalog, binary: String, committed_at: i64) -> Result<u64> {
     let failed = |e: &dyn std::fmt::Display| Error::Internal(format!("catalog snapshot {}: {e}", path.display()));
     let offers: Vec<&Arc<OfferRecord>> = catalog.by_name().collect();
+    remove_stale_temporaries(path);
     let temporary = temporary_name(path);
     let written = (|| -> std::io::Result<u64> {
         let mut file = std::io::BufWriter::new(std::fs::File::create(&temporary)?);
@@ -137,6 +138,28 @@ fn write(path: &Path, catalog: &Catalog, binary: String, committed_at: i64) -> R
         let _ = std::fs::remove_file(&temporary);
     }
     written.map_err(|e| failed(&e))
+}
+
+/// How old a temporary file beside the snapshot must be to count as left by a writer that died
+/// (a write takes seconds).
+const STALE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes the temporary files that writers killed mid-write left beside `path`.
+fn remove_stale_temporaries(path: &Path) {
+    let Some(name) = path.file_name() else { return };
+    let prefix = format!("{}.", name.to_string_lossy());
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    for entry in std::fs::read_dir(folder).into_iter().flatten().flatten() {
+        let file = entry.file_name();
+        let file = file.to_string_lossy();
+        let old = entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().is_ok_and(|age| age > STALE));
+        if file.starts_with(&prefix) && file.ends_with(".tmp") && old {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => tracing::info!(file = %entry.path().display(), "stale catalog snapshot temporary removed"),
+                Err(e) => tracing::debug!(file = %entry.path().display(), error = %e, "stale temporary not removed"),
+            }
+        }
+    }
 }
 
 /// A name beside `path` that no other process writes.
@@ -356,6 +379,18 @@ mod tests {
         // The good one is still read back after all that.
         std::fs::write(&path, &good).expect("write");
         assert!(restore(&db, &path).await.expect("restore").is_some());
+        // A temporary file a killed writer left an hour ago goes at the next write; a recent
+        // one (another process writing now) stays.
+        let stale = dir.path().join("catalog.snapshot.999.dead.tmp");
+        let recent = dir.path().join("catalog.snapshot.998.busy.tmp");
+        for file in [&stale, &recent] {
+            std::fs::write(file, b"half a snapshot").expect("write");
+        }
+        let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        std::fs::File::options().write(true).open(&stale).expect("open").set_modified(two_hours_ago).expect("mtime");
+        save(&db, &path, catalog.clone()).await.expect("save").expect("written");
+        assert!(!stale.exists() && recent.exists());
+        std::fs::remove_file(&recent).expect("remove");
         // No temporary file is left beside it.
         let left: Vec<_> = std::fs::read_dir(dir.path())
             .expect("folder")
