@@ -778,7 +778,7 @@ pub fn check_offer(o: &offer::Model, prefix: &str) -> Result<(), Invalid> {
     }
     if let Some(h) = &o.opening_hours {
         check::text(&f("openingHours"), h, hours::MAX_LENGTH)?;
-        hours::parse(h)
+        hours::check(h)
             .map_err(|e| invalid(f("openingHours"), format!("not OpenStreetMap opening_hours syntax: {e}")))?;
     }
     if let Some(t) = &o.opening_hours_text {

@@ -280,7 +280,7 @@ pub fn apply(catalog: &Catalog, base: &mut entities::offer::Model, input: &Offer
             None
         } else {
             let h = check::text("input.openingHours", h, entities::domain::hours::MAX_LENGTH)?;
-            entities::domain::hours::parse(&h)
+            entities::domain::hours::check(&h)
                 .map_err(|e| invalid("input.openingHours", format!("not OpenStreetMap opening_hours syntax: {e}")))?;
             Some(h)
         };
