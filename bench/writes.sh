@@ -4,8 +4,8 @@
 # (`api seed synth`, its throughput printed), the release server started (start-up time and
 # resident memory), then 200 successive `updateOffer` calls on one published offer from one client
 # with a kept-alive connection (p50, p99, max), and an import of 10,000 DATAtourisme objects (copies
-# of the six real test objects under fictional ids and names, written to a temporary folder, never
-# kept) into that catalog, with its throughput and the server's catch-up.
+# of the six real test objects under fictional ids, names and hours, `bench/objects.py`, written to
+# a temporary folder, never kept) into that catalog, with its throughput and the server's catch-up.
 # Usage: bench/writes.sh N [N ...]   (e.g. bench/writes.sh 0 100000 500000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,18 +60,7 @@ print(f"{times[99]:.1f} ms | {times[197]:.1f} ms | {times[-1]:.1f} ms")
 PY
 )
   objects="$work/objects"
-  python3 - "$objects" tests/fixtures/datatourisme <<'PY'
-import glob, json, os, sys
-out, src = sys.argv[1], sys.argv[2]
-os.makedirs(out)
-real = [json.load(open(f)) for f in sorted(glob.glob(os.path.join(src, "*.json")))]
-for i in range(10000):
-    o = json.loads(json.dumps(real[i % len(real)]))
-    o["@id"] = f"https://data.datatourisme.fr/bench/fictif-{i}"
-    o["dc:identifier"] = f"fictif-{i}"
-    o["rdfs:label"] = {"fr": [f"Objet fictif n°{i} (essai de charge)"]}
-    json.dump(o, open(os.path.join(out, f"{i:05d}.json"), "w"))
-PY
+  python3 bench/objects.py "$objects" 10000
   before=$(curl -s "$base/readyz" | python3 -c "import json,sys; print(json.load(sys.stdin)['catalog']['offers'])")
   t0=$(date +%s.%N)
   (cd "$work" && "$bin" import datatourisme "$objects" >"$work/import.out" 2>&1)
