@@ -56,6 +56,11 @@ fn benches(c: &mut Criterion) {
         c.bench_function(&format!("cold composite tile z{z}"), |b| {
             b.iter(|| black_box(encode(&catalog, &layers, t, Lang::Fr, "https://example.org", false)))
         });
+        for layer in layers {
+            c.bench_function(&format!("cold tile z{z}, layer {}", layer.name()), |b| {
+                b.iter(|| black_box(encode(&catalog, &[layer], t, Lang::Fr, "https://example.org", false)))
+            });
+        }
     }
     selections(c, &catalog, "");
     // With BENCH_SYNTH_OFFERS=N, the selections again with N synthetic offers in the catalog.

@@ -1,6 +1,7 @@
 //! Encoding one Mapbox Vector Tile (spec 2.1) from the catalog: features are taken from the
-//! R-tree, moved into tile space, clipped to the buffered tile, simplified to about a quarter of
-//! a pixel, snapped to the integer grid, cleaned (no repeated point, no zero-length segment, no
+//! R-tree, moved into tile space, clipped to the buffered tile (a polygon whose rings cross the
+//! tile's edge cleanly is cut by walking the edge, `clipped_simply`; one that touches it goes
+//! through the boolean operation), simplified to about a quarter of a pixel, snapped to the integer grid, cleaned (no repeated point, no zero-length segment, no
 //! degenerate ring) and oriented as the spec wants; geozero writes the protobuf.
 //!
 //! Orientation: in tile space (y pointing down) an exterior ring must be clockwise, which is a
@@ -140,6 +141,264 @@ fn near_the_tile(mp: &MultiPolygon<f64>, r: &Rect<f64>) -> MultiPolygon<f64> {
     )
 }
 
+/// How a ring lies against a rectangle.
+#[derive(Debug, PartialEq, Eq)]
+enum Against {
+    /// Every vertex strictly within.
+    Within,
+    /// No point within: the ring lies outside the rectangle or around it.
+    Apart,
+    /// It crosses the rectangle's boundary, each time from one side to the other.
+    Crossed,
+    /// It touches the boundary (a vertex on it, a segment along it or through a corner): only
+    /// the exact clip can say what is within.
+    Touching,
+}
+
+/// Whether `c` is strictly within `r`, outside it, or on its boundary (`None`).
+fn strictly_within(c: Coord<f64>, r: &Rect<f64>) -> Option<bool> {
+    let (min, max) = (r.min(), r.max());
+    if c.x > min.x && c.x < max.x && c.y > min.y && c.y < max.y {
+        Some(true)
+    } else if c.x < min.x || c.x > max.x || c.y < min.y || c.y > max.y {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Whether the segment from `a` to `b`, both ends outside `r`, passes through it
+/// (Liang–Barsky); `None` when it only touches it or runs along a side.
+fn passes_through(a: Coord<f64>, b: Coord<f64>, r: &Rect<f64>) -> Option<bool> {
+    let (d, min, max) = (b - a, r.min(), r.max());
+    let (mut enter, mut leave) = (0.0_f64, 1.0_f64);
+    for (p, q) in [(-d.x, a.x - min.x), (d.x, max.x - a.x), (-d.y, a.y - min.y), (d.y, max.y - a.y)] {
+        if p == 0.0 {
+            if q < 0.0 {
+                return Some(false);
+            }
+            if q == 0.0 {
+                return None;
+            }
+            continue;
+        }
+        let t = q / p;
+        if p < 0.0 {
+            enter = enter.max(t);
+        } else {
+            leave = leave.min(t);
+        }
+    }
+    if enter < leave {
+        Some(true)
+    } else if enter == leave {
+        None
+    } else {
+        Some(false)
+    }
+}
+
+/// How `ring` (closed) lies against `r`.
+fn against(ring: &LineString<f64>, r: &Rect<f64>) -> Against {
+    let points = &ring.0;
+    let Some(last) = points.last() else { return Against::Apart };
+    let Some(mut previous_within) = strictly_within(*last, r) else { return Against::Touching };
+    let (mut previous, mut entries, mut all_within) = (*last, 0usize, true);
+    for &c in points {
+        let Some(within) = strictly_within(c, r) else { return Against::Touching };
+        if !within && !previous_within {
+            match passes_through(previous, c, r) {
+                Some(true) => entries += 1,
+                Some(false) => {}
+                None => return Against::Touching,
+            }
+        } else if within && !previous_within {
+            entries += 1;
+        }
+        all_within &= within;
+        (previous, previous_within) = (c, within);
+    }
+    match entries {
+        _ if all_within => Against::Within,
+        0 => Against::Apart,
+        _ => Against::Crossed,
+    }
+}
+
+/// Whether `c` lies within the closed ring (crossing number).
+fn ring_holds(ring: &LineString<f64>, c: Coord<f64>) -> bool {
+    let mut holds = false;
+    for w in ring.0.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        if (a.y > c.y) != (b.y > c.y) && c.x < a.x + (c.y - a.y) / (b.y - a.y) * (b.x - a.x) {
+            holds = !holds;
+        }
+    }
+    holds
+}
+
+/// Where the segment from `a` to `b` enters and leaves `r`: the parameter along the segment
+/// and the side (0 left, 1 right, 2 bottom, 3 top) of each (Liang–Barsky).
+fn crossings(a: Coord<f64>, b: Coord<f64>, r: &Rect<f64>) -> [(f64, usize); 2] {
+    let (d, min, max) = (b - a, r.min(), r.max());
+    let (mut enter, mut leave) = ((0.0_f64, 0), (1.0_f64, 0));
+    for (side, (p, q)) in
+        [(-d.x, a.x - min.x), (d.x, max.x - a.x), (-d.y, a.y - min.y), (d.y, max.y - a.y)].into_iter().enumerate()
+    {
+        if p < 0.0 && q / p > enter.0 {
+            enter = (q / p, side);
+        } else if p > 0.0 && q / p < leave.0 {
+            leave = (q / p, side);
+        }
+    }
+    [enter, leave]
+}
+
+/// The point at `t` along the segment from `a` to `b`, put exactly on `side` of `r`.
+fn on_side(a: Coord<f64>, b: Coord<f64>, (t, side): (f64, usize), r: &Rect<f64>) -> Coord<f64> {
+    let (min, max) = (r.min(), r.max());
+    let (x, y) = (a.x + t * (b.x - a.x), a.y + t * (b.y - a.y));
+    match side {
+        0 => Coord { x: min.x, y: y.clamp(min.y, max.y) },
+        1 => Coord { x: max.x, y: y.clamp(min.y, max.y) },
+        2 => Coord { x: x.clamp(min.x, max.x), y: min.y },
+        _ => Coord { x: x.clamp(min.x, max.x), y: max.y },
+    }
+}
+
+/// How far along the boundary of `r` a point of it lies, counterclockwise (y up) from the
+/// corner at its minimum: 0 to 1 along `min.y`, to 2 along `max.x`, to 3 along `max.y`, to 4
+/// along `min.x`. Corner `k` is at `k`.
+fn along(c: Coord<f64>, r: &Rect<f64>) -> f64 {
+    let (min, max) = (r.min(), r.max());
+    let (w, h) = (max.x - min.x, max.y - min.y);
+    if c.y == min.y {
+        (c.x - min.x) / w
+    } else if c.x == max.x {
+        1.0 + (c.y - min.y) / h
+    } else if c.y == max.y {
+        2.0 + (max.x - c.x) / w
+    } else {
+        3.0 + (max.y - c.y) / h
+    }
+}
+
+fn corner(k: usize, r: &Rect<f64>) -> Coord<f64> {
+    let (min, max) = (r.min(), r.max());
+    match k % 4 {
+        0 => min,
+        1 => Coord { x: max.x, y: min.y },
+        2 => max,
+        _ => Coord { x: min.x, y: max.y },
+    }
+}
+
+/// The parts within `r` of a ring that crosses its boundary (`Against::Crossed`): the stretches
+/// of the ring within, each joined to the next by the boundary, counterclockwise from where it
+/// leaves to the nearest place a stretch enters (the ring turned counterclockwise first), with
+/// the corners passed. `None` where a stretch would leave where another enters.
+fn cut_ring(ring: &LineString<f64>, r: &Rect<f64>) -> Option<Vec<LineString<f64>>> {
+    let mut points = ring.0.clone();
+    if points.len() > 1 && points.first() == points.last() {
+        points.pop();
+    }
+    if points.windows(2).map(|w| w[0].x * w[1].y - w[1].x * w[0].y).sum::<f64>()
+        + points.last().zip(points.first()).map_or(0.0, |(l, f)| l.x * f.y - f.x * l.y)
+        < 0.0
+    {
+        points.reverse();
+    }
+    let n = points.len();
+    let start = points.iter().position(|&c| strictly_within(c, r) == Some(false))?;
+    let mut stretches: Vec<Vec<Coord<f64>>> = Vec::new();
+    let mut current: Option<Vec<Coord<f64>>> = None;
+    for i in 0..n {
+        let (a, b) = (points[(start + i) % n], points[(start + i + 1) % n]);
+        match (strictly_within(a, r)?, strictly_within(b, r)?) {
+            (true, true) => current.as_mut()?.push(b),
+            (true, false) => {
+                let mut stretch = current.take()?;
+                stretch.push(on_side(a, b, crossings(a, b, r)[1], r));
+                stretches.push(stretch);
+            }
+            (false, true) => current = Some(vec![on_side(a, b, crossings(a, b, r)[0], r), b]),
+            (false, false) => {
+                if passes_through(a, b, r)? {
+                    let [enter, leave] = crossings(a, b, r);
+                    stretches.push(vec![on_side(a, b, enter, r), on_side(a, b, leave, r)]);
+                }
+            }
+        }
+    }
+    let enters: Vec<f64> = stretches.iter().map(|s| along(s[0], r)).collect();
+    let leaves: Vec<f64> = stretches.iter().map(|s| along(s[s.len() - 1], r)).collect();
+    let mut used = vec![false; stretches.len()];
+    let mut rings = Vec::new();
+    for first in 0..stretches.len() {
+        if used[first] {
+            continue;
+        }
+        let mut out: Vec<Coord<f64>> = Vec::new();
+        let mut i = first;
+        loop {
+            if std::mem::replace(&mut used[i], true) {
+                return None;
+            }
+            out.extend_from_slice(&stretches[i]);
+            let (j, gap) = enters
+                .iter()
+                .enumerate()
+                .map(|(j, e)| (j, (e - leaves[i]).rem_euclid(4.0)))
+                .min_by(|a, b| a.1.total_cmp(&b.1))?;
+            if gap == 0.0 {
+                return None;
+            }
+            let corners = leaves[i].floor() as usize + 1..;
+            out.extend(corners.take_while(|&k| (k as f64) < leaves[i] + gap).map(|k| corner(k, r)));
+            if j == first {
+                break;
+            }
+            i = j;
+        }
+        if out.len() >= 3 {
+            out.push(out[0]);
+            rings.push(LineString(out));
+        }
+    }
+    Some(rings)
+}
+
+/// The polygons clipped to `r` exactly without a boolean operation, when every ring crosses
+/// its boundary cleanly: each exterior within, apart from or crossing the rectangle (cut by
+/// [`cut_ring`]), each hole within or apart from it and not around it. `None` otherwise (a ring
+/// touching the boundary, a hole across it): the exact clip decides.
+fn clipped_simply(mp: &MultiPolygon<f64>, r: &Rect<f64>) -> Option<MultiPolygon<f64>> {
+    let centre = r.center();
+    let mut out = Vec::with_capacity(mp.0.len());
+    for p in &mp.0 {
+        let exteriors = match against(p.exterior(), r) {
+            Against::Within => vec![p.exterior().clone()],
+            Against::Crossed => cut_ring(p.exterior(), r)?,
+            Against::Apart if ring_holds(p.exterior(), centre) => vec![r.to_polygon().exterior().clone()],
+            Against::Apart => continue,
+            Against::Touching => return None,
+        };
+        let mut polygons: Vec<Polygon<f64>> = exteriors.into_iter().map(|e| Polygon::new(e, Vec::new())).collect();
+        for h in p.interiors() {
+            match against(h, r) {
+                Against::Within => {
+                    let holder = polygons.iter_mut().find(|p| ring_holds(p.exterior(), h.0[0]))?;
+                    holder.interiors_push(h.clone());
+                }
+                Against::Apart if !ring_holds(h, centre) => {}
+                _ => return None,
+            }
+        }
+        out.extend(polygons);
+    }
+    Some(MultiPolygon(out))
+}
+
 /// Snaps a line to the grid and drops repeated points (which would be zero-length segments).
 fn snap(ls: &LineString<f64>) -> Vec<Coord<f64>> {
     let mut out: Vec<Coord<f64>> = Vec::with_capacity(ls.0.len());
@@ -224,13 +483,19 @@ fn polygons(mp: MultiPolygon<f64>, inside: bool, simplified: bool, rect: &Rect<f
     let shape = match (inside, simplified) {
         (true, true) => mp,
         (true, false) => mp.simplify(SIMPLIFY),
-        (false, _) => {
-            let margin = Rect::new(
-                Coord { x: rect.min().x - BUFFER, y: rect.min().y - BUFFER },
-                Coord { x: rect.max().x + BUFFER, y: rect.max().y + BUFFER },
-            );
-            rect.to_polygon().intersection(&near_the_tile(&mp, &margin)).simplify(SIMPLIFY)
-        }
+        // Simplified again after the cut even where the shape is already simplified for this
+        // zoom: a vertex within half a unit of the tile's edge, next to where the ring crosses
+        // it, would be snapped onto the edge behind the crossing, a spike along the edge.
+        (false, _) => match clipped_simply(&mp, rect) {
+            Some(cut) => cut.simplify(SIMPLIFY),
+            None => {
+                let margin = Rect::new(
+                    Coord { x: rect.min().x - BUFFER, y: rect.min().y - BUFFER },
+                    Coord { x: rect.max().x + BUFFER, y: rect.max().y + BUFFER },
+                );
+                rect.to_polygon().intersection(&near_the_tile(&mp, &margin)).simplify(SIMPLIFY)
+            }
+        },
     };
     clean_polygons(shape).map(Geometry::MultiPolygon)
 }
@@ -401,6 +666,117 @@ mod tests {
         let whole = r.to_polygon().intersection(&shapes).unsigned_area();
         assert!((near.unsigned_area() - 43.3).abs() < 1e-12, "{near:?}");
         assert!((whole - 43.3).abs() < 1e-6, "{whole}");
+    }
+
+    #[test]
+    fn rings_are_told_apart_by_how_they_lie_against_the_rectangle() {
+        let r = Rect::new(Coord { x: 0.0, y: 0.0 }, Coord { x: 10.0, y: 10.0 });
+        let cases = [
+            (vec![(1.0, 1.0), (4.0, 1.0), (4.0, 4.0), (1.0, 1.0)], Against::Within),
+            (vec![(20.0, 20.0), (30.0, 20.0), (30.0, 30.0), (20.0, 20.0)], Against::Apart),
+            (vec![(-5.0, -5.0), (15.0, -5.0), (15.0, 15.0), (-5.0, 15.0), (-5.0, -5.0)], Against::Apart),
+            (vec![(5.0, 5.0), (15.0, 5.0), (15.0, 8.0), (5.0, 5.0)], Against::Crossed),
+            // One segment through the rectangle, no vertex within.
+            (vec![(-2.0, 5.0), (12.0, 5.0), (12.0, 20.0), (-2.0, 20.0), (-2.0, 5.0)], Against::Crossed),
+            // A U whose two arms leave through the top.
+            (
+                vec![(2.0, 2.0), (8.0, 2.0), (8.0, 14.0), (6.0, 14.0), (6.0, 5.0), (4.0, 5.0), (4.0, 14.0), (2.0, 2.0)],
+                Against::Crossed,
+            ),
+            // A vertex on a side, a segment along a side, a segment through a corner.
+            (vec![(0.0, 5.0), (5.0, 5.0), (5.0, 8.0), (0.0, 5.0)], Against::Touching),
+            (vec![(-2.0, 0.0), (12.0, 0.0), (12.0, -5.0), (-2.0, 0.0)], Against::Touching),
+            (vec![(-5.0, 5.0), (5.0, 15.0), (-5.0, 15.0), (-5.0, 5.0)], Against::Touching),
+        ];
+        for (points, expected) in cases {
+            assert_eq!(against(&ring(&points), &r), expected, "{points:?}");
+        }
+        // The U is cut into its two arms, with the corners of the rectangle they reach.
+        let u =
+            ring(&[(2.0, 2.0), (8.0, 2.0), (8.0, 14.0), (6.0, 14.0), (6.0, 5.0), (4.0, 5.0), (4.0, 14.0), (2.0, 14.0)]);
+        let cut = clipped_simply(&MultiPolygon(vec![Polygon::new(u, vec![])]), &r).expect("cut");
+        assert_eq!(cut.0.len(), 1, "one piece: the base joins the arms");
+        assert_eq!(geo::Area::unsigned_area(&cut), 6.0 * 8.0 - 2.0 * 5.0);
+        let zigzag = ring(&[
+            (-1.0, 2.0),
+            (5.0, 2.0),
+            (5.0, 12.0),
+            (7.0, 12.0),
+            (7.0, 2.0),
+            (11.0, 2.0),
+            (11.0, 4.0),
+            (9.0, 4.0),
+            (9.0, 14.0),
+            (3.0, 14.0),
+            (3.0, 4.0),
+            (-1.0, 4.0),
+        ]);
+        let cut = clipped_simply(&MultiPolygon(vec![Polygon::new(zigzag.clone(), vec![])]), &r).expect("cut");
+        let exact = r.to_polygon().intersection(&MultiPolygon(vec![Polygon::new(zigzag, vec![])]));
+        assert_eq!(cut.0.len(), exact.0.len(), "{cut:?} against {exact:?}");
+        assert!(exact.0.len() > 1, "the rectangle cuts the zigzag in pieces: {exact:?}");
+        assert!((geo::Area::unsigned_area(&cut) - geo::Area::unsigned_area(&exact)).abs() < 1e-6);
+    }
+
+    /// A star-shaped (so simple) ring of `n` vertices around `c`, radii in `[low, high)`.
+    fn star(next: &mut impl FnMut() -> f64, c: Coord<f64>, n: usize, low: f64, high: f64) -> LineString<f64> {
+        let mut points: Vec<(f64, f64)> = (0..n)
+            .map(|i| {
+                let angle = (i as f64 + 0.8 * next()) / n as f64 * std::f64::consts::TAU;
+                let radius = low + (high - low) * next();
+                (c.x + radius * angle.cos(), c.y + radius * angle.sin())
+            })
+            .collect();
+        points.push(points[0]);
+        ring(&points)
+    }
+
+    #[test]
+    fn the_simple_clip_is_the_exact_clip_wherever_it_answers() {
+        use geo::Area;
+        let r = Rect::new(Coord { x: 0.0, y: 0.0 }, Coord { x: 100.0, y: 100.0 });
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let (mut answered, mut declined, mut pieces) = (0, 0, 0);
+        for _ in 0..3_000 {
+            let c = Coord { x: -60.0 + 220.0 * next(), y: -60.0 + 220.0 * next() };
+            let size = 5.0 + 150.0 * next();
+            let n = 3 + (next() * 40.0) as usize;
+            let exterior = star(&mut next, c, n, size * 0.6, size);
+            // From eight vertices, no edge of the exterior comes nearer its centre than 0.45 of its size.
+            let holes = if n >= 8 && next() < 0.5 {
+                vec![star(&mut next, c, 3 + n / 2, size * 0.1, size * 0.4)]
+            } else {
+                vec![]
+            };
+            let shapes = MultiPolygon(vec![Polygon::new(exterior, holes)]);
+            let Some(simple) = clipped_simply(&shapes, &r) else {
+                declined += 1;
+                continue;
+            };
+            answered += 1;
+            pieces += usize::from(simple.0.len() > 1);
+            let exact = r.to_polygon().intersection(&shapes);
+            // The boolean operation rounds to a grid of its own: to about 1e-5 square units here.
+            let tolerance = 1e-4 + 1e-6 * exact.unsigned_area();
+            assert!(
+                (simple.unsigned_area() - exact.unsigned_area()).abs() < tolerance,
+                "{shapes:?}: {} against {}, {simple:?}, {exact:?}",
+                simple.unsigned_area(),
+                exact.unsigned_area()
+            );
+            assert!(simple.xor(&exact).unsigned_area() < tolerance, "{shapes:?}");
+        }
+        eprintln!("{answered} answered ({pieces} in pieces), {declined} declined");
+        assert!(
+            answered > 1_000 && pieces > 50 && declined > 100,
+            "{answered} answered ({pieces} in pieces), {declined} declined"
+        );
     }
 
     #[test]
