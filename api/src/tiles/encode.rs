@@ -171,6 +171,14 @@ fn strictly_within(c: Coord<f64>, r: &Rect<f64>) -> Option<bool> {
 /// (Liang–Barsky); `None` when it only touches it or runs along a side.
 fn passes_through(a: Coord<f64>, b: Coord<f64>, r: &Rect<f64>) -> Option<bool> {
     let (d, min, max) = (b - a, r.min(), r.max());
+    // Both ends beyond the same side (most segments of a shape larger than the tile).
+    if (a.x < min.x && b.x < min.x)
+        || (a.x > max.x && b.x > max.x)
+        || (a.y < min.y && b.y < min.y)
+        || (a.y > max.y && b.y > max.y)
+    {
+        return Some(false);
+    }
     let (mut enter, mut leave) = (0.0_f64, 1.0_f64);
     for (p, q) in [(-d.x, a.x - min.x), (d.x, max.x - a.x), (-d.y, a.y - min.y), (d.y, max.y - a.y)] {
         if p == 0.0 {
