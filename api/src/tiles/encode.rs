@@ -424,6 +424,48 @@ fn surveyor_area(ring: &[Coord<f64>]) -> f64 {
     ring.windows(2).map(|w| w[0].x * w[1].y - w[1].x * w[0].y).sum::<f64>() / 2.0
 }
 
+/// Whether the path from `a` through `b` to `c` turns straight back on itself at `b`.
+fn turns_back(a: Coord<f64>, b: Coord<f64>, c: Coord<f64>) -> bool {
+    let (u, v) = (b - a, c - b);
+    u.x * v.y - u.y * v.x == 0.0 && u.x * v.x + u.y * v.y < 0.0
+}
+
+/// Removes from a snapped ring (not closed) the vertices where it turns straight back along
+/// itself, and the repeats that leaves. Snapping can make one: a vertex within half a unit of
+/// the tile's edge, just inside where the ring crosses it, lands on the edge behind the
+/// crossing, and the ring runs along the edge there and back.
+fn drop_spikes(points: &mut Vec<Coord<f64>>) {
+    let mut out: Vec<Coord<f64>> = Vec::with_capacity(points.len());
+    for &c in points.iter() {
+        if out.last() == Some(&c) {
+            continue;
+        }
+        out.push(c);
+        while out.len() >= 3 && turns_back(out[out.len() - 3], out[out.len() - 2], out[out.len() - 1]) {
+            let last = out.pop();
+            out.pop();
+            match last {
+                Some(last) if out.last() != Some(&last) => out.push(last),
+                _ => {}
+            }
+        }
+    }
+    // Where the ring closes, its last vertices meet its first.
+    loop {
+        let n = out.len();
+        if n >= 2 && out[0] == out[n - 1] {
+            out.pop();
+        } else if n >= 3 && turns_back(out[n - 2], out[n - 1], out[0]) {
+            out.pop();
+        } else if n >= 3 && turns_back(out[n - 1], out[0], out[1]) {
+            out.remove(0);
+        } else {
+            break;
+        }
+    }
+    *points = out;
+}
+
 /// Snaps a ring and orients it by its surveyor area: positive (clockwise on screen, y down) for
 /// an exterior, negative for a hole. Rings of less than one square unit are dropped: they are
 /// far below a pixel, and snapping can fold them into shapes of no clear orientation.
@@ -432,6 +474,7 @@ fn clean_ring(ls: &LineString<f64>, exterior: bool) -> Option<LineString<f64>> {
     if pts.len() > 1 && pts.first() == pts.last() {
         pts.pop();
     }
+    drop_spikes(&mut pts);
     if pts.len() < 3 {
         return None;
     }
@@ -491,10 +534,10 @@ fn polygons(mp: MultiPolygon<f64>, inside: bool, simplified: bool, rect: &Rect<f
     let shape = match (inside, simplified) {
         (true, true) => mp,
         (true, false) => mp.simplify(SIMPLIFY),
-        // Simplified again after the cut even where the shape is already simplified for this
-        // zoom: a vertex within half a unit of the tile's edge, next to where the ring crosses
-        // it, would be snapped onto the edge behind the crossing, a spike along the edge.
-        (false, _) => match clipped_simply(&mp, rect) {
+        // The cut changes a shape only along the tile's edge: one already simplified for this
+        // zoom is not simplified again.
+        (false, simplified) => match clipped_simply(&mp, rect) {
+            Some(cut) if simplified => cut,
             Some(cut) => cut.simplify(SIMPLIFY),
             None => {
                 let margin = Rect::new(
@@ -810,6 +853,26 @@ mod tests {
         let p = &mp.0[0];
         assert!(surveyor_area(&p.exterior().0) > 0.0);
         assert_eq!(p.exterior().0.len(), 5, "the repeated vertex is gone");
+    }
+
+    #[test]
+    fn a_ring_turning_straight_back_along_itself_loses_the_spike() {
+        let spike = [(0.0, 0.0), (10.0, 0.0), (9.0, 0.0), (9.0, 5.0), (0.0, 5.0)];
+        let mut points: Vec<Coord<f64>> = spike.iter().map(|&(x, y)| Coord { x, y }).collect();
+        drop_spikes(&mut points);
+        assert_eq!(points, [(0.0, 0.0), (9.0, 0.0), (9.0, 5.0), (0.0, 5.0)].map(|(x, y)| Coord { x, y }));
+        // Across the closing vertex, and a spike going back exactly to where it came from.
+        let mut points: Vec<Coord<f64>> =
+            [(9.0, 0.0), (9.0, 5.0), (0.0, 5.0), (0.0, 0.0), (10.0, 0.0), (12.0, 0.0), (10.0, 0.0)]
+                .map(|(x, y)| Coord { x, y })
+                .to_vec();
+        drop_spikes(&mut points);
+        assert_eq!(points, [(9.0, 0.0), (9.0, 5.0), (0.0, 5.0), (0.0, 0.0)].map(|(x, y)| Coord { x, y }));
+        let mut square: Vec<Coord<f64>> =
+            [(0.0, 0.0), (5.0, 0.0), (10.0, 0.0), (10.0, 10.0), (0.0, 10.0)].map(|(x, y)| Coord { x, y }).to_vec();
+        let before = square.clone();
+        drop_spikes(&mut square);
+        assert_eq!(square, before, "a vertex on a straight side is no spike");
     }
 
     #[test]
