@@ -453,9 +453,7 @@ fn drop_spikes(points: &mut Vec<Coord<f64>>) {
     // Where the ring closes, its last vertices meet its first.
     loop {
         let n = out.len();
-        if n >= 2 && out[0] == out[n - 1] {
-            out.pop();
-        } else if n >= 3 && turns_back(out[n - 2], out[n - 1], out[0]) {
+        if (n >= 2 && out[0] == out[n - 1]) || (n >= 3 && turns_back(out[n - 2], out[n - 1], out[0])) {
             out.pop();
         } else if n >= 3 && turns_back(out[n - 1], out[0], out[1]) {
             out.remove(0);
