@@ -691,6 +691,14 @@ mod tests {
         }
     }
 
+    /// Gives an offer a footprint: a rectangle of 0.002° by 0.001° from its point, north-east.
+    fn give_footprint(o: &mut entities::offer::Model) {
+        let (x, y) = (o.lon, o.lat);
+        let g = serde_json::json!({"type": "Polygon", "coordinates": [[[x, y], [x + 0.002, y], [x + 0.002, y + 0.001], [x, y + 0.001], [x, y]]]});
+        o.geometry = Some(g.to_string());
+        (o.min_lon, o.min_lat, o.max_lon, o.max_lat) = (x, y, x + 0.002, y + 0.001);
+    }
+
     /// A few hundred random writes through the write path (create, move, rename, give a footprint,
     /// publish, archive, delete, restore, re-theme, re-link corrélats): after each round the
     /// snapshot maintained change by change equals one rebuilt from the database, records and
@@ -736,10 +744,7 @@ mod tests {
                             RevisionAction::Update
                         }
                         4 => {
-                            let (x, y) = (next.lon, next.lat);
-                            let g = serde_json::json!({"type": "Polygon", "coordinates": [[[x, y], [x + 0.002, y], [x + 0.002, y + 0.001], [x, y + 0.001], [x, y]]]});
-                            next.geometry = Some(g.to_string());
-                            (next.min_lon, next.min_lat, next.max_lon, next.max_lat) = (x, y, x + 0.002, y + 0.001);
+                            give_footprint(&mut next);
                             RevisionAction::Update
                         }
                         5 => {
@@ -848,10 +853,7 @@ mod tests {
             let mut next = current.clone();
             let action = match k {
                 0 => {
-                    let (x, y) = (next.lon, next.lat);
-                    let g = serde_json::json!({"type": "Polygon", "coordinates": [[[x, y], [x + 0.002, y], [x + 0.002, y + 0.001], [x, y + 0.001], [x, y]]]});
-                    next.geometry = Some(g.to_string());
-                    (next.min_lon, next.min_lat, next.max_lon, next.max_lat) = (x, y, x + 0.002, y + 0.001);
+                    give_footprint(&mut next);
                     RevisionAction::Update
                 }
                 1 => {
