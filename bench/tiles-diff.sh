@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Whether two builds of the server make the same tiles: every composite tile over the territory
-# from z5 to z16, fetched from both (territory data, caches off), compared byte for byte; for the
-# tiles that differ, the features and vertices of each.
+# from z5 to z16, fetched from both (territory data, caches off), compared byte for byte; the
+# tiles that differ are then compared feature by feature (bench/tiles-compare.py).
 # Usage: bench/tiles-diff.sh OLD_BINARY [NEW_BINARY]   (NEW defaults to this checkout's release build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,3 +40,8 @@ for z in range(5, 17):
     print(f"z{z}: {n} tiles, {d} differ, {size_a:,} -> {size_b:,} bytes")
 print(f"{total} tiles, {differ} differ")
 PY
+if python3 -c "import mapbox_vector_tile, shapely" 2>/dev/null; then
+  python3 bench/tiles-compare.py 18976 18977
+else
+  echo "(install tests/py/requirements.txt to compare the differing tiles feature by feature)"
+fi
