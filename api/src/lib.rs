@@ -25,6 +25,8 @@ pub mod shared;
 pub mod state;
 pub mod stats;
 pub mod tasks;
+#[cfg(test)]
+mod testing;
 pub mod tiles;
 pub mod web;
 

@@ -725,13 +725,7 @@ mod tests {
         // 20,000 scattered points (deep enough a tree for whole subtrees to fall inside), a
         // quarter of them then moved, removed or joined by new ones; circles of every size,
         // centred anywhere, including on points and off the data.
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut next = crate::testing::xorshift(0x9e37_79b9_7f4a_7c15);
         let mut at = || [3.0 + next() * 0.8, 50.1 + next() * 0.5];
         let points: Vec<[f64; 2]> = (0..20_000).map(|_| at()).collect();
         let mut index = Index::build(1, points.iter().enumerate().map(|(i, p)| (ids(i as u128), entry("p", "", *p))));
