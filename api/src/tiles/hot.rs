@@ -201,10 +201,11 @@ impl Tiles {
                     if let Some(a) = allowance {
                         a.write(response.headers_mut());
                     }
-                    this.metrics.observe(response.status().as_u16(), start);
+                    // One reading of the clock for the count and the log line.
+                    let latency = start.elapsed();
+                    this.metrics.observe(response.status().as_u16(), latency);
                     this.answered.inc();
-                    access_span(&parts.method, parts.uri.path())
-                        .in_scope(|| access_log(response.status(), start.elapsed()));
+                    access_span(&parts.method, parts.uri.path()).in_scope(|| access_log(response.status(), latency));
                     return Ok(response);
                 }
                 parts.extensions.insert(admission);

@@ -5,8 +5,6 @@ pub mod encode;
 pub mod hot;
 pub mod style;
 
-use std::fmt::Write as _;
-
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -193,8 +191,16 @@ impl TileRequest {
             }
             params.push_str(layer.name());
         }
-        // Writing into a String cannot fail.
-        let _ = write!(params, "/{}/{}/{}/{}/{outside}", coord.z, coord.x, coord.y, lang.code());
+        // As `format!("/{z}/{x}/{y}/{lang}/{outside}")` would write it, without the formatting
+        // machinery (the key is built for every hot tile).
+        let mut digits = itoa::Buffer::new();
+        for n in [u32::from(coord.z), coord.x, coord.y] {
+            params.push('/');
+            params.push_str(digits.format(n));
+        }
+        params.push('/');
+        params.push_str(lang.code());
+        params.push_str(if *outside { "/true" } else { "/false" });
         CacheKey::new(CacheKind::Tile, catalog.epochs.tile(coord.z, coord.x, coord.y), params)
     }
 }
@@ -267,4 +273,26 @@ pub async fn tilejson(
         "attribution": attribution(&catalog),
     });
     Ok(Json(doc).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tile_key_names_its_canonical_parameters() {
+        let catalog = Catalog::default();
+        let cases = [
+            ("offers,routes", "14", "8347", "5529.mvt", None, false, "offers,routes/14/8347/5529/fr/false"),
+            (" communes , offers", "0", "0", "0.mvt", Some("en"), true, "communes,offers/0/0/0/en/true"),
+            ("footprints", "20", "1048575", "4294.mvt", Some("nl"), false, "footprints/20/1048575/4294/nl/false"),
+        ];
+        for (layers, z, x, y, lang, outside, params) in cases {
+            let map = MapParams { lang: lang.map(str::to_owned), outside };
+            let request = TileRequest::parse(layers, z, x, y, &map).expect("a valid tile");
+            let key = request.key(&catalog);
+            assert_eq!(&*key.params, params);
+            assert_eq!(key.kind, CacheKind::Tile);
+        }
+    }
 }
