@@ -13,6 +13,7 @@
 use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use entities::domain::check;
@@ -168,7 +169,10 @@ impl Iterator for Objects {
                 Source::File(path) => {
                     let parsed = std::fs::File::open(&path)
                         .map_err(ImportError::from)
-                        .and_then(|f| read_bounded(f, MAX_ENTRY_BYTES))
+                        .and_then(|f| {
+                            let size = f.metadata().map_or(0, |m| m.len());
+                            read_bounded(f, MAX_ENTRY_BYTES, size)
+                        })
                         .map(|bytes| Raw { bytes, in_archive: false });
                     return Some((path.display().to_string(), parsed));
                 }
@@ -237,9 +241,11 @@ fn collect(path: &Path, depth: usize, out: &mut Vec<Source>) {
     }
 }
 
-/// Reads at most `limit` bytes; more is an error (a size a header declares can lie).
-fn read_bounded(r: impl Read, limit: u64) -> Result<Vec<u8>, ImportError> {
-    let mut bytes = Vec::new();
+/// Reads at most `limit` bytes; more is an error (a size a header declares can lie). `expected`
+/// (a file's length, an entry's declared size) sizes the buffer once, within `limit`, instead of
+/// doubling it from a few kilobytes, each time on fresh pages.
+fn read_bounded(r: impl Read, limit: u64, expected: u64) -> Result<Vec<u8>, ImportError> {
+    let mut bytes = Vec::with_capacity(usize::try_from(expected.min(limit) + 1).unwrap_or(0));
     r.take(limit + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
         return Err(ImportError::TooLarge(format!("an object of more than {limit} bytes is not read")));
@@ -300,7 +306,7 @@ impl OpenArchive {
                 ));
             }
             // The declared size can lie: what is read is bounded, and so is the ratio of what is read.
-            let bytes = read_bounded(file, MAX_ENTRY_BYTES);
+            let bytes = read_bounded(file, MAX_ENTRY_BYTES, declared);
             let read = bytes.as_ref().map_or(MAX_ENTRY_BYTES, |b| b.len() as u64);
             self.inflated += read;
             if self.inflated > MAX_ARCHIVE_BYTES {
@@ -838,8 +844,9 @@ fn count(report: &mut ImportReport, outcome: Result<Outcome, ()>) {
 /// An object mapped, refused, or skipped (`None`: not an object).
 type MappedItem = (String, Result<Option<Mapped>, ImportError>);
 
-/// Objects read in a row and mapped together, a few per core.
-const CHUNK_PER_CORE: usize = 4;
+/// Objects read in a row and mapped together, a few per core (the cores wait for each other at
+/// the end of a chunk, for at most one object).
+const CHUNK_PER_CORE: usize = 8;
 
 /// Reads `objects` on this thread and parses and maps them on every core, sending them in order.
 fn map_everywhere(
@@ -860,29 +867,31 @@ fn map_everywhere(
                 raw.and_then(|raw| raw.parse()).and_then(|v| v.map(|v| map(&v, territory, options)).transpose());
             (name, mapped)
         };
-        let per_core = chunk.len().div_ceil(cores);
-        let mut parts: Vec<Vec<(String, Result<Raw, ImportError>)>> = Vec::with_capacity(cores);
-        let mut chunk = chunk.into_iter().peekable();
-        while chunk.peek().is_some() {
-            parts.push(chunk.by_ref().take(per_core).collect());
-        }
-        let mapped: Vec<MappedItem> = std::thread::scope(|scope| {
-            let running: Vec<_> = parts
-                .into_iter()
-                .map(|part| {
-                    let names: Vec<String> = part.iter().map(|(name, _)| name.clone()).collect();
-                    (names, scope.spawn(move || part.into_iter().map(one).collect::<Vec<_>>()))
-                })
-                .collect();
-            running
-                .into_iter()
-                .flat_map(|(names, handle)| {
-                    handle.join().unwrap_or_else(|_| {
-                        let failed = || Err(ImportError::Invalid("the object could not be mapped".into()));
-                        names.into_iter().map(|name| (name, failed())).collect()
+        // Objects differ in size (five times between the fixtures): each core takes the next
+        // object of the chunk when it is done with one, so no core waits for another's share.
+        let names: Vec<String> = chunk.iter().map(|(name, _)| name.clone()).collect();
+        let queue = Mutex::new(chunk.into_iter().enumerate());
+        let mut done: Vec<(usize, MappedItem)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..cores)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut out = Vec::new();
+                        // The lock is held to take an object, never while mapping it.
+                        while let Some((i, item)) = queue.lock().ok().and_then(|mut q| q.next()) {
+                            out.push((i, one(item)));
+                        }
+                        out
                     })
                 })
-                .collect()
+                .collect();
+            workers.into_iter().flat_map(|w| w.join().unwrap_or_default()).collect()
+        });
+        done.sort_unstable_by_key(|(i, _)| *i);
+        let mut done = done.into_iter().peekable();
+        // An object whose mapping panicked, and the others its thread had mapped, are refused.
+        let mapped = names.into_iter().enumerate().map(|(i, name)| match done.next_if(|(j, _)| *j == i) {
+            Some((_, item)) => item,
+            None => (name, Err(ImportError::Invalid("the object could not be mapped".into()))),
         });
         for item in mapped {
             if out.blocking_send(item).is_err() {
@@ -1002,5 +1011,36 @@ mod tests {
             compared += 1;
         }
         assert_eq!(compared, 6, "the six fixture objects");
+    }
+
+    #[test]
+    fn objects_mapped_on_every_core_come_out_in_their_order_and_as_mapped_alone() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/datatourisme");
+        let territory: HashSet<String> = ["59009", "59017", "59526"].map(str::to_owned).into();
+        // Seven times the six objects (of 150 to 700 kB): several chunks, uneven work.
+        let paths = vec![fixtures; 7];
+        let describe = |(name, mapped): MappedItem| match mapped {
+            Ok(m) => format!("{name} {:?}", m.map(|m| (m.offer.source_id, m.offer.kind, m.occurrences.len()))),
+            Err(e) => format!("{name} {e}"),
+        };
+        let alone: Vec<String> = read_objects(&paths)
+            .map(|(name, raw)| {
+                let mapped = raw
+                    .and_then(|raw| raw.parse())
+                    .and_then(|v| v.map(|v| map(&v, &territory, ImportOptions::default())).transpose());
+                describe((name, mapped))
+            })
+            .collect();
+        assert_eq!(alone.len(), 42);
+        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+        let reader = std::thread::spawn(move || {
+            map_everywhere(read_objects(&paths), &territory, ImportOptions::default(), &tx);
+        });
+        let mut together = Vec::new();
+        while let Some(item) = rx.blocking_recv() {
+            together.push(describe(item));
+        }
+        reader.join().expect("the reader");
+        assert_eq!(together, alone);
     }
 }
