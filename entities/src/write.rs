@@ -365,19 +365,12 @@ impl Writer {
         for chunk in themes.chunks(CHUNK) {
             OfferTheme::insert_many(chunk.to_vec()).exec(&self.txn).await?;
         }
-        let mut occurrences: Vec<event_occurrence::ActiveModel> = Vec::new();
+        let mut occurrences = Occurrences::default();
         for (i, b) in batch.iter().enumerate() {
             let list = settle_occurrences(&format!("[{i}].occurrences"), &b.occurrences)?;
-            occurrences.extend(list.into_iter().map(|(s, e)| event_occurrence::ActiveModel {
-                offer_id: Set(b.offer.id.clone()),
-                starts_at: Set(s),
-                ends_at: Set(e),
-                ..Default::default()
-            }));
+            occurrences.extend(&b.offer.id, list);
         }
-        for chunk in occurrences.chunks(CHUNK) {
-            EventOccurrence::insert_many(chunk.to_vec()).exec(&self.txn).await?;
-        }
+        occurrences.insert(&self.txn).await?;
         let routes: Vec<route::ActiveModel> =
             batch.iter().filter_map(|b| b.route.as_ref()).map(|(r, _)| r.clone().into_active_model()).collect();
         for chunk in routes.chunks(CHUNK) {
@@ -506,16 +499,9 @@ impl Writer {
             return Ok(false);
         }
         EventOccurrence::delete_many().filter(event_occurrence::Column::OfferId.eq(id)).exec(&self.txn).await?;
-        for chunk in wanted.chunks(CHUNK) {
-            EventOccurrence::insert_many(chunk.iter().map(|(s, e)| event_occurrence::ActiveModel {
-                offer_id: Set(id.to_owned()),
-                starts_at: Set(*s),
-                ends_at: Set(*e),
-                ..Default::default()
-            }))
-            .exec(&self.txn)
-            .await?;
-        }
+        let mut occurrences = Occurrences::default();
+        occurrences.extend(id, wanted);
+        occurrences.insert(&self.txn).await?;
         Ok(true)
     }
 
@@ -734,6 +720,66 @@ async fn stamp_in_one_statement(
         .await?
         .ok_or_else(|| DbErr::RecordNotFound("the catalog_state row".into()))?;
     Ok(row.try_get("", "version")?)
+}
+
+/// Occurrence rows to insert, as three columns: an import writes about ninety per object, two
+/// thirds of its time in PostgreSQL.
+#[derive(Default)]
+struct Occurrences {
+    offers: Vec<String>,
+    starts: Vec<DateTime<Utc>>,
+    ends: Vec<DateTime<Utc>>,
+}
+
+/// Rows of occurrences in one statement on PostgreSQL (three array parameters, whatever the
+/// count; 40,000 rows weigh about 1 MB).
+const OCCURRENCES_PER_STATEMENT: usize = 40_000;
+
+impl Occurrences {
+    fn extend(&mut self, offer: &str, list: Vec<(DateTime<Utc>, DateTime<Utc>)>) {
+        for (s, e) in list {
+            self.offers.push(offer.to_owned());
+            self.starts.push(s);
+            self.ends.push(e);
+        }
+    }
+
+    /// Inserts the rows: on PostgreSQL with `UNNEST` over three arrays (a quarter less of the
+    /// server's time than a statement of rows, and no parameter per value to build), elsewhere
+    /// in statements of `CHUNK` rows.
+    async fn insert(self, txn: &DatabaseTransaction) -> WriteResult<()> {
+        use sea_orm::{Statement, Value};
+        let Occurrences { offers, starts, ends } = self;
+        if txn.get_database_backend() == DbBackend::Postgres {
+            let (mut offers, mut starts, mut ends) = (offers.into_iter(), starts.into_iter(), ends.into_iter());
+            loop {
+                let o: Vec<String> = offers.by_ref().take(OCCURRENCES_PER_STATEMENT).collect();
+                if o.is_empty() {
+                    return Ok(());
+                }
+                let s: Vec<DateTime<Utc>> = starts.by_ref().take(o.len()).collect();
+                let e: Vec<DateTime<Utc>> = ends.by_ref().take(o.len()).collect();
+                let sql = "INSERT INTO event_occurrences (offer_id, starts_at, ends_at) \
+                           SELECT * FROM UNNEST($1::varchar[], $2::timestamptz[], $3::timestamptz[])";
+                let values = [Value::from(o), Value::from(s), Value::from(e)];
+                txn.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values)).await?;
+            }
+        }
+        let rows: Vec<event_occurrence::ActiveModel> = offers
+            .into_iter()
+            .zip(starts.into_iter().zip(ends))
+            .map(|(offer_id, (s, e))| event_occurrence::ActiveModel {
+                offer_id: Set(offer_id),
+                starts_at: Set(s),
+                ends_at: Set(e),
+                ..Default::default()
+            })
+            .collect();
+        for chunk in rows.chunks(CHUNK) {
+            EventOccurrence::insert_many(chunk.to_vec()).exec(txn).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Checks a whole offer as it is about to be written: every field, whoever writes it.

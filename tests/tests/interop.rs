@@ -372,3 +372,54 @@ async fn ogc_api_features_reads_with_owslib() {
     let filtered: Value = server.get("/ogc/collections/offers/items?kind=route&limit=100").await.json().await.unwrap();
     assert_eq!(filtered["numberMatched"], 5);
 }
+
+/// The occurrence rows of a database, in order.
+async fn occurrence_rows(url: &str) -> Vec<(String, String, String)> {
+    use sea_orm::{EntityTrait, QueryOrder};
+    let conn = sea_orm::Database::connect(url).await.unwrap();
+    let rows = entities::prelude::EventOccurrence::find()
+        .order_by_asc(entities::event_occurrence::Column::OfferId)
+        .order_by_asc(entities::event_occurrence::Column::StartsAt)
+        .all(&conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    rows.into_iter().map(|o| (o.offer_id, o.starts_at.to_rfc3339(), o.ends_at.to_rfc3339())).collect()
+}
+
+#[tokio::test]
+async fn occurrences_are_written_the_same_on_postgres_as_on_sqlite() {
+    // PostgreSQL takes them in one statement of three arrays, SQLite in statements of rows: an
+    // import, then an update that replaces an event's occurrences.
+    let Some(pg) = tests::PgDatabase::create().await else { return };
+    let sqlite = SqliteDatabase::create();
+    let dir = tempfile::tempdir().unwrap();
+    let mut event: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("49-00037bcf-28e4-3322-b72f-377587204703.json")).unwrap(),
+    )
+    .unwrap();
+    event["lastUpdateDatatourisme"] = json!("2030-01-01T00:00:00Z");
+    let periods = event["takesPlaceAt"].as_array().unwrap().len();
+    event["takesPlaceAt"] = json!(event["takesPlaceAt"].as_array().unwrap()[..12]);
+    std::fs::write(dir.path().join("shorter.json"), event.to_string()).unwrap();
+    let mut after_import = Vec::new();
+    let mut after_update = Vec::new();
+    for url in [&pg.url, &sqlite.url] {
+        let mut seed = Command::new(tests::server_binary());
+        seed.env("DATABASE_URL", url).env("RUST_LOG", "warn").arg("seed");
+        assert!(seed.output().unwrap().status.success());
+        let summary = import(url, &[&fixtures()]);
+        assert!(summary.starts_with("created 6, updated 0"), "{summary}");
+        after_import.push(occurrence_rows(url).await);
+        let summary = import(url, &[dir.path()]);
+        assert!(summary.starts_with("created 0, updated 1"), "{summary}");
+        after_update.push(occurrence_rows(url).await);
+    }
+    assert_eq!(after_import[0].len(), periods, "every period of the event is a row");
+    assert_eq!(after_import[0], after_import[1]);
+    assert_eq!(after_update[0], after_update[1]);
+    let kept = after_update[0].iter().filter(|row| after_import[0].contains(row)).count();
+    assert_eq!(after_update[0].len() - kept, 0, "the update added no occurrence of its own");
+    assert!((1..=12).contains(&kept), "{kept} occurrences after the update");
+    assert_eq!(after_import[0].len() - after_update[0].len(), periods - kept);
+}
