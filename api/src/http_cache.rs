@@ -9,8 +9,8 @@
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -332,6 +332,61 @@ pub struct ResponseCache {
     pub requests: Family<CacheLabels, Counter>,
     /// The series of `requests`, each looked up once, when first counted (by kind, then miss or hit).
     series: [[OnceLock<Counter>; 2]; 3],
+    /// What encodings of each class have cost lately.
+    costs: Costs,
+}
+
+/// What a caller knows of an encoding's cost before it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cost {
+    /// Nothing: it runs off the async threads.
+    Unknown,
+    /// About what the other encodings of its class cost (the tiles of one zoom level). It runs on
+    /// the async thread when they have lately taken under [`LIGHT`]: handing a job to the
+    /// blocking pool and waking the request again costs more than encoding a small tile (a
+    /// profile of cold z16 tiles put two thirds of the server's time in the hand-over).
+    Like(u8),
+}
+
+/// The most an encoding may take, on average in its class, to run on an async thread (Tokio's
+/// advice is 10 to 100 µs between awaits).
+pub const LIGHT: Duration = Duration::from_micros(50);
+
+/// Classes of [`Cost::Like`] that are followed (zoom levels 0 to 31).
+const CLASSES: usize = 32;
+
+/// A class not yet measured.
+const UNMEASURED: u32 = u32::MAX;
+
+/// The recent cost of the encodings of each class, in microseconds: a moving average that gives
+/// each new measure an eighth of the weight. Updates race (relaxed loads and stores): a lost
+/// measure changes nothing that matters.
+struct Costs([AtomicU32; CLASSES]);
+
+impl Default for Costs {
+    fn default() -> Costs {
+        Costs(std::array::from_fn(|_| AtomicU32::new(UNMEASURED)))
+    }
+}
+
+impl Costs {
+    /// The class of `cost` when its encodings are light.
+    fn light(&self, cost: Cost) -> Option<usize> {
+        let Cost::Like(class) = cost else { return None };
+        let class = usize::from(class);
+        let micros = self.0.get(class)?.load(Ordering::Relaxed);
+        (u128::from(micros) < LIGHT.as_micros()).then_some(class)
+    }
+
+    /// Counts an encoding of `cost`'s class that took `took`.
+    fn record(&self, cost: Cost, took: Duration) {
+        let Cost::Like(class) = cost else { return };
+        let Some(average) = self.0.get(usize::from(class)) else { return };
+        let now = u32::try_from(took.as_micros()).unwrap_or(UNMEASURED - 1);
+        let before = average.load(Ordering::Relaxed);
+        let next = if before == UNMEASURED { now } else { before - before / 8 + now / 8 };
+        average.store(next, Ordering::Relaxed);
+    }
 }
 
 impl ResponseCache {
@@ -344,7 +399,14 @@ impl ResponseCache {
                 u32::try_from(k.params.len() + v.body.len() + v.compressed_len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
             })
             .build_with_hasher(foldhash::fast::RandomState::default());
-        ResponseCache { local, shared, off: budget == 0, requests: Family::default(), series: Default::default() }
+        ResponseCache {
+            local,
+            shared,
+            off: budget == 0,
+            requests: Family::default(),
+            series: Default::default(),
+            costs: Costs::default(),
+        }
     }
 
     fn count(&self, kind: CacheKind, result: Lookup) {
@@ -377,9 +439,25 @@ impl ResponseCache {
         F: FnOnce() -> B + Send + 'static,
         B: Into<Built> + Send + 'static,
     {
+        self.get_or_build_costing(key, coding, Cost::Unknown, build).await
+    }
+
+    /// As [`get_or_build`](Self::get_or_build), for an encoding whose cost is like that of the
+    /// others of its class: it runs on the async thread while they are light.
+    pub async fn get_or_build_costing<F, B>(
+        &self,
+        key: CacheKey,
+        coding: Coding,
+        cost: Cost,
+        build: F,
+    ) -> Result<Cached>
+    where
+        F: FnOnce() -> B + Send + 'static,
+        B: Into<Built> + Send + 'static,
+    {
         if self.off {
             self.count(key.kind, Lookup::Miss);
-            let built = encode(build).await?;
+            let built = self.encode(cost, build).await?;
             let made =
                 Cached::new(Bytes::from(built.body), key.etag().into(), built.last_modified, built.next.map(Arc::from));
             made.make(coding).await;
@@ -402,7 +480,7 @@ impl ResponseCache {
                     return Ok(Cached::new(Bytes::from(bytes), etag.clone(), None, None));
                 }
                 encoded.store(true, Ordering::Relaxed);
-                let built = encode(build).await?;
+                let built = self.encode(cost, build).await?;
                 if shared {
                     self.shared.set(&shared_key, &built.body, SHARED_TTL).await;
                 }
@@ -429,13 +507,27 @@ impl ResponseCache {
     }
 }
 
-/// Runs an encoder off the async threads.
-async fn encode<F, B>(build: F) -> Result<Built>
-where
-    F: FnOnce() -> B + Send + 'static,
-    B: Into<Built> + Send + 'static,
-{
-    tokio::task::spawn_blocking(move || build().into()).await.map_err(|e| Error::Internal(format!("encoder task: {e}")))
+impl ResponseCache {
+    /// Runs an encoder: here when its class is light, else off the async threads; its time
+    /// counts for its class.
+    async fn encode<F, B>(&self, cost: Cost, build: F) -> Result<Built>
+    where
+        F: FnOnce() -> B + Send + 'static,
+        B: Into<Built> + Send + 'static,
+    {
+        let timed = move || {
+            let start = Instant::now();
+            let built: Built = build().into();
+            (built, start.elapsed())
+        };
+        let (built, took) = if self.costs.light(cost).is_some() {
+            timed()
+        } else {
+            tokio::task::spawn_blocking(timed).await.map_err(|e| Error::Internal(format!("encoder task: {e}")))?
+        };
+        self.costs.record(cost, took);
+        Ok(built)
+    }
 }
 
 /// Whether `If-None-Match` names this validator, in any of its codings (the comparison is weak,
@@ -672,5 +764,55 @@ mod tests {
             assert_eq!(&t.await.expect("task").expect("tile").body[..], &[1, 2, 3]);
         }
         assert_eq!(encodings.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_class_runs_here_once_its_encodings_are_measured_light_and_leaves_when_they_grow() {
+        let costs = Costs::default();
+        let z16 = Cost::Like(16);
+        assert_eq!(costs.light(z16), None, "not measured yet: off the async threads");
+        costs.record(z16, Duration::from_micros(8));
+        assert_eq!(costs.light(z16), Some(16));
+        assert_eq!(costs.light(Cost::Like(15)), None, "each class on its own");
+        // Tiles that grow heavier move the class back off the async threads within a few.
+        let mut moved = 0;
+        while costs.light(z16).is_some() {
+            costs.record(z16, Duration::from_millis(2));
+            moved += 1;
+        }
+        assert_eq!(moved, 1, "one encoding of 2 ms outweighs light ones of 8 µs");
+        // And light ones bring it back, more slowly.
+        let mut back = 0;
+        while costs.light(z16).is_none() {
+            costs.record(z16, Duration::from_micros(8));
+            back += 1;
+        }
+        assert!((10..40).contains(&back), "{back}");
+        costs.record(Cost::Unknown, Duration::ZERO);
+        assert_eq!(costs.light(Cost::Unknown), None, "an unknown cost always runs off the async threads");
+        costs.record(Cost::Like(200), Duration::ZERO);
+        assert_eq!(costs.light(Cost::Like(200)), None, "a class beyond those followed");
+    }
+
+    #[tokio::test]
+    async fn a_light_tile_is_encoded_on_the_async_thread_and_a_heavy_one_off_it() {
+        let cache = ResponseCache::new(SharedStore::none(), 0);
+        let thread = |cost| {
+            let cache = &cache;
+            async move {
+                let key = CacheKey::new(CacheKind::Tile, 1, "offers/16/1/1/fr/false");
+                let here = std::thread::current().id();
+                let cached = cache
+                    .get_or_build_costing(key, Coding::Identity, cost, move || {
+                        vec![u8::from(std::thread::current().id() == here)]
+                    })
+                    .await
+                    .expect("built");
+                cached.body[0] == 1
+            }
+        };
+        assert!(!thread(Cost::Like(16)).await, "the first of its class is measured off the async threads");
+        assert!(thread(Cost::Like(16)).await, "then encoded where the request runs");
+        assert!(!thread(Cost::Unknown).await);
     }
 }

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::catalog::{Catalog, OfferRecord};
 use crate::error::{Error, Result};
-use crate::http_cache::{CacheKey, CacheKind, Coding, conditional, known};
+use crate::http_cache::{CacheKey, CacheKind, Coding, Cost, conditional, known};
 use crate::lang::Lang;
 use crate::state::Reads;
 use encode::{MAX_ZOOM, TileCoord};
@@ -229,7 +229,9 @@ pub async fn tile(
     let TileRequest { layers, coord, lang, outside } = request;
     let cached = state
         .cache
-        .get_or_build(key, coding, move || encode::encode(&catalog, &layers, coord, lang, &website, outside))
+        .get_or_build_costing(key, coding, Cost::Like(coord.z), move || {
+            encode::encode(&catalog, &layers, coord, lang, &website, outside)
+        })
         .await?;
     Ok(conditional(&headers, &cached, coding, TILE_MEDIA_TYPE, TILE_CACHE_CONTROL).await)
 }
