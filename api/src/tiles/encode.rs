@@ -563,6 +563,12 @@ pub fn feature_id(id: &str) -> u64 {
     u64::from_str_radix(&hex, 16).unwrap_or(0)
 }
 
+/// [`feature_id`] of an offer's identifier, read from its bits rather than from its text (the
+/// first sixteen hexadecimal digits are its upper 64 bits).
+fn offer_feature_id(id: uuid::Uuid) -> u64 {
+    u64::try_from(id.as_u128() >> 64).unwrap_or(0)
+}
+
 fn offer_tags(tags: &mut TagsBuilder, feature: &mut tile::Feature, o: &OfferRecord, lang: Lang, website: &str) {
     let mut add = |k: &str, v: TileValue| {
         let (k, v) = tags.insert_ref(k, v);
@@ -639,7 +645,7 @@ pub fn encode(
                     };
                     let Some(g) = prepare(tile, g, simplified) else { continue };
                     let Ok(mut f) = g.to_mvt_unscaled() else { continue };
-                    f.id = Some(feature_id(&o.id_string()));
+                    f.id = Some(offer_feature_id(o.id));
                     offer_tags(&mut tags, &mut f, o, lang, website);
                     features.push(f);
                 }
@@ -668,6 +674,18 @@ fn intersects(a: [f64; 4], b: [f64; 4]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_offer_feature_id_is_that_of_its_identifier_text() {
+        let mut next = crate::testing::xorshift(7);
+        for _ in 0..1000 {
+            let mut half = || (next() * 2f64.powi(64)) as u64;
+            let id = uuid::Uuid::from_u64_pair(half(), half());
+            assert_eq!(offer_feature_id(id), feature_id(&id.hyphenated().to_string()), "{id}");
+        }
+        let id = uuid::Uuid::parse_str("0190c9a4-7b2e-7c3d-9e4f-a1b2c3d4e5f6").expect("uuid");
+        assert_eq!(offer_feature_id(id), 0x0190_c9a4_7b2e_7c3d);
+    }
 
     fn ring(points: &[(f64, f64)]) -> LineString<f64> {
         LineString::from(points.to_vec())
