@@ -723,7 +723,7 @@ async fn stamp_in_one_statement(
 }
 
 /// Occurrence rows to insert, as three columns: an import writes about ninety per object, two
-/// thirds of its time in PostgreSQL.
+/// thirds of PostgreSQL's time during an import.
 #[derive(Default)]
 struct Occurrences {
     offers: Vec<String>,
@@ -744,9 +744,10 @@ impl Occurrences {
         }
     }
 
-    /// Inserts the rows: on PostgreSQL with `UNNEST` over three arrays (a quarter less of the
-    /// server's time than a statement of rows, and no parameter per value to build), elsewhere
-    /// in statements of `CHUNK` rows.
+    /// Inserts the rows: on PostgreSQL with `UNNEST` over three arrays, elsewhere in statements
+    /// of `CHUNK` rows. The arrays spare the importer 1,200 parameters to build, encode and bind
+    /// per 400 rows (its fresh imports ran 10–15 % faster); PostgreSQL's own time per row, its
+    /// indexes, foreign key check and WAL, stays what it was.
     async fn insert(self, txn: &DatabaseTransaction) -> WriteResult<()> {
         use sea_orm::{Statement, Value};
         let Occurrences { offers, starts, ends } = self;
