@@ -372,12 +372,10 @@ impl Default for Costs {
 }
 
 impl Costs {
-    /// The class of `cost` when its encodings are light.
-    fn light(&self, cost: Cost) -> Option<usize> {
-        let Cost::Like(class) = cost else { return None };
-        let class = usize::from(class);
-        let micros = self.0.get(class)?.load(Ordering::Relaxed);
-        (u128::from(micros) < LIGHT.as_micros()).then_some(class)
+    /// Whether the encodings of `cost`'s class are light.
+    fn light(&self, cost: Cost) -> bool {
+        let Cost::Like(class) = cost else { return false };
+        self.0.get(usize::from(class)).is_some_and(|a| u128::from(a.load(Ordering::Relaxed)) < LIGHT.as_micros())
     }
 
     /// Counts an encoding of `cost`'s class that took `took`.
@@ -502,14 +500,6 @@ impl ResponseCache {
         Ok(value)
     }
 
-    /// Entries and bytes held in process (for tests and metrics).
-    pub async fn usage(&self) -> (u64, u64) {
-        self.local.run_pending_tasks().await;
-        (self.local.entry_count(), self.local.weighted_size())
-    }
-}
-
-impl ResponseCache {
     /// Runs an encoder: here when its class is light, else off the async threads; its time
     /// counts for its class.
     async fn encode<F, B>(&self, cost: Cost, build: F) -> Result<Built>
@@ -522,13 +512,19 @@ impl ResponseCache {
             let built: Built = build().into();
             (built, start.elapsed())
         };
-        let (built, took) = if self.costs.light(cost).is_some() {
+        let (built, took) = if self.costs.light(cost) {
             timed()
         } else {
             tokio::task::spawn_blocking(timed).await.map_err(|e| Error::Internal(format!("encoder task: {e}")))?
         };
         self.costs.record(cost, took);
         Ok(built)
+    }
+
+    /// Entries and bytes held in process (for tests and metrics).
+    pub async fn usage(&self) -> (u64, u64) {
+        self.local.run_pending_tasks().await;
+        (self.local.entry_count(), self.local.weighted_size())
     }
 }
 
@@ -772,28 +768,28 @@ mod tests {
     fn a_class_runs_here_once_its_encodings_are_measured_light_and_leaves_when_they_grow() {
         let costs = Costs::default();
         let z16 = Cost::Like(16);
-        assert_eq!(costs.light(z16), None, "not measured yet: off the async threads");
+        assert!(!costs.light(z16), "not measured yet: off the async threads");
         costs.record(z16, Duration::from_micros(8));
-        assert_eq!(costs.light(z16), Some(16));
-        assert_eq!(costs.light(Cost::Like(15)), None, "each class on its own");
+        assert!(costs.light(z16));
+        assert!(!costs.light(Cost::Like(15)), "each class on its own");
         // Tiles that grow heavier move the class back off the async threads within a few.
         let mut moved = 0;
-        while costs.light(z16).is_some() {
+        while costs.light(z16) {
             costs.record(z16, Duration::from_millis(2));
             moved += 1;
         }
         assert_eq!(moved, 1, "one encoding of 2 ms outweighs light ones of 8 µs");
         // And light ones bring it back, more slowly.
         let mut back = 0;
-        while costs.light(z16).is_none() {
+        while !costs.light(z16) {
             costs.record(z16, Duration::from_micros(8));
             back += 1;
         }
         assert!((3..40).contains(&back), "{back}");
         costs.record(Cost::Unknown, Duration::ZERO);
-        assert_eq!(costs.light(Cost::Unknown), None, "an unknown cost always runs off the async threads");
+        assert!(!costs.light(Cost::Unknown), "an unknown cost always runs off the async threads");
         costs.record(Cost::Like(200), Duration::ZERO);
-        assert_eq!(costs.light(Cost::Like(200)), None, "a class beyond those followed");
+        assert!(!costs.light(Cost::Like(200)), "a class beyond those followed");
     }
 
     #[tokio::test]
