@@ -1,8 +1,9 @@
-//! The database schema of the tourist-offer API, as sea-orm migrations that run unchanged on
-//! SQLite and PostgreSQL.
+//! The database schema of the tourist-offer API, as sea-orm migrations for SQLite and PostgreSQL.
 //!
 //! Checked enumerations are `CHECK` constraints, relations are foreign keys, and geometry is
-//! GeoJSON text plus plain bounding-box columns so nothing depends on PostGIS.
+//! GeoJSON text plus plain bounding-box columns so nothing depends on PostGIS. One difference
+//! between the two: on PostgreSQL, the offers of event occurrences are checked by statement
+//! triggers with the foreign key's guarantees, once per offer rather than once per row.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -19,6 +20,7 @@ mod m20261125_000010_add_offers_catalog_version;
 mod m20261127_000011_create_catalog_changes;
 mod m20261127_000012_add_offers_published_once;
 mod m20261127_000013_add_classification_and_notes;
+mod m20261128_000014_check_occurrence_offers_per_statement;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -40,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000011_create_catalog_changes::Migration),
             Box::new(m20261127_000012_add_offers_published_once::Migration),
             Box::new(m20261127_000013_add_classification_and_notes::Migration),
+            Box::new(m20261128_000014_check_occurrence_offers_per_statement::Migration),
         ]
     }
 }

@@ -133,3 +133,95 @@ async fn constraints_refuse_bad_rows() {
     let sql = format!("UPDATE offers SET slug = '{}' WHERE id = '{}'", one.slug, other.id);
     assert!(db.execute_unprepared(&sql).await.is_err(), "a duplicate slug was accepted");
 }
+
+/// The occurrence rows naming `offer`.
+async fn occurrences_of(db: &DatabaseConnection, offer: &str) -> usize {
+    let sql = format!("SELECT offer_id FROM event_occurrences WHERE offer_id = '{offer}'");
+    db.query_all_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.unwrap().len()
+}
+
+/// An occurrence names an offer that exists, whatever writes it: a foreign key on SQLite,
+/// statement triggers on PostgreSQL (`m20261128_000014`), with the same guarantees.
+async fn occurrences_keep_their_offer(db: DatabaseConnection) {
+    Migrator::up(&db, None).await.unwrap();
+    seed::load(&db, &seed::territory().unwrap()).await.unwrap();
+    // An offer that no route passes through, so that it can be deleted outright.
+    let sql = "SELECT id FROM offers WHERE id NOT IN (SELECT offer_id FROM route_stages) ORDER BY id LIMIT 2";
+    let rows = db.query_all_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
+    let ids: Vec<String> = rows.iter().map(|r| r.try_get::<String>("", "id").unwrap()).collect();
+    let (doomed, kept) = (&ids[0], &ids[1]);
+    let insert = |offer: &str, day: u32| {
+        format!(
+            "INSERT INTO event_occurrences (offer_id, starts_at, ends_at) VALUES \
+             ('{offer}', '2031-05-{day:02} 10:00:00+00', '2031-05-{day:02} 12:00:00+00')"
+        )
+    };
+    let before = (occurrences_of(&db, doomed).await, occurrences_of(&db, kept).await);
+    for day in 1..=3 {
+        db.execute_unprepared(&insert(doomed, day)).await.unwrap();
+        db.execute_unprepared(&insert(kept, day)).await.unwrap();
+    }
+    assert_eq!(occurrences_of(&db, doomed).await, before.0 + 3);
+    // An offer that does not exist, alone or among ones that do.
+    let missing = db.execute_unprepared(&insert("no-such-offer", 1)).await.unwrap_err().to_string();
+    assert!(missing.contains("FOREIGN KEY") || missing.contains("fk_event_occurrences_offer"), "{missing}");
+    let mixed = format!(
+        "INSERT INTO event_occurrences (offer_id, starts_at, ends_at) VALUES \
+         ('{kept}', '2031-06-01 10:00:00+00', '2031-06-01 12:00:00+00'), \
+         ('no-such-offer', '2031-06-01 10:00:00+00', '2031-06-01 12:00:00+00')"
+    );
+    assert!(db.execute_unprepared(&mixed).await.is_err(), "an occurrence of no offer was written");
+    assert_eq!(occurrences_of(&db, kept).await, before.1 + 3, "the refused statement wrote nothing");
+    let moved = format!("UPDATE event_occurrences SET offer_id = 'no-such-offer' WHERE offer_id = '{kept}'");
+    assert!(db.execute_unprepared(&moved).await.is_err(), "an occurrence was moved to no offer");
+    // An offer named by occurrences keeps its id; deleting it deletes them, and only them.
+    let renamed = format!("UPDATE offers SET id = 'renamed' WHERE id = '{doomed}'");
+    assert!(db.execute_unprepared(&renamed).await.is_err(), "an offer's id changed under its occurrences");
+    db.execute_unprepared(&format!("DELETE FROM offers WHERE id = '{doomed}'")).await.unwrap();
+    assert_eq!(occurrences_of(&db, doomed).await, 0);
+    assert_eq!(occurrences_of(&db, kept).await, before.1 + 3);
+}
+
+#[tokio::test]
+async fn occurrences_keep_their_offer_on_sqlite() {
+    let db = SqliteDatabase::create();
+    occurrences_keep_their_offer(db.connect().await).await;
+}
+
+#[tokio::test]
+async fn occurrences_keep_their_offer_on_postgres() {
+    let Some(pg) = PgDatabase::create().await else { return };
+    let db = pg.connect().await;
+    occurrences_keep_their_offer(db.clone()).await;
+    // While a transaction writes occurrences of an offer, the offer cannot be deleted under them:
+    // the trigger locks it as the key did, and the delete waits (here: gives up after 200 ms).
+    let offer: String = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT id FROM offers WHERE id NOT IN (SELECT offer_id FROM route_stages) ORDER BY id LIMIT 1",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "id")
+        .unwrap();
+    let writer = sea_orm::TransactionTrait::begin(&db).await.unwrap();
+    writer
+        .execute_unprepared(&format!(
+            "INSERT INTO event_occurrences (offer_id, starts_at, ends_at) \
+             VALUES ('{offer}', '2032-01-01 10:00:00+00', '2032-01-01 12:00:00+00')"
+        ))
+        .await
+        .unwrap();
+    let other = pg.connect().await;
+    let deleter = sea_orm::TransactionTrait::begin(&other).await.unwrap();
+    deleter.execute_unprepared("SET LOCAL lock_timeout = '200ms'").await.unwrap();
+    let delete = deleter.execute_unprepared(&format!("DELETE FROM offers WHERE id = '{offer}'")).await;
+    assert!(delete.unwrap_err().to_string().contains("lock timeout"), "the offer was deleted under a writer");
+    deleter.rollback().await.unwrap();
+    writer.commit().await.unwrap();
+    other.execute_unprepared(&format!("DELETE FROM offers WHERE id = '{offer}'")).await.unwrap();
+    assert_eq!(occurrences_of(&db, &offer).await, 0, "the committed occurrence went with its offer");
+    other.close().await.unwrap();
+    db.close().await.unwrap();
+}
