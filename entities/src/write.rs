@@ -216,10 +216,16 @@ impl Writer {
     }
 
     /// Gives each new offer a slug made from its name by the rule of [`SlugRule::FromName`],
-    /// free in the database and within `offers` (one query per chunk, not one per offer).
-    pub async fn settle_slugs_from_names(&self, offers: &mut [offer::Model]) -> WriteResult<()> {
-        let candidates: Vec<Vec<String>> = offers.iter().map(name_slugs).collect();
-        let mut taken: HashSet<String> = HashSet::new();
+    /// free in the database, within `offers` and among `reserved` (slugs that a unit written at
+    /// the same time may take, see [`slugs_from_name`]), with one query per chunk, not one per
+    /// offer.
+    pub async fn settle_slugs_from_names(
+        &self,
+        offers: &mut [offer::Model],
+        reserved: &HashSet<String>,
+    ) -> WriteResult<()> {
+        let candidates: Vec<Vec<String>> = offers.iter().map(slugs_from_name).collect();
+        let mut taken: HashSet<String> = reserved.clone();
         let all: Vec<&str> = candidates.iter().flatten().map(String::as_str).collect();
         for chunk in all.chunks(CHUNK) {
             let rows = Offer::find()
@@ -257,7 +263,7 @@ impl Writer {
     /// the id when taken (the same event in two towns), the whole id if that is taken too.
     async fn settle_slug(&self, o: &mut offer::Model, rule: SlugRule) -> WriteResult<()> {
         if rule == SlugRule::FromName {
-            for c in name_slugs(o) {
+            for c in slugs_from_name(o) {
                 if !self.slug_taken(&c, &o.id).await? {
                     o.slug = c;
                     return Ok(());
@@ -885,7 +891,7 @@ fn settle_occurrences(field: &str, list: &[Occurrence]) -> Result<Vec<Occurrence
 
 /// The slugs a name gives an offer, in order of preference: the name, then with the start of the
 /// id, then with the whole id (the same event in two towns).
-fn name_slugs(o: &offer::Model) -> Vec<String> {
+pub fn slugs_from_name(o: &offer::Model) -> Vec<String> {
     let base = slug::slugify(o.name.fr.as_deref().unwrap_or(""));
     let base: String = base.chars().take(100).collect::<String>().trim_end_matches('-').to_owned();
     let short: String = o.id.chars().take(8).collect();

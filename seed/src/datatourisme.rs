@@ -4,8 +4,9 @@
 //! Every object passes the checks every writer passes (URL schemes, e-mails, phones, text
 //! lengths, control characters, geometry), and is rejected with a reason naming the field
 //! otherwise. Importing the same objects again changes nothing; a newer `lastUpdate` updates the
-//! offer. Objects are written `BATCH` at a time in one unit of work (one catalog version); when a
-//! batch fails in the database, its objects are written one by one so only the bad one is lost.
+//! offer. Objects are written `BATCH` at a time in one unit of work (one catalog version), two
+//! batches at once on PostgreSQL; when a batch fails in the database, its objects are written one
+//! by one so only the bad one is lost.
 //!
 //! What an export can hold is bounded before it is read: zip entries (count, size of each, size of
 //! all, checked on the bytes actually inflated), folder depth, and symbolic links are not followed.
@@ -767,7 +768,11 @@ async fn write_existing(w: &mut Writer, current: &offer::Model, m: Mapped) -> Re
 
 /// Writes mapped objects in one unit of work with bulk statements: the offers they already are
 /// found with one query, the new ones created together (slugs, occurrences and media included).
-async fn write_together(w: &mut Writer, batch: &[(String, Mapped)]) -> Result<Vec<Outcome>, ImportError> {
+async fn write_together(
+    w: &mut Writer,
+    batch: &[(String, Mapped)],
+    reserved: &HashSet<String>,
+) -> Result<Vec<Outcome>, ImportError> {
     let ids: Vec<&str> = batch.iter().map(|(_, m)| m.offer.source_id.as_str()).collect();
     let existing = w.find_many_by_source(SOURCE, &ids).await?;
     let mut outcomes = Vec::with_capacity(batch.len());
@@ -779,7 +784,7 @@ async fn write_together(w: &mut Writer, batch: &[(String, Mapped)]) -> Result<Ve
         }
     }
     let mut offers: Vec<offer::Model> = new.iter().map(|m| m.offer.clone()).collect();
-    w.settle_slugs_from_names(&mut offers).await?;
+    w.settle_slugs_from_names(&mut offers, reserved).await?;
     let created = offers
         .into_iter()
         .zip(new)
@@ -796,27 +801,40 @@ async fn write_together(w: &mut Writer, batch: &[(String, Mapped)]) -> Result<Ve
     Ok(outcomes)
 }
 
-/// Writes mapped objects in one unit of work; if the database refuses the batch, each object is
-/// written in a unit of its own, so one bad object costs only itself.
+/// A batch as written in one unit of work, or handed back when the database refused it.
+enum Written {
+    /// Committed, with what happened to each object.
+    Committed(Vec<Outcome>),
+    /// Refused and rolled back: its objects are to be written one by one.
+    Refused(Vec<(String, Mapped)>),
+}
+
+/// Writes mapped objects in one unit of work, their new slugs chosen outside `reserved`.
 async fn write_batch(
-    db: &DatabaseConnection,
+    db: DatabaseConnection,
     batch: Vec<(String, Mapped)>,
-    report: &mut ImportReport,
-) -> Result<(), ImportError> {
-    let mut w = Writer::begin(db, "import:datatourisme", "").await?;
-    match write_together(&mut w, &batch).await {
+    reserved: HashSet<String>,
+) -> Result<Written, ImportError> {
+    let mut w = Writer::begin(&db, "import:datatourisme", "").await?;
+    match write_together(&mut w, &batch, &reserved).await {
         Ok(outcomes) => {
             w.commit().await?;
-            for o in outcomes {
-                count(report, Ok(o));
-            }
-            return Ok(());
+            Ok(Written::Committed(outcomes))
         }
         Err(e) => {
             tracing::debug!(error = %e, "batch refused; writing its objects one by one");
             w.rollback().await?;
+            Ok(Written::Refused(batch))
         }
     }
+}
+
+/// Writes each object in a unit of its own, so one bad object costs only itself.
+async fn write_one_by_one(
+    db: &DatabaseConnection,
+    batch: Vec<(String, Mapped)>,
+    report: &mut ImportReport,
+) -> Result<(), ImportError> {
     for (name, m) in batch {
         let mut w = Writer::begin(db, "import:datatourisme", "").await?;
         match write_one(&mut w, m).await {
@@ -831,6 +849,82 @@ async fn write_batch(
         }
     }
     Ok(())
+}
+
+/// A batch being written, with the slugs its new offers may take.
+type Writing = (tokio::task::JoinHandle<Result<Written, ImportError>>, HashSet<String>);
+
+/// The batches being written, at most [`Batches::depth`] at once, oldest first.
+///
+/// On PostgreSQL two batches are written at once: while the database writes one, this process
+/// sends the next, and each batch takes its catalog version when it commits. A batch gives its
+/// new offers slugs that the batch before it cannot take (see
+/// [`entities::write::slugs_from_name`]), so they do not collide while both are written. A
+/// refused batch is written one object at a time once no other is being written. SQLite has one
+/// writer: one batch at a time.
+struct Batches {
+    db: DatabaseConnection,
+    depth: usize,
+    writing: std::collections::VecDeque<Writing>,
+}
+
+impl Batches {
+    fn new(db: &DatabaseConnection) -> Batches {
+        let depth = if db.get_database_backend() == sea_orm::DbBackend::Postgres { 2 } else { 1 };
+        Batches { db: db.clone(), depth, writing: std::collections::VecDeque::new() }
+    }
+
+    /// Starts writing `batch`, after waiting for the oldest batch when `depth` are being written.
+    async fn write(&mut self, batch: Vec<(String, Mapped)>, report: &mut ImportReport) -> Result<(), ImportError> {
+        while self.writing.len() >= self.depth {
+            self.finish_oldest(report).await?;
+        }
+        let reserved: HashSet<String> = self.writing.iter().flat_map(|(_, slugs)| slugs.iter().cloned()).collect();
+        let slugs = batch.iter().flat_map(|(_, m)| entities::write::slugs_from_name(&m.offer)).collect();
+        let task = tokio::spawn(write_batch(self.db.clone(), batch, reserved));
+        self.writing.push_back((task, slugs));
+        Ok(())
+    }
+
+    /// Waits for the oldest batch being written; if it was refused, waits for the others and
+    /// writes its objects one by one.
+    async fn finish_oldest(&mut self, report: &mut ImportReport) -> Result<(), ImportError> {
+        let Some((task, _)) = self.writing.pop_front() else { return Ok(()) };
+        match joined(task.await)? {
+            Written::Committed(outcomes) => {
+                for o in outcomes {
+                    count(report, Ok(o));
+                }
+                Ok(())
+            }
+            Written::Refused(batch) => {
+                let mut refused = vec![batch];
+                while let Some((task, _)) = self.writing.pop_front() {
+                    match joined(task.await)? {
+                        Written::Committed(outcomes) => outcomes.into_iter().for_each(|o| count(report, Ok(o))),
+                        Written::Refused(batch) => refused.push(batch),
+                    }
+                }
+                for batch in refused {
+                    write_one_by_one(&self.db, batch, report).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Waits for every batch being written.
+    async fn finish(&mut self, report: &mut ImportReport) -> Result<(), ImportError> {
+        while !self.writing.is_empty() {
+            self.finish_oldest(report).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The outcome of a batch's task; one that panicked stops the import.
+fn joined(result: Result<Result<Written, ImportError>, tokio::task::JoinError>) -> Result<Written, ImportError> {
+    result.map_err(|e| ImportError::Invalid(format!("a batch could not be written: {e}")))?
 }
 
 fn count(report: &mut ImportReport, outcome: Result<Outcome, ()>) {
@@ -916,6 +1010,7 @@ pub async fn import(
     let mut report = ImportReport::default();
     let mut seen: HashSet<String> = HashSet::new();
     let mut batch = Vec::with_capacity(BATCH);
+    let mut batches = Batches::new(db);
     let mut written = Ok(());
     while let Some((name, mapped)) = rx.recv().await {
         match mapped {
@@ -926,7 +1021,7 @@ pub async fn import(
         }
         bar.inc(1);
         if batch.len() >= BATCH {
-            written = write_batch(db, std::mem::take(&mut batch), &mut report).await;
+            written = batches.write(std::mem::take(&mut batch), &mut report).await;
             if written.is_err() {
                 break;
             }
@@ -937,10 +1032,13 @@ pub async fn import(
     if reader.join().is_err() {
         return Err(ImportError::Invalid("the reader of the objects stopped".into()));
     }
-    written?;
-    if !batch.is_empty() {
-        write_batch(db, batch, &mut report).await?;
+    if !batch.is_empty() && written.is_ok() {
+        written = batches.write(batch, &mut report).await;
     }
+    // Every batch started is waited for, even after an error, so none is left half-done.
+    let finished = batches.finish(&mut report).await;
+    written?;
+    finished?;
     bar.finish_and_clear();
     Ok(report)
 }

@@ -423,3 +423,59 @@ async fn occurrences_are_written_the_same_on_postgres_as_on_sqlite() {
     assert!((1..=12).contains(&kept), "{kept} occurrences after the update");
     assert_eq!(after_import[0].len() - after_update[0].len(), periods - kept);
 }
+
+#[tokio::test]
+async fn batches_written_side_by_side_on_postgres_keep_slugs_apart_and_refuse_alone() {
+    // On PostgreSQL two batches of an import are written at once. 1,600 objects of one name make
+    // four batches: the first two would both take the name's slug if nothing kept them apart.
+    // The database refuses one object of the third (a trigger the test adds), found while the
+    // fourth is being written: it must cost only itself.
+    use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter};
+    let Some(pg) = tests::PgDatabase::create().await else { return };
+    let mut seed = Command::new(tests::server_binary());
+    seed.env("DATABASE_URL", &pg.url).env("RUST_LOG", "warn").arg("seed");
+    assert!(seed.output().unwrap().status.success());
+    let conn = pg.connect().await;
+    conn.execute_unprepared(
+        "CREATE FUNCTION refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+         IF NEW.source_id LIKE '%/refused' THEN RAISE EXCEPTION 'refused by the test'; END IF; \
+         RETURN NEW; END $$; \
+         CREATE TRIGGER refuse_one BEFORE INSERT ON offers FOR EACH ROW EXECUTE FUNCTION refuse_one()",
+    )
+    .await
+    .unwrap();
+    let full: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("30-0049c43b-5087-3c44-87ef-349d316fc2b8.json")).unwrap(),
+    )
+    .unwrap();
+    // The members an offer needs, not the 100 kB of the rest.
+    let small = json!({
+        "@type": full["@type"],
+        "rdfs:label": {"fr": ["Même nom"]},
+        "isLocatedAt": [{"schema:geo": full["isLocatedAt"][0]["schema:geo"], "schema:address": full["isLocatedAt"][0]["schema:address"]}],
+        "lastUpdateDatatourisme": "2026-11-01T00:00:00Z",
+    });
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..1600 {
+        let mut o = small.clone();
+        let id = if i == 1200 { "refused".to_owned() } else { format!("same-name-{i}") };
+        o["@id"] = json!(format!("https://data.datatourisme.fr/30/{id}"));
+        std::fs::write(dir.path().join(format!("{i:04}.json")), o.to_string()).unwrap();
+    }
+    let before = entities::write::catalog_version(&conn).await.unwrap();
+    let summary = import(&pg.url, &[dir.path()]);
+    assert!(summary.starts_with("created 1599, updated 0, unchanged 0, rejected 1"), "{summary}");
+    assert!(summary.contains("1200.json") && summary.contains("refused by the test"), "{summary}");
+    let offers = entities::prelude::Offer::find()
+        .filter(sea_orm::ColumnTrait::eq(&entities::offer::Column::Source, "datatourisme"))
+        .all(&conn)
+        .await
+        .unwrap();
+    assert_eq!(offers.len(), 1599);
+    let slugs: std::collections::HashSet<&str> = offers.iter().map(|o| o.slug.as_str()).collect();
+    assert_eq!(slugs.len(), 1599, "every slug free");
+    assert!(slugs.contains("meme-nom"));
+    // Batches one, two and four in a unit each, the third's 499 good objects one unit apiece.
+    assert_eq!(entities::write::catalog_version(&conn).await.unwrap(), before + 3 + 499);
+    conn.close().await.unwrap();
+}
