@@ -16,6 +16,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use chrono::format::{Fixed, Item, Numeric, Pad};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use entities::domain::check;
 use entities::domain::ids::offer_id;
@@ -384,18 +385,34 @@ fn day_code(id: &str) -> Option<&'static str> {
     })
 }
 
+/// `%Y %b %d` and `%H:%M` as chrono's items, so that formatting does not parse a pattern each time
+/// (a few hundred dates and times an object).
+const OSM_DATE: [Item<'static>; 5] = [
+    Item::Numeric(Numeric::Year, Pad::Zero),
+    Item::Literal(" "),
+    Item::Fixed(Fixed::ShortMonthName),
+    Item::Literal(" "),
+    Item::Numeric(Numeric::Day, Pad::Zero),
+];
+const OSM_TIME: [Item<'static>; 3] =
+    [Item::Numeric(Numeric::Hour, Pad::Zero), Item::Literal(":"), Item::Numeric(Numeric::Minute, Pad::Zero)];
+
+/// A date as the flux writes it, `2024-07-01`, possibly followed by a time.
+fn date_of(s: &str) -> Option<NaiveDate> {
+    s.get(..10)?.parse().ok()
+}
+
 fn osm_date(s: &str) -> Option<String> {
-    let date = NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()?;
-    Some(date.format("%Y %b %d").to_string())
+    Some(date_of(s)?.format_with_items(OSM_DATE.iter()).to_string())
 }
 
 /// A time of day as the flux writes it: `14:30:00`, sometimes `14:30`.
 fn time_of_day(s: &str) -> Option<NaiveTime> {
-    NaiveTime::parse_from_str(s, "%H:%M:%S").or_else(|_| NaiveTime::parse_from_str(s, "%H:%M")).ok()
+    s.parse().ok()
 }
 
 fn osm_time(s: &str) -> Option<String> {
-    Some(time_of_day(s)?.format("%H:%M").to_string())
+    Some(time_of_day(s)?.format_with_items(OSM_TIME.iter()).to_string())
 }
 
 /// Both ends of a range converted; neither given is no range; anything else (one end, or an end
@@ -480,8 +497,7 @@ fn occurrences(periods: &[&Value]) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
         else {
             continue;
         };
-        let (Ok(sd), Ok(ed)) = (NaiveDate::parse_from_str(s, "%Y-%m-%d"), NaiveDate::parse_from_str(e, "%Y-%m-%d"))
-        else {
+        let (Ok(sd), Ok(ed)) = (s.parse::<NaiveDate>(), e.parse::<NaiveDate>()) else {
             continue;
         };
         let st = p.get("startTime").and_then(Value::as_str).and_then(time_of_day).unwrap_or(NaiveTime::MIN);
@@ -643,7 +659,7 @@ pub fn map(v: &Value, territory: &HashSet<String>, options: ImportOptions) -> Re
         .or_else(|| {
             v.get("lastUpdate")
                 .and_then(Value::as_str)
-                .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+                .and_then(|s| s.parse::<NaiveDate>().ok())
                 .and_then(|d| paris(d, NaiveTime::MIN))
         });
     let publisher = as_list(&v["hasBeenPublishedBy"])
