@@ -14,7 +14,6 @@
 use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use chrono::format::{Fixed, Item, Numeric, Pad};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
@@ -954,55 +953,38 @@ fn count(report: &mut ImportReport, outcome: Result<Outcome, ()>) {
 /// An object mapped, refused, or skipped (`None`: not an object).
 type MappedItem = (String, Result<Option<Mapped>, ImportError>);
 
-/// Objects read in a row and mapped together, a few per core (the cores wait for each other at
-/// the end of a chunk, for at most one object).
+/// Objects read in a row and mapped together, a few per core.
 const CHUNK_PER_CORE: usize = 8;
 
-/// Reads `objects` on this thread and parses and maps them on every core, sending them in order.
+/// Reads `objects` on this thread and parses and maps them on every core (Rayon's pool, whose
+/// threads and their allocator caches live as long as the process), sending them in order.
 fn map_everywhere(
     objects: Objects,
     territory: &HashSet<String>,
     options: ImportOptions,
     out: &tokio::sync::mpsc::Sender<MappedItem>,
 ) {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    use rayon::prelude::*;
+    let cores = rayon::current_num_threads().min(8);
     let mut objects = objects;
     loop {
         let chunk: Vec<(String, Result<Raw, ImportError>)> = objects.by_ref().take(cores * CHUNK_PER_CORE).collect();
         if chunk.is_empty() {
             return;
         }
-        let one = |(name, raw): (String, Result<Raw, ImportError>)| -> MappedItem {
-            let mapped =
-                raw.and_then(|raw| raw.parse()).and_then(|v| v.map(|v| map(&v, territory, options)).transpose());
-            (name, mapped)
-        };
-        // Objects differ in size (five times between the fixtures): each core takes the next
-        // object of the chunk when it is done with one, so no core waits for another's share.
-        let names: Vec<String> = chunk.iter().map(|(name, _)| name.clone()).collect();
-        let queue = Mutex::new(chunk.into_iter().enumerate());
-        let mut done: Vec<(usize, MappedItem)> = std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..cores)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut out = Vec::new();
-                        // The lock is held to take an object, never while mapping it.
-                        while let Some((i, item)) = queue.lock().ok().and_then(|mut q| q.next()) {
-                            out.push((i, one(item)));
-                        }
-                        out
-                    })
-                })
-                .collect();
-            workers.into_iter().flat_map(|w| w.join().unwrap_or_default()).collect()
-        });
-        done.sort_unstable_by_key(|(i, _)| *i);
-        let mut done = done.into_iter().peekable();
-        // An object whose mapping panicked, and the others its thread had mapped, are refused.
-        let mapped = names.into_iter().enumerate().map(|(i, name)| match done.next_if(|(j, _)| *j == i) {
-            Some((_, item)) => item,
-            None => (name, Err(ImportError::Invalid("the object could not be mapped".into()))),
-        });
+        // Objects differ in size (five times between the fixtures): Rayon hands each core the
+        // next object when it is done with one, and keeps their order.
+        let mapped: Vec<MappedItem> = chunk
+            .into_par_iter()
+            .map(|(name, raw)| {
+                // An object whose mapping panics is refused; the others are not affected.
+                let mapped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    raw.and_then(|raw| raw.parse()).and_then(|v| v.map(|v| map(&v, territory, options)).transpose())
+                }))
+                .unwrap_or_else(|_| Err(ImportError::Invalid("the object could not be mapped".into())));
+                (name, mapped)
+            })
+            .collect();
         for item in mapped {
             if out.blocking_send(item).is_err() {
                 return;
