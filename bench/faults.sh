@@ -59,19 +59,22 @@ grep -q "Non-2xx" "$work/wrk2.txt" && echo "   RESULT: some reads failed" || ech
 sleep 1
 echo "   a write after the restart: $(curl -s "$base/graphql" -H 'content-type: application/json' -H "authorization: Bearer $token" -d "$mutation" | head -c 200)"
 
-echo "== 3. SIGKILL during a DATAtourisme import of 600 objects"
+echo "== 3. SIGKILL during a DATAtourisme import of 3,000 objects, once its first batch has committed"
 mkdir -p "$work/flux"
 python3 - "$work/flux" <<'PY'
 import json, glob, sys, os
 src = sorted(glob.glob("tests/fixtures/datatourisme/*.json"))
-for i in range(600):
+for i in range(3000):
     d = json.load(open(src[i % len(src)]))
     d["@id"] = d["@id"] + f"-drill-{i}"
     json.dump(d, open(os.path.join(sys.argv[1], f"{i:04d}.json"), "w"))
 PY
 (cd "$work" && exec "$bin" import datatourisme "$work/flux" >/dev/null 2>&1) &
 imp=$!
-sleep 1.5; kill -9 $imp 2>/dev/null || true; wait $imp 2>/dev/null || true
+imported() { psql -h 127.0.0.1 -U postgres -d "$db" -tA -c "SELECT count(*) FROM offers WHERE source = 'datatourisme'"; }
+# Killed while the next batches are being written (two at once on PostgreSQL).
+until [ "$(imported)" -gt 0 ] || ! kill -0 $imp 2>/dev/null; do sleep 0.02; done
+kill -9 $imp 2>/dev/null || true; wait $imp 2>/dev/null || true
 check() {
   psql -h 127.0.0.1 -U postgres -d "$db" -tA -c "
     SELECT count(*),
@@ -79,6 +82,6 @@ check() {
            count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM revisions r WHERE r.offer_id = o.id))
     FROM offers o WHERE source = 'datatourisme'"
 }
-echo "   after the kill: imported|events without occurrences|offers without revision = $(check)"
+echo "   after the kill: imported|events without occurrences|offers without revision = $(check) (whole batches of 500: $(( $(imported) % 500 == 0 )))"
 echo "   import again: $(cd "$work" && "$bin" import datatourisme "$work/flux" 2>/dev/null | head -1)"
 echo "   afterwards: $(check)"
