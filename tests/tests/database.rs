@@ -140,15 +140,19 @@ async fn occurrences_of(db: &DatabaseConnection, offer: &str) -> usize {
     db.query_all_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.unwrap().len()
 }
 
+/// Offers that no route passes through, so that they can be deleted outright, by id.
+async fn deletable_offers(db: &DatabaseConnection) -> Vec<String> {
+    let sql = "SELECT id FROM offers WHERE id NOT IN (SELECT offer_id FROM route_stages) ORDER BY id";
+    let rows = db.query_all_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
+    rows.iter().map(|r| r.try_get::<String>("", "id").unwrap()).collect()
+}
+
 /// An occurrence names an offer that exists, whatever writes it: a foreign key on SQLite,
 /// statement triggers on PostgreSQL (`m20261128_000014`), with the same guarantees.
 async fn occurrences_keep_their_offer(db: DatabaseConnection) {
     Migrator::up(&db, None).await.unwrap();
     seed::load(&db, &seed::territory().unwrap()).await.unwrap();
-    // An offer that no route passes through, so that it can be deleted outright.
-    let sql = "SELECT id FROM offers WHERE id NOT IN (SELECT offer_id FROM route_stages) ORDER BY id LIMIT 2";
-    let rows = db.query_all_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
-    let ids: Vec<String> = rows.iter().map(|r| r.try_get::<String>("", "id").unwrap()).collect();
+    let ids = deletable_offers(&db).await;
     let (doomed, kept) = (&ids[0], &ids[1]);
     let insert = |offer: &str, day: u32| {
         format!(
@@ -195,16 +199,7 @@ async fn occurrences_keep_their_offer_on_postgres() {
     occurrences_keep_their_offer(db.clone()).await;
     // While a transaction writes occurrences of an offer, the offer cannot be deleted under them:
     // the trigger locks it as the key did, and the delete waits (here: gives up after 200 ms).
-    let offer: String = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            "SELECT id FROM offers WHERE id NOT IN (SELECT offer_id FROM route_stages) ORDER BY id LIMIT 1",
-        ))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get("", "id")
-        .unwrap();
+    let offer = deletable_offers(&db).await.swap_remove(0);
     let writer = sea_orm::TransactionTrait::begin(&db).await.unwrap();
     writer
         .execute_unprepared(&format!(
