@@ -2,7 +2,9 @@
 (tests/fixtures/datatourisme) under fictional ids and names, each copy with opening hours of its
 own (the minutes of its opening times and the years of its periods moved), so that no copy's
 opening hours are those of another and every object costs what a real one would.
-Usage: python3 bench/objects.py FOLDER N
+With EVERY, every EVERY-th object has a later `lastUpdateDatatourisme` and another name (an
+export of the next day); the others are byte for byte those written without it.
+Usage: python3 bench/objects.py FOLDER N [EVERY]
 """
 import glob
 import json
@@ -11,6 +13,7 @@ import re
 import sys
 
 out, n = sys.argv[1], int(sys.argv[2])
+every = int(sys.argv[3]) if len(sys.argv) > 3 else 0
 src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "datatourisme")
 real = [json.load(open(f)) for f in sorted(glob.glob(os.path.join(src, "*.json")))]
 os.makedirs(out, exist_ok=True)
@@ -42,4 +45,7 @@ for i in range(n):
     o["dc:identifier"] = f"fictif-{i}"
     o["rdfs:label"] = {"fr": [f"Objet fictif n°{i} (essai de charge)"]}
     own_hours(o, i // len(real))
+    if every and i % every == 0:
+        o["lastUpdateDatatourisme"] = "2030-01-01T00:00:00Z"
+        o["rdfs:label"] = {"fr": [f"Objet fictif n°{i} (essai de charge, le lendemain)"]}
     json.dump(o, open(os.path.join(out, f"{i:05d}.json"), "w"))

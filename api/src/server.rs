@@ -453,11 +453,12 @@ pub async fn run(cli: Cli) -> Result<()> {
                 seed::datatourisme::import(&db, &paths, options).await.map_err(|e| Error::Internal(e.to_string()))?;
             let mut out = std::io::stdout();
             let mut lines = vec![format!(
-                "created {}, updated {}, unchanged {}, rejected {}",
+                "created {}, updated {}, unchanged {}, rejected {} (known by their bytes: {})",
                 report.created,
                 report.updated,
                 report.unchanged,
-                report.rejected.len()
+                report.rejected.len(),
+                report.known
             )];
             lines.extend(report.rejected.iter().map(|(name, why)| format!("rejected {name}: {why}")));
             for l in lines {

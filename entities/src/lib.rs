@@ -13,6 +13,7 @@ pub mod catalog_state;
 pub mod commune;
 pub mod domain;
 pub mod event_occurrence;
+pub mod import_digest;
 pub mod media;
 pub mod offer;
 pub mod offer_correlate;

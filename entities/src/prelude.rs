@@ -5,6 +5,7 @@ pub use crate::catalog_change::Entity as CatalogChange;
 pub use crate::catalog_state::Entity as CatalogState;
 pub use crate::commune::Entity as Commune;
 pub use crate::event_occurrence::Entity as EventOccurrence;
+pub use crate::import_digest::Entity as ImportDigest;
 pub use crate::media::Entity as Media;
 pub use crate::offer::Entity as Offer;
 pub use crate::offer_correlate::Entity as OfferCorrelate;

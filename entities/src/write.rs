@@ -120,6 +120,7 @@ pub struct Writer {
     revisions: Vec<revision::ActiveModel>,
     changes: Vec<Change>,
     reference: bool,
+    aside: bool,
     _sqlite: Option<tokio::sync::MutexGuard<'static, ()>>,
 }
 
@@ -155,6 +156,7 @@ impl Writer {
             revisions: Vec::new(),
             changes: Vec::new(),
             reference: false,
+            aside: false,
             _sqlite: sqlite,
         })
     }
@@ -610,16 +612,28 @@ impl Writer {
         self.reference = true;
     }
 
+    /// Notes that this unit wrote rows beside the catalog that no reader of it sees (an
+    /// importer's digests, see `seed`): they are committed even when no offer changed, without a
+    /// catalog version.
+    pub fn wrote_aside(&mut self) {
+        self.aside = true;
+    }
+
     /// Gives up: nothing is written.
     pub async fn rollback(self) -> WriteResult<()> {
         Ok(self.txn.rollback().await?)
     }
 
     /// Commits: takes the next catalog version, stamps the changed offers and revisions with it,
-    /// records it in `catalog_changes`. A unit that changed nothing commits nothing (`None`).
+    /// records it in `catalog_changes`. A unit that changed nothing takes no version (`None`),
+    /// and commits only what it wrote aside (see [`Writer::wrote_aside`]).
     pub async fn commit(mut self) -> WriteResult<Option<Committed>> {
         if self.changes.is_empty() && !self.reference {
-            self.txn.rollback().await?;
+            if self.aside {
+                self.txn.commit().await?;
+            } else {
+                self.txn.rollback().await?;
+            }
             return Ok(None);
         }
         let now = Utc::now();

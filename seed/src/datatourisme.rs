@@ -4,14 +4,16 @@
 //! Every object passes the checks every writer passes (URL schemes, e-mails, phones, text
 //! lengths, control characters, geometry), and is rejected with a reason naming the field
 //! otherwise. Importing the same objects again changes nothing; a newer `lastUpdate` updates the
-//! offer. Objects are written `BATCH` at a time in one unit of work (one catalog version), two
+//! offer. The digest of the bytes each offer was read from is kept (`import_digests`): an object
+//! whose bytes an earlier import already read is known unchanged without being parsed (see
+//! [`Digests`]). Objects are written `BATCH` at a time in one unit of work (one catalog version), two
 //! batches at once on PostgreSQL; when a batch fails in the database, its objects are written one
 //! by one so only the bad one is lost.
 //!
 //! What an export can hold is bounded before it is read: zip entries (count, size of each, size of
 //! all, checked on the bytes actually inflated), folder depth, and symbolic links are not followed.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -24,8 +26,9 @@ use entities::prelude::*;
 use entities::values::{Accessibility, Address, Capacity, Codes, Contacts, Price, Prices, Texts};
 use entities::vocab::{GeoPrecision, MediaKind, OfferKind, OfferStatus, RevisionAction};
 use entities::write::{NewOffer, SlugRule, WriteError, Writer, check_offer};
-use entities::{media, offer};
-use sea_orm::{DatabaseConnection, EntityTrait};
+use entities::{import_digest, media, offer};
+use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, Set};
 use serde_json::Value;
 
 mod kept;
@@ -82,6 +85,8 @@ pub struct ImportReport {
     pub updated: usize,
     /// Objects already imported at that `lastUpdate`.
     pub unchanged: usize,
+    /// Of the unchanged objects, those known by the digest of their bytes and not parsed again.
+    pub known: usize,
     /// Objects refused, with their name and the reason.
     pub rejected: Vec<(String, String)>,
 }
@@ -598,6 +603,8 @@ pub struct Mapped {
     pub occurrences: Vec<(DateTime<Utc>, DateTime<Utc>)>,
     /// Media.
     pub media: Vec<media::Model>,
+    /// The digest of the bytes the object was read from, when read by [`import`].
+    pub digest: Option<Digest>,
 }
 
 /// Maps a DATAtourisme object and checks it as every writer's data is checked; `territory`
@@ -735,7 +742,7 @@ pub fn map(v: &Value, territory: &HashSet<String>, options: ImportOptions) -> Re
     for (i, m) in media.iter().enumerate() {
         check::url(&format!("media[{i}].url"), &m.url)?;
     }
-    Ok(Mapped { offer, occurrences: occurrences(&as_list(&v["takesPlaceAt"])), media })
+    Ok(Mapped { offer, occurrences: occurrences(&as_list(&v["takesPlaceAt"])), media, digest: None })
 }
 
 /// What happened to one object.
@@ -749,18 +756,136 @@ pub enum Outcome {
     Unchanged,
 }
 
+/// A BLAKE3 digest of an object's bytes and of what else decides how it maps.
+pub type Digest = [u8; 32];
+
+/// What the digests cover besides an object's bytes. Changed when a change of the mapping must
+/// make the next import read every object again.
+const DIGEST_CONTEXT: &[u8] = b"porte-du-hainaut datatourisme import 1\0";
+
+/// The digests of the objects earlier imports read, and how to make one.
+///
+/// A daily export holds mostly the objects of the day before, byte for byte. An object's digest
+/// covers its bytes and what else decides how it maps: the mapping's revision
+/// (`DIGEST_CONTEXT`), the options and the territory's communes. A digest is known when an offer
+/// of this source still has the identifier the object was imported as, with a `lastUpdate` at
+/// least the one its bytes carry: the import would find it unchanged, so it counts it so without
+/// parsing it. Any other object (new bytes, a purged offer, an offer set back to an older
+/// version, another territory or other options) is parsed and written as before, and its digest
+/// is kept once it is written or found unchanged.
+pub struct Digests {
+    context: blake3::Hasher,
+    known: HashMap<Digest, String>,
+}
+
+impl Digests {
+    /// The digests known in `db` for objects imported into `territory` with `options`.
+    pub async fn load(
+        db: &impl ConnectionTrait,
+        territory: &HashSet<String>,
+        options: ImportOptions,
+    ) -> Result<Digests, ImportError> {
+        use import_digest::Column as D;
+        use sea_orm::sea_query::ExprTrait as _;
+        let context = Digests::context(territory, options);
+        let query = Query::select()
+            .column((import_digest::Entity, D::Digest))
+            .column((import_digest::Entity, D::SourceId))
+            .from(import_digest::Entity)
+            .inner_join(
+                offer::Entity,
+                Expr::col((offer::Entity, offer::Column::Source)).equals((import_digest::Entity, D::Source)).and(
+                    Expr::col((offer::Entity, offer::Column::SourceId)).equals((import_digest::Entity, D::SourceId)),
+                ),
+            )
+            .and_where(Expr::col((import_digest::Entity, D::Source)).eq(SOURCE))
+            .and_where(
+                Expr::col((offer::Entity, offer::Column::SourceUpdatedAt))
+                    .gte(Expr::col((import_digest::Entity, D::SourceUpdatedAt))),
+            )
+            .to_owned();
+        let mut known = HashMap::new();
+        for row in db.query_all(&query).await? {
+            let digest: Vec<u8> = row.try_get("", "digest")?;
+            if let Ok(digest) = Digest::try_from(digest.as_slice()) {
+                known.insert(digest, row.try_get("", "source_id")?);
+            }
+        }
+        Ok(Digests { context, known })
+    }
+
+    /// No digest known (tests and benchmarks).
+    pub fn none(territory: &HashSet<String>, options: ImportOptions) -> Digests {
+        Digests { context: Digests::context(territory, options), known: HashMap::new() }
+    }
+
+    fn context(territory: &HashSet<String>, options: ImportOptions) -> blake3::Hasher {
+        let mut context = blake3::Hasher::new();
+        context.update(DIGEST_CONTEXT);
+        context.update(options.status.code().as_bytes());
+        let mut communes: Vec<&String> = territory.iter().collect();
+        communes.sort();
+        for commune in communes {
+            context.update(b"\0");
+            context.update(commune.as_bytes());
+        }
+        context.update(b"\0\0");
+        context
+    }
+
+    /// The digest of an object's `bytes`.
+    pub fn of(&self, bytes: &[u8]) -> Digest {
+        self.context.clone().update(bytes).finalize().into()
+    }
+
+    /// The identifier of the offer an object of this `digest` was imported as, if it is known.
+    pub fn known(&self, digest: &Digest) -> Option<&str> {
+        self.known.get(digest).map(String::as_str)
+    }
+}
+
+/// The digest row of a mapped object, when it was read by [`import`] and carries a `lastUpdate`.
+fn digest_row(m: &Mapped) -> Option<import_digest::ActiveModel> {
+    Some(import_digest::ActiveModel {
+        source: Set(SOURCE.to_owned()),
+        source_id: Set(m.offer.source_id.clone()),
+        digest: Set(m.digest?.to_vec()),
+        source_updated_at: Set(m.offer.source_updated_at?),
+    })
+}
+
+/// Keeps the digests of objects written or found unchanged in the unit `w`, in place of the
+/// digests their offers had.
+async fn remember(w: &mut Writer, rows: Vec<import_digest::ActiveModel>) -> Result<(), ImportError> {
+    use import_digest::Column as D;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    ImportDigest::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns([D::Source, D::SourceId]).update_columns([D::Digest, D::SourceUpdatedAt]).to_owned(),
+        )
+        .exec(w.db())
+        .await?;
+    w.wrote_aside();
+    Ok(())
+}
+
 /// Writes one mapped object in the unit `w`.
 async fn write_one(w: &mut Writer, m: Mapped) -> Result<Outcome, ImportError> {
+    let digest = digest_row(&m);
     let current = w.find_by_source(SOURCE, &m.offer.source_id).await?;
-    match current {
-        Some(c) => write_existing(w, &c, m).await,
+    let outcome = match current {
+        Some(c) => write_existing(w, &c, m).await?,
         None => {
             let o = w.create(m.offer, SlugRule::FromName, RevisionAction::Import).await?;
             w.set_occurrences(&o.id, &m.occurrences).await?;
             w.set_media(&o.id, m.media).await?;
-            Ok(Outcome::Created)
+            Outcome::Created
         }
-    }
+    };
+    remember(w, digest.into_iter().collect()).await?;
+    Ok(outcome)
 }
 
 /// Writes a mapped object over the offer `current` it already is, unless `current` is as new.
@@ -813,6 +938,7 @@ async fn write_together(
         .collect::<Vec<_>>();
     outcomes.extend(std::iter::repeat_n(Outcome::Created, created.len()));
     w.create_many(created, RevisionAction::Import).await?;
+    remember(w, batch.iter().filter_map(|(_, m)| digest_row(m)).collect()).await?;
     Ok(outcomes)
 }
 
@@ -950,8 +1076,19 @@ fn count(report: &mut ImportReport, outcome: Result<Outcome, ()>) {
     }
 }
 
-/// An object mapped, refused, or skipped (`None`: not an object).
-type MappedItem = (String, Result<Option<Mapped>, ImportError>);
+/// What reading one object gave.
+#[derive(Debug)]
+enum Met {
+    /// Not an object (an export's index).
+    Aside,
+    /// Bytes an earlier import read (see [`Digests`]): the offer of this source id is unchanged.
+    Known(String),
+    /// An object mapped, with its digest.
+    Mapped(Box<Mapped>),
+}
+
+/// An object by name, as met or refused.
+type MappedItem = (String, Result<Met, ImportError>);
 
 /// Objects read in a row and mapped together, a few per core.
 const CHUNK_PER_CORE: usize = 8;
@@ -962,6 +1099,7 @@ fn map_everywhere(
     objects: Objects,
     territory: &HashSet<String>,
     options: ImportOptions,
+    digests: &Digests,
     out: &tokio::sync::mpsc::Sender<MappedItem>,
 ) {
     use rayon::prelude::*;
@@ -979,7 +1117,15 @@ fn map_everywhere(
             .map(|(name, raw)| {
                 // An object whose mapping panics is refused; the others are not affected.
                 let mapped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    raw.and_then(|raw| raw.parse()).and_then(|v| v.map(|v| map(&v, territory, options)).transpose())
+                    let raw = raw?;
+                    let digest = digests.of(&raw.bytes);
+                    if let Some(id) = digests.known(&digest) {
+                        return Ok(Met::Known(id.to_owned()));
+                    }
+                    let Some(v) = raw.parse()? else { return Ok(Met::Aside) };
+                    let mut m = map(&v, territory, options)?;
+                    m.digest = Some(digest);
+                    Ok(Met::Mapped(Box::new(m)))
                 }))
                 .unwrap_or_else(|_| Err(ImportError::Invalid("the object could not be mapped".into())));
                 (name, mapped)
@@ -1001,10 +1147,11 @@ pub async fn import(
     options: ImportOptions,
 ) -> Result<ImportReport, ImportError> {
     let territory: HashSet<String> = Commune::find().all(db).await?.into_iter().map(|c| c.insee).collect();
+    let digests = Digests::load(db, &territory, options).await?;
     let objects = read_objects(paths);
     let mut bar = crate::progress::bar(objects.total() as u64, "objects");
     let (tx, mut rx) = tokio::sync::mpsc::channel::<MappedItem>(BATCH);
-    let reader = std::thread::spawn(move || map_everywhere(objects, &territory, options, &tx));
+    let reader = std::thread::spawn(move || map_everywhere(objects, &territory, options, &digests, &tx));
     let mut report = ImportReport::default();
     let mut seen: HashSet<String> = HashSet::new();
     let mut batch = Vec::with_capacity(BATCH);
@@ -1012,9 +1159,14 @@ pub async fn import(
     let mut written = Ok(());
     while let Some((name, mapped)) = rx.recv().await {
         match mapped {
-            Ok(None) => {}
-            Ok(Some(m)) if !seen.insert(m.offer.source_id.clone()) => report.unchanged += 1,
-            Ok(Some(m)) => batch.push((name, m)),
+            Ok(Met::Aside) => {}
+            Ok(Met::Known(source_id)) => {
+                seen.insert(source_id);
+                report.unchanged += 1;
+                report.known += 1;
+            }
+            Ok(Met::Mapped(m)) if !seen.insert(m.offer.source_id.clone()) => report.unchanged += 1,
+            Ok(Met::Mapped(m)) => batch.push((name, *m)),
             Err(e) => report.rejected.push((name, e.to_string())),
         }
         bar.inc(1);
@@ -1110,12 +1262,33 @@ mod tests {
     }
 
     #[test]
+    fn a_digest_covers_the_bytes_the_territory_and_the_options() {
+        let territory: HashSet<String> = ["59009", "59017"].map(str::to_owned).into();
+        let digests = Digests::none(&territory, ImportOptions::default());
+        let object = br#"{"@id": "https://data.datatourisme.fr/1"}"#;
+        assert_eq!(digests.of(object), digests.of(object));
+        assert_ne!(digests.of(object), digests.of(br#"{"@id":"https://data.datatourisme.fr/1"}"#));
+        let other_territories = [
+            ["59009"].map(str::to_owned).into(),
+            ["59009", "59017", "59526"].map(str::to_owned).into(),
+            // Not the same communes joined differently.
+            ["590", "0959017"].map(str::to_owned).into(),
+        ];
+        for other in other_territories {
+            assert_ne!(Digests::none(&other, ImportOptions::default()).of(object), digests.of(object), "{other:?}");
+        }
+        let draft = ImportOptions { status: OfferStatus::Draft };
+        assert_ne!(Digests::none(&territory, draft).of(object), digests.of(object));
+        assert_eq!(digests.known(&digests.of(object)), None);
+    }
+
+    #[test]
     fn objects_mapped_on_every_core_come_out_in_their_order_and_as_mapped_alone() {
         let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/datatourisme");
         let territory: HashSet<String> = ["59009", "59017", "59526"].map(str::to_owned).into();
         // Seven times the six objects (of 150 to 700 kB): several chunks, uneven work.
         let paths = vec![fixtures; 7];
-        let describe = |(name, mapped): MappedItem| match mapped {
+        let describe = |name: String, mapped: Result<Option<Mapped>, ImportError>| match mapped {
             Ok(m) => format!("{name} {:?}", m.map(|m| (m.offer.source_id, m.offer.kind, m.occurrences.len()))),
             Err(e) => format!("{name} {e}"),
         };
@@ -1124,17 +1297,26 @@ mod tests {
                 let mapped = raw
                     .and_then(|raw| raw.parse())
                     .and_then(|v| v.map(|v| map(&v, &territory, ImportOptions::default())).transpose());
-                describe((name, mapped))
+                describe(name, mapped)
             })
             .collect();
         assert_eq!(alone.len(), 42);
         let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+        let digests = Digests::none(&territory, ImportOptions::default());
         let reader = std::thread::spawn(move || {
-            map_everywhere(read_objects(&paths), &territory, ImportOptions::default(), &tx);
+            map_everywhere(read_objects(&paths), &territory, ImportOptions::default(), &digests, &tx);
         });
         let mut together = Vec::new();
-        while let Some(item) = rx.blocking_recv() {
-            together.push(describe(item));
+        while let Some((name, met)) = rx.blocking_recv() {
+            let mapped = met.map(|met| match met {
+                Met::Mapped(m) => {
+                    assert!(m.digest.is_some(), "{name}: no digest");
+                    Some(Mapped { digest: None, ..*m })
+                }
+                Met::Aside => None,
+                Met::Known(id) => panic!("{name}: known as {id} with no digest known"),
+            });
+            together.push(describe(name, mapped));
         }
         reader.join().expect("the reader");
         assert_eq!(together, alone);

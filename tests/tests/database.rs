@@ -25,11 +25,11 @@ async fn table_count(db: &DatabaseConnection) -> usize {
 
 async fn migrations_go_up_down_and_up(db: DatabaseConnection) {
     Migrator::up(&db, None).await.unwrap();
-    assert_eq!(table_count(&db).await, 15);
+    assert_eq!(table_count(&db).await, 16);
     Migrator::down(&db, None).await.unwrap();
     assert_eq!(table_count(&db).await, 0);
     Migrator::up(&db, None).await.unwrap();
-    assert_eq!(table_count(&db).await, 15);
+    assert_eq!(table_count(&db).await, 16);
 }
 
 #[tokio::test]
