@@ -5,7 +5,8 @@
 # resident memory), then 200 successive `updateOffer` calls on one published offer from one client
 # with a kept-alive connection (p50, p99, max), and an import of 10,000 DATAtourisme objects (copies
 # of the six real test objects under fictional ids, names and hours, `bench/objects.py`, written to
-# a temporary folder, never kept) into that catalog, with its throughput and the server's catch-up.
+# a temporary folder, never kept) into that catalog, with its throughput and the server's catch-up;
+# then the export of the next day (the same objects, one in 20 newer) with its throughput.
 # Usage: bench/writes.sh N [N ...]   (e.g. bench/writes.sh 0 100000 500000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,8 +15,8 @@ bin="$PWD/target/release/api"
 port=18997
 base="http://127.0.0.1:$port"
 export REDIS_URL="redis://127.0.0.1:6379"
-printf '| offers added | synth objects/s | start-up (s) | RSS (MiB) | updateOffer p50 | p99 | max | import 10,000 objects/s | server caught up after |\n'
-printf '|---|---|---|---|---|---|---|---|---|\n'
+printf '| offers added | synth objects/s | start-up (s) | RSS (MiB) | updateOffer p50 | p99 | max | import 10,000 objects/s | server caught up after | next day export objects/s |\n'
+printf '|---|---|---|---|---|---|---|---|---|---|\n'
 for n in "$@"; do
   db="caph_writes_$$_$n"
   psql -q -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE $db"
@@ -73,7 +74,11 @@ PY
     if [ "$now" -ge $((before + 10000)) ]; then caught=$(python3 -c "print(f'{$(date +%s.%N) - $t1:.2f} s')"); break; fi
     sleep 0.1
   done
-  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$synth" "$ready" "$rss" "$latency" "$rate" "$caught"
+  python3 bench/objects.py "$work/next-day" 10000 20
+  t0=$(date +%s.%N)
+  (cd "$work" && "$bin" import datatourisme "$work/next-day" >"$work/next-day.out" 2>&1)
+  next=$(python3 -c "print(f'{10000 / ($(date +%s.%N) - $t0):,.0f}')")
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$synth" "$ready" "$rss" "$latency" "$rate" "$caught" "$next"
   kill $pid; wait $pid 2>/dev/null || true
   cleanup
   trap - EXIT

@@ -493,47 +493,113 @@ impl Writer {
     /// Replaces the occurrences of an event (each `end` at or after its `start`, at most 1,000,
     /// one per start); whether they changed.
     pub async fn set_occurrences(&mut self, id: &str, list: &[(DateTime<Utc>, DateTime<Utc>)]) -> WriteResult<bool> {
-        let wanted = settle_occurrences(&self.field("occurrences"), list)?;
-        let current: Vec<(DateTime<Utc>, DateTime<Utc>)> = EventOccurrence::find()
-            .filter(event_occurrence::Column::OfferId.eq(id))
-            .all(&self.txn)
-            .await?
-            .into_iter()
-            .map(|o| (o.starts_at, o.ends_at))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        if current == wanted {
-            return Ok(false);
+        Ok(self.set_occurrences_many(&[(id, list)]).await?.contains(&true))
+    }
+
+    /// Replaces the occurrences of several events at once, each list checked as by
+    /// [`Writer::set_occurrences`] (an id given twice keeps its last list): one read, one delete
+    /// and one insert per `CHUNK` events whatever their number. Whether each changed, in order.
+    pub async fn set_occurrences_many(&mut self, lists: &[(&str, &[Occurrence])]) -> WriteResult<Vec<bool>> {
+        let mut wanted: HashMap<&str, Vec<Occurrence>> = HashMap::with_capacity(lists.len());
+        for (id, list) in lists {
+            wanted.insert(id, settle_occurrences(&self.field("occurrences"), list)?);
         }
-        EventOccurrence::delete_many().filter(event_occurrence::Column::OfferId.eq(id)).exec(&self.txn).await?;
+        let ids: Vec<&str> = wanted.keys().copied().collect();
+        let mut current: HashMap<String, BTreeSet<Occurrence>> = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(CHUNK) {
+            let rows = EventOccurrence::find()
+                .select_only()
+                .columns([
+                    event_occurrence::Column::OfferId,
+                    event_occurrence::Column::StartsAt,
+                    event_occurrence::Column::EndsAt,
+                ])
+                .filter(event_occurrence::Column::OfferId.is_in(chunk.iter().copied()))
+                .into_tuple::<(String, DateTime<Utc>, DateTime<Utc>)>()
+                .all(&self.txn)
+                .await?;
+            for (offer, start, end) in rows {
+                current.entry(offer).or_default().insert((start, end));
+            }
+        }
+        let changed: Vec<&str> = ids
+            .iter()
+            .copied()
+            .filter(|id| {
+                let want = wanted.get(id).map_or(&[][..], Vec::as_slice);
+                !current.get(*id).map_or(want.is_empty(), |now| now.iter().eq(want.iter()))
+            })
+            .collect();
+        for chunk in changed.chunks(CHUNK) {
+            EventOccurrence::delete_many()
+                .filter(event_occurrence::Column::OfferId.is_in(chunk.iter().copied()))
+                .exec(&self.txn)
+                .await?;
+        }
         let mut occurrences = Occurrences::default();
-        occurrences.extend(id, wanted);
+        for id in &changed {
+            occurrences.extend(id, wanted.remove(id).unwrap_or_default());
+        }
         occurrences.insert(&self.txn).await?;
-        Ok(true)
+        let changed: HashSet<&str> = changed.into_iter().collect();
+        Ok(lists.iter().map(|(id, _)| changed.contains(id)).collect())
     }
 
     /// Replaces the media of an offer (checked: http(s) URL, a licence of its own, at most 100);
     /// whether they changed.
     pub async fn set_media(&mut self, id: &str, list: Vec<media::Model>) -> WriteResult<bool> {
-        if list.len() > 100 {
-            return Err(invalid(self.field("media"), "at most 100 items").into());
+        Ok(self.set_media_many(vec![(id.to_owned(), list)]).await?.contains(&true))
+    }
+
+    /// Replaces the media of several offers at once, each list checked as by
+    /// [`Writer::set_media`] (an id given twice keeps its last list): one read, one delete and
+    /// one insert per `CHUNK` offers or media whatever their number. Whether each changed, in
+    /// order.
+    pub async fn set_media_many(&mut self, lists: Vec<(String, Vec<media::Model>)>) -> WriteResult<Vec<bool>> {
+        let order: Vec<String> = lists.iter().map(|(id, _)| id.clone()).collect();
+        let mut wanted: HashMap<String, Vec<media::Model>> = HashMap::with_capacity(lists.len());
+        for (id, list) in lists {
+            if list.len() > 100 {
+                return Err(invalid(self.field("media"), "at most 100 items").into());
+            }
+            let mut checked = Vec::with_capacity(list.len());
+            for (i, m) in list.into_iter().enumerate() {
+                checked.push(check_media(m, &self.field(&format!("media[{i}]")), &id, i)?);
+            }
+            wanted.insert(id, checked);
         }
-        let mut wanted = Vec::with_capacity(list.len());
-        for (i, m) in list.into_iter().enumerate() {
-            wanted.push(check_media(m, &self.field(&format!("media[{i}]")), id, i)?);
+        let ids: Vec<&str> = wanted.keys().map(String::as_str).collect();
+        let mut current: HashMap<String, Vec<media::Model>> = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(CHUNK) {
+            for m in Media::find().filter(media::Column::OfferId.is_in(chunk.iter().copied())).all(&self.txn).await? {
+                current.entry(m.offer_id.clone()).or_default().push(m);
+            }
         }
-        let current = Media::find().filter(media::Column::OfferId.eq(id)).all(&self.txn).await?;
-        let mut sorted = current.clone();
-        sorted.sort_by_key(|m| m.position);
-        if sorted == wanted {
-            return Ok(false);
+        let changed: Vec<String> = wanted
+            .iter()
+            .filter(|(id, list)| {
+                let mut now = current.remove(id.as_str()).unwrap_or_default();
+                now.sort_by_key(|m| m.position);
+                now != **list
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for chunk in changed.chunks(CHUNK) {
+            Media::delete_many()
+                .filter(media::Column::OfferId.is_in(chunk.iter().map(String::as_str)))
+                .exec(&self.txn)
+                .await?;
         }
-        Media::delete_many().filter(media::Column::OfferId.eq(id)).exec(&self.txn).await?;
-        if !wanted.is_empty() {
-            Media::insert_many(wanted.into_iter().map(IntoActiveModel::into_active_model)).exec(&self.txn).await?;
+        let rows: Vec<media::ActiveModel> = changed
+            .iter()
+            .flat_map(|id| wanted.remove(id).unwrap_or_default())
+            .map(IntoActiveModel::into_active_model)
+            .collect();
+        for chunk in rows.chunks(CHUNK) {
+            Media::insert_many(chunk.to_vec()).exec(&self.txn).await?;
         }
-        Ok(true)
+        let changed: HashSet<String> = changed.into_iter().collect();
+        Ok(order.iter().map(|id| changed.contains(id)).collect())
     }
 
     /// Replaces the corrélats of a totem, in order (itself excluded, each once); whether they
@@ -882,7 +948,6 @@ pub fn check_offer(o: &offer::Model, prefix: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
-/// Checks a media item and settles its id and position.
 /// The occurrences of an event as stored: at most 1,000, none ending before it starts, one per
 /// start, in order.
 fn settle_occurrences(field: &str, list: &[Occurrence]) -> Result<Vec<Occurrence>, Invalid> {
@@ -914,6 +979,7 @@ pub fn slugs_from_name(o: &offer::Model) -> Vec<String> {
     candidates
 }
 
+/// Checks a media item and settles its id and position.
 fn check_media(m: media::Model, field: &str, offer: &str, position: usize) -> Result<media::Model, Invalid> {
     let url = check::url(&format!("{field}.url"), &m.url)?;
     let licence = m.licence.as_deref().map(|l| check::line(&format!("{field}.licence"), l, 200)).transpose()?;

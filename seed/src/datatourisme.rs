@@ -890,19 +890,28 @@ async fn write_one(w: &mut Writer, m: Mapped) -> Result<Outcome, ImportError> {
 
 /// Writes a mapped object over the offer `current` it already is, unless `current` is as new.
 async fn write_existing(w: &mut Writer, current: &offer::Model, m: Mapped) -> Result<Outcome, ImportError> {
-    let mut o = m.offer;
-    if current.source_updated_at.is_some() && current.source_updated_at >= o.source_updated_at {
+    let outcome = update_existing(w, current, &m).await?;
+    if outcome == Outcome::Updated {
+        w.set_occurrences(&current.id, &m.occurrences).await?;
+        w.set_media(&current.id, m.media).await?;
+    }
+    Ok(outcome)
+}
+
+/// Writes the fields of a mapped object over the offer `current` it already is, unless `current`
+/// is as new; its occurrences and media are the caller's to replace when it is `Updated`.
+async fn update_existing(w: &mut Writer, current: &offer::Model, m: &Mapped) -> Result<Outcome, ImportError> {
+    if current.source_updated_at.is_some() && current.source_updated_at >= m.offer.source_updated_at {
         return Ok(Outcome::Unchanged);
     }
     // The source owns the fields; the database owns the id, slug, status and history.
+    let mut o = m.offer.clone();
     o.id = current.id.clone();
     o.slug = current.slug.clone();
     o.status = current.status;
     o.deleted_at = current.deleted_at;
     o.owner = current.owner.clone();
     w.update(current, o, current.version, RevisionAction::Import).await?;
-    w.set_occurrences(&current.id, &m.occurrences).await?;
-    w.set_media(&current.id, m.media).await?;
     Ok(Outcome::Updated)
 }
 
@@ -917,12 +926,23 @@ async fn write_together(
     let existing = w.find_many_by_source(SOURCE, &ids).await?;
     let mut outcomes = Vec::with_capacity(batch.len());
     let mut new = Vec::new();
+    // The offers updated have their occurrences and media replaced together.
+    let (mut occurrences, mut media) = (Vec::new(), Vec::new());
     for (_, m) in batch {
         match existing.get(&m.offer.source_id) {
-            Some(current) => outcomes.push(write_existing(w, current, m.clone()).await?),
+            Some(current) => {
+                let outcome = update_existing(w, current, m).await?;
+                if outcome == Outcome::Updated {
+                    occurrences.push((current.id.as_str(), m.occurrences.as_slice()));
+                    media.push((current.id.clone(), m.media.clone()));
+                }
+                outcomes.push(outcome);
+            }
             None => new.push(m),
         }
     }
+    w.set_occurrences_many(&occurrences).await?;
+    w.set_media_many(media).await?;
     let mut offers: Vec<offer::Model> = new.iter().map(|m| m.offer.clone()).collect();
     w.settle_slugs_from_names(&mut offers, reserved).await?;
     let created = offers

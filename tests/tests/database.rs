@@ -220,3 +220,130 @@ async fn occurrences_keep_their_offer_on_postgres() {
     other.close().await.unwrap();
     db.close().await.unwrap();
 }
+
+/// The stored occurrences of an offer, in order.
+async fn stored_occurrences(
+    db: &DatabaseConnection,
+    offer: &str,
+) -> Vec<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> {
+    use sea_orm::QueryOrder;
+    EventOccurrence::find()
+        .filter(entities::event_occurrence::Column::OfferId.eq(offer))
+        .order_by_asc(entities::event_occurrence::Column::StartsAt)
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| (o.starts_at, o.ends_at))
+        .collect()
+}
+
+/// The stored media URLs of an offer, by position.
+async fn stored_media(db: &DatabaseConnection, offer: &str) -> Vec<(i32, String)> {
+    use sea_orm::QueryOrder;
+    Media::find()
+        .filter(entities::media::Column::OfferId.eq(offer))
+        .order_by_asc(entities::media::Column::Position)
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.position, m.url))
+        .collect()
+}
+
+/// Commits `w` as a new version of the offers `ids` (children alone are not a change).
+async fn commit_touching(mut w: entities::write::Writer, ids: &[&str]) {
+    for id in ids {
+        let o = w.get(id).await.unwrap();
+        w.touch(&o, o.version, entities::vocab::RevisionAction::Update).await.unwrap();
+    }
+    w.commit().await.unwrap();
+}
+
+/// Occurrences and media of several offers replaced at once (the importer's path) are checked,
+/// compared and written for each as one replaced alone would be, and say which changed.
+async fn occurrences_and_media_of_many_offers_replace_each_as_alone(db: DatabaseConnection) {
+    use chrono::TimeZone;
+    use entities::write::Writer;
+    Migrator::up(&db, None).await.unwrap();
+    seed::load(&db, &seed::territory().unwrap()).await.unwrap();
+    let ids = deletable_offers(&db).await;
+    let (a, b, c) = (ids[0].as_str(), ids[1].as_str(), ids[2].as_str());
+    let at = |day: u32, hour: u32| chrono::Utc.with_ymd_and_hms(2031, 5, day, hour, 0, 0).unwrap();
+    // Out of order and one start twice: stored in order, once.
+    let first = vec![(at(3, 10), at(3, 12)), (at(1, 10), at(1, 12)), (at(3, 10), at(3, 18))];
+    let third = vec![(at(9, 9), at(9, 17))];
+    let mut w = Writer::begin(&db, "test", "").await.unwrap();
+    let changed = w.set_occurrences_many(&[(a, &first), (b, &[]), (c, &third)]).await.unwrap();
+    assert_eq!(changed, [true, false, true]);
+    commit_touching(w, &[a, c]).await;
+    assert_eq!(stored_occurrences(&db, a).await, [(at(1, 10), at(1, 12)), (at(3, 10), at(3, 12))]);
+    assert_eq!(stored_occurrences(&db, b).await, []);
+    assert_eq!(stored_occurrences(&db, c).await, third);
+
+    let mut w = Writer::begin(&db, "test", "").await.unwrap();
+    assert_eq!(w.set_occurrences_many(&[(a, &first), (c, &third)]).await.unwrap(), [false, false], "the same again");
+    assert!(!w.set_occurrences(a, &first).await.unwrap(), "alone, the same");
+    let other = vec![(at(2, 10), at(2, 11))];
+    assert_eq!(w.set_occurrences_many(&[(a, &other), (c, &third)]).await.unwrap(), [true, false]);
+    commit_touching(w, &[a]).await;
+    assert_eq!(stored_occurrences(&db, a).await, other);
+    assert_eq!(stored_occurrences(&db, c).await, third, "an unchanged list is left alone");
+
+    // A bad list refuses the whole call; the unit rolled back leaves everything as it was.
+    let mut w = Writer::begin(&db, "test", "").await.unwrap();
+    let bad = vec![(at(4, 10), at(4, 12)), (at(5, 12), at(5, 10))];
+    let e = w.set_occurrences_many(&[(c, &[]), (a, &bad)]).await.unwrap_err();
+    assert!(e.to_string().contains("occurrences[1].end"), "{e}");
+    w.rollback().await.unwrap();
+    assert_eq!(stored_occurrences(&db, c).await, third);
+
+    let picture = |url: &str| entities::media::Model {
+        id: String::new(),
+        offer_id: String::new(),
+        position: 0,
+        kind: entities::vocab::MediaKind::Image,
+        url: url.to_owned(),
+        title: None,
+        licence: Some("CC BY 4.0".into()),
+        credit: None,
+        mime_type: None,
+    };
+    let (one, two) = ("https://example.org/1.jpg", "https://example.org/2.jpg");
+    let before_b = stored_media(&db, b).await;
+    let mut w = Writer::begin(&db, "test", "").await.unwrap();
+    let changed = w
+        .set_media_many(vec![(a.into(), vec![picture(one), picture(two)]), (c.into(), vec![picture(two)])])
+        .await
+        .unwrap();
+    assert_eq!(changed, [true, true]);
+    commit_touching(w, &[a, c]).await;
+    assert_eq!(stored_media(&db, a).await, [(1, one.to_owned()), (2, two.to_owned())]);
+    assert_eq!(stored_media(&db, c).await, [(1, two.to_owned())]);
+    assert_eq!(stored_media(&db, b).await, before_b, "an offer not named is left alone");
+
+    let mut w = Writer::begin(&db, "test", "").await.unwrap();
+    let same = vec![(a.into(), vec![picture(one), picture(two)]), (c.into(), vec![picture(two)])];
+    assert_eq!(w.set_media_many(same).await.unwrap(), [false, false]);
+    let swapped = vec![(c.into(), vec![picture(two)]), (a.into(), vec![picture(two), picture(one)])];
+    assert_eq!(w.set_media_many(swapped).await.unwrap(), [false, true]);
+    let e = w.set_media_many(vec![(c.into(), vec![picture("javascript:alert(1)")])]).await.unwrap_err();
+    assert!(e.to_string().contains("media[0].url"), "{e}");
+    w.rollback().await.unwrap();
+    assert_eq!(stored_media(&db, a).await, [(1, one.to_owned()), (2, two.to_owned())], "rolled back");
+}
+
+#[tokio::test]
+async fn occurrences_and_media_of_many_offers_on_sqlite() {
+    let db = SqliteDatabase::create();
+    occurrences_and_media_of_many_offers_replace_each_as_alone(db.connect().await).await;
+}
+
+#[tokio::test]
+async fn occurrences_and_media_of_many_offers_on_postgres() {
+    let Some(pg) = PgDatabase::create().await else { return };
+    let db = pg.connect().await;
+    occurrences_and_media_of_many_offers_replace_each_as_alone(db.clone()).await;
+    db.close().await.unwrap();
+}

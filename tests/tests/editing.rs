@@ -240,6 +240,59 @@ async fn bad_input_is_refused_with_its_field_and_nothing_is_written() {
 }
 
 #[tokio::test]
+async fn occurrences_and_media_are_replaced_whole_and_checked() {
+    let (s, _db) = setup().await;
+    let body = s.server.graphql_as(&s.editor, CREATE, json!({ "input": event("Concert au Bassin Rond") })).await;
+    let id = body["data"]["createOffer"]["id"].as_str().unwrap().to_owned();
+    let read = |token: String, id: String| {
+        let server = &s.server;
+        async move {
+            let q = "query($id: ID!) { offer(id: $id) { version occurrences { start end } media { url licence } } }";
+            server.graphql_as(&token, q, json!({ "id": id })).await["data"]["offer"].clone()
+        }
+    };
+    let set_occurrences = "mutation($id: ID!, $v: Int!, $o: [OccurrenceInput!]!) { setOccurrences(id: $id, expectedVersion: $v, occurrences: $o) { version } }";
+    let day = |d: u32, h: u32| format!("2031-05-0{d}T{h}:00:00Z");
+    let list = json!([
+        { "start": day(3, 10), "end": day(3, 12) },
+        { "start": day(1, 10), "end": day(1, 12) },
+    ]);
+    let body = s.server.graphql_as(&s.editor, set_occurrences, json!({ "id": id, "v": 1, "o": list })).await;
+    assert_eq!(body["data"]["setOccurrences"]["version"], 2, "{body}");
+    let offer = read(s.editor.clone(), id.clone()).await;
+    let starts: Vec<&str> =
+        offer["occurrences"].as_array().unwrap().iter().map(|o| o["start"].as_str().unwrap()).collect();
+    assert_eq!(starts.len(), 2, "{offer}");
+    assert!(starts[0].starts_with("2031-05-01T10:00:00") && starts[1].starts_with("2031-05-03T10:00:00"), "{offer}");
+
+    // A bad item names its field, and nothing is written.
+    let bad = json!([{ "start": day(4, 10), "end": day(4, 12) }, { "start": day(5, 12), "end": day(5, 10) }]);
+    let body = s.server.graphql_as(&s.editor, set_occurrences, json!({ "id": id, "v": 2, "o": bad })).await;
+    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["field"], "occurrences[1].end", "{body}");
+    assert_eq!(read(s.editor.clone(), id.clone()).await, offer, "nothing written");
+
+    let set_media = "mutation($id: ID!, $v: Int!, $m: [MediaInput!]!) { setMedia(id: $id, expectedVersion: $v, media: $m) { version } }";
+    let picture =
+        |n: u32| json!({ "kind": "IMAGE", "url": format!("https://example.org/{n}.jpg"), "licence": "CC BY 4.0" });
+    let body =
+        s.server.graphql_as(&s.editor, set_media, json!({ "id": id, "v": 2, "m": [picture(2), picture(1)] })).await;
+    assert_eq!(body["data"]["setMedia"]["version"], 3, "{body}");
+    let urls = |offer: &Value| -> Vec<String> {
+        offer["media"].as_array().unwrap().iter().map(|m| m["url"].as_str().unwrap().to_owned()).collect()
+    };
+    let offer = read(s.editor.clone(), id.clone()).await;
+    assert_eq!(urls(&offer), ["https://example.org/2.jpg", "https://example.org/1.jpg"], "in the order given");
+    let hostile = json!([{ "kind": "IMAGE", "url": "javascript:alert(1)", "licence": "CC BY 4.0" }]);
+    let body = s.server.graphql_as(&s.editor, set_media, json!({ "id": id, "v": 3, "m": hostile })).await;
+    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+    assert_eq!(read(s.editor.clone(), id.clone()).await, offer, "nothing written");
+    let body = s.server.graphql_as(&s.editor, set_media, json!({ "id": id, "v": 3, "m": [] })).await;
+    assert_eq!(body["data"]["setMedia"]["version"], 4, "{body}");
+    assert_eq!(urls(&read(s.editor.clone(), id.clone()).await), Vec::<String>::new());
+}
+
+#[tokio::test]
 async fn two_concurrent_writers_never_both_win_on_sqlite() {
     let (s, _db) = setup().await;
     concurrent_writers(&s).await;
