@@ -120,11 +120,13 @@ enum Source {
     Refused(String, ImportError),
 }
 
-/// An object as read, not parsed yet (see [`Raw::parse`]): reading is sequential, parsing runs on
-/// every core.
+/// An object not parsed yet (see [`Raw::parse`]). A zip entry is read in the archive's order; a
+/// file is read where it is parsed, on every core (see [`Raw::read`]).
 #[derive(Debug)]
 pub struct Raw {
     bytes: Vec<u8>,
+    /// A file not read yet.
+    unread: Option<PathBuf>,
     /// From a zip export, which also holds an index of its objects.
     in_archive: bool,
 }
@@ -132,19 +134,31 @@ pub struct Raw {
 impl Raw {
     /// An object as read from `bytes` (tests and benchmarks; the import reads files and archives).
     pub fn new(bytes: Vec<u8>) -> Raw {
-        Raw { bytes, in_archive: false }
+        Raw { bytes, unread: None, in_archive: false }
+    }
+
+    /// The object with its bytes read: a file is read here, within [`MAX_ENTRY_BYTES`].
+    pub fn read(self) -> Result<Raw, ImportError> {
+        let Some(path) = &self.unread else { return Ok(self) };
+        let f = std::fs::File::open(path)?;
+        let size = f.metadata().map_or(0, |m| m.len());
+        Ok(Raw { bytes: read_bounded(f, MAX_ENTRY_BYTES, size)?, unread: None, in_archive: self.in_archive })
     }
 
     /// The object with the members [`map`] reads (the others are checked and skipped), or `None`
     /// for what an export holds beside its objects (its index).
     pub fn parse(&self) -> Result<Option<Value>, ImportError> {
+        if let Some(path) = &self.unread {
+            let read = Raw { bytes: Vec::new(), unread: Some(path.clone()), in_archive: self.in_archive }.read()?;
+            return read.parse();
+        }
         let v = kept::parse(&self.bytes, &kept::OBJECT)?;
         Ok(if self.in_archive && v.get("@id").is_none() { None } else { Some(v) })
     }
 }
 
 /// The JSON objects of files, folders (recursively, symbolic links not followed) and zip
-/// archives, read one at a time: an object is read when it is asked for and dropped once
+/// archives, one at a time: an object is read when it is asked for (a file by [`Raw::read`]) and dropped once
 /// mapped, so an import holds a few objects per core and one batch whatever the archive's size.
 pub struct Objects {
     pending: std::vec::IntoIter<Source>,
@@ -173,14 +187,8 @@ impl Iterator for Objects {
             }
             match self.pending.next()? {
                 Source::File(path) => {
-                    let parsed = std::fs::File::open(&path)
-                        .map_err(ImportError::from)
-                        .and_then(|f| {
-                            let size = f.metadata().map_or(0, |m| m.len());
-                            read_bounded(f, MAX_ENTRY_BYTES, size)
-                        })
-                        .map(|bytes| Raw { bytes, in_archive: false });
-                    return Some((path.display().to_string(), parsed));
+                    let name = path.display().to_string();
+                    return Some((name, Ok(Raw { bytes: Vec::new(), unread: Some(path), in_archive: false })));
                 }
                 Source::Zip(path) => match OpenArchive::open(&path) {
                     Ok(a) => self.archive = Some(a),
@@ -332,7 +340,7 @@ impl OpenArchive {
                     ))),
                 ));
             }
-            return Some((name, bytes.map(|bytes| Raw { bytes, in_archive: true })));
+            return Some((name, bytes.map(|bytes| Raw { bytes, unread: None, in_archive: true })));
         }
         None
     }
@@ -1113,8 +1121,9 @@ type MappedItem = (String, Result<Met, ImportError>);
 /// Objects read in a row and mapped together, a few per core.
 const CHUNK_PER_CORE: usize = 8;
 
-/// Reads `objects` on this thread and parses and maps them on every core (Rayon's pool, whose
-/// threads and their allocator caches live as long as the process), sending them in order.
+/// Takes `objects` in order on this thread (zip entries are inflated here), and reads files,
+/// digests, parses and maps them on every core (Rayon's pool, whose threads and their allocator
+/// caches live as long as the process), sending them in order.
 fn map_everywhere(
     objects: Objects,
     territory: &HashSet<String>,
@@ -1137,7 +1146,7 @@ fn map_everywhere(
             .map(|(name, raw)| {
                 // An object whose mapping panics is refused; the others are not affected.
                 let mapped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    let raw = raw?;
+                    let raw = raw?.read()?;
                     let digest = digests.of(&raw.bytes);
                     if let Some(id) = digests.known(&digest) {
                         return Ok(Met::Known(id.to_owned()));
@@ -1279,6 +1288,25 @@ mod tests {
             compared += 1;
         }
         assert_eq!(compared, 6, "the six fixture objects");
+    }
+
+    #[test]
+    fn files_are_read_where_they_are_parsed_and_within_the_limit() {
+        let dir = std::env::temp_dir().join(format!("caph-read-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a folder");
+        std::fs::write(dir.join("a.json"), br#"{"@id": "https://data.datatourisme.fr/1"}"#).expect("written");
+        let big = usize::try_from(MAX_ENTRY_BYTES).expect("a size") + 1;
+        std::fs::write(dir.join("b.json"), vec![b' '; big]).expect("written");
+        let read: Vec<(String, Result<Raw, ImportError>)> =
+            read_objects(std::slice::from_ref(&dir)).map(|(name, raw)| (name, raw.and_then(Raw::read))).collect();
+        std::fs::remove_dir_all(&dir).expect("removed");
+        assert_eq!(read.len(), 2);
+        let v = read[0].1.as_ref().expect("read").parse().expect("parsed").expect("an object");
+        assert_eq!(v["@id"], "https://data.datatourisme.fr/1");
+        match &read[1].1 {
+            Err(ImportError::TooLarge(why)) => assert!(why.contains("more than"), "{why}"),
+            other => panic!("{}: {other:?}", read[1].0),
+        }
     }
 
     #[test]
