@@ -1134,38 +1134,64 @@ fn map_everywhere(
     use rayon::prelude::*;
     let cores = rayon::current_num_threads().min(8);
     let mut objects = objects;
-    loop {
-        let chunk: Vec<(String, Result<Raw, ImportError>)> = objects.by_ref().take(cores * CHUNK_PER_CORE).collect();
-        if chunk.is_empty() {
-            return;
-        }
-        // Objects differ in size (five times between the fixtures): Rayon hands each core the
-        // next object when it is done with one, and keeps their order.
-        let mapped: Vec<MappedItem> = chunk
-            .into_par_iter()
-            .map(|(name, raw)| {
-                // An object whose mapping panics is refused; the others are not affected.
-                let mapped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    let raw = raw?.read()?;
-                    let digest = digests.of(&raw.bytes);
-                    if let Some(id) = digests.known(&digest) {
-                        return Ok(Met::Known(id.to_owned()));
-                    }
-                    let Some(v) = raw.parse()? else { return Ok(Met::Aside) };
-                    let mut m = map(&v, territory, options)?;
-                    m.digest = Some(digest);
-                    Ok(Met::Mapped(Box::new(m)))
-                }))
-                .unwrap_or_else(|_| Err(ImportError::Invalid("the object could not be mapped".into())));
-                (name, mapped)
-            })
-            .collect();
-        for item in mapped {
-            if out.blocking_send(item).is_err() {
-                return;
+    // Chunks are mapped on the pool while this thread (not one of the pool's) takes the next
+    // ones and sends those done, in order. Objects differ in size (five times between the
+    // fixtures): Rayon hands each core the next object when it is done with one, and with two
+    // chunks in flight no core waits for the slowest object of a chunk.
+    rayon::in_place_scope(|scope| {
+        let mut in_flight = std::collections::VecDeque::with_capacity(CHUNKS_IN_FLIGHT);
+        loop {
+            while in_flight.len() < CHUNKS_IN_FLIGHT {
+                let chunk: Vec<(String, Result<Raw, ImportError>)> =
+                    objects.by_ref().take(cores * CHUNK_PER_CORE).collect();
+                if chunk.is_empty() {
+                    break;
+                }
+                let (done, mapped) = std::sync::mpsc::sync_channel::<Vec<MappedItem>>(1);
+                scope.spawn(move |_| {
+                    let items = chunk
+                        .into_par_iter()
+                        .map(|(name, raw)| (name, map_one(raw, territory, options, digests)))
+                        .collect();
+                    // The receiver is gone only when the import stopped.
+                    let _ = done.send(items);
+                });
+                in_flight.push_back(mapped);
+            }
+            let Some(next) = in_flight.pop_front() else { return };
+            let Ok(items) = next.recv() else { return };
+            for item in items {
+                if out.blocking_send(item).is_err() {
+                    return;
+                }
             }
         }
-    }
+    });
+}
+
+/// Chunks of objects being mapped at once by [`map_everywhere`].
+const CHUNKS_IN_FLIGHT: usize = 2;
+
+/// Reads, digests, parses and maps one object; an object whose mapping panics is refused, the
+/// others are not affected.
+fn map_one(
+    raw: Result<Raw, ImportError>,
+    territory: &HashSet<String>,
+    options: ImportOptions,
+    digests: &Digests,
+) -> Result<Met, ImportError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let raw = raw?.read()?;
+        let digest = digests.of(&raw.bytes);
+        if let Some(id) = digests.known(&digest) {
+            return Ok(Met::Known(id.to_owned()));
+        }
+        let Some(v) = raw.parse()? else { return Ok(Met::Aside) };
+        let mut m = map(&v, territory, options)?;
+        m.digest = Some(digest);
+        Ok(Met::Mapped(Box::new(m)))
+    }))
+    .unwrap_or_else(|_| Err(ImportError::Invalid("the object could not be mapped".into())))
 }
 
 /// Imports every object under `paths`, with a progress bar on a terminal. Objects are read in
