@@ -6,9 +6,9 @@
 //! otherwise. Importing the same objects again changes nothing; a newer `lastUpdate` updates the
 //! offer. The digest of the bytes each offer was read from is kept (`import_digests`): an object
 //! whose bytes an earlier import already read is known unchanged without being parsed (see
-//! [`Digests`]). Objects are written `BATCH` at a time in one unit of work (one catalog version), two
-//! batches at once on PostgreSQL; when a batch fails in the database, its objects are written one
-//! by one so only the bad one is lost.
+//! [`Digests`]). Objects are written `BATCH` at a time in one unit of work (one catalog version),
+//! two batches at once on PostgreSQL; when a batch fails in the database, its objects are written
+//! one by one so only the bad one is lost.
 //!
 //! What an export can hold is bounded before it is read: zip entries (count, size of each, size of
 //! all, checked on the bytes actually inflated), folder depth, and symbolic links are not followed.
@@ -158,8 +158,9 @@ impl Raw {
 }
 
 /// The JSON objects of files, folders (recursively, symbolic links not followed) and zip
-/// archives, one at a time: an object is read when it is asked for (a file by [`Raw::read`]) and dropped once
-/// mapped, so an import holds a few objects per core and one batch whatever the archive's size.
+/// archives, one at a time: an object is read when it is asked for (a file by [`Raw::read`]) and
+/// dropped once mapped, so an import holds a few objects per core and one batch whatever the
+/// archive's size.
 pub struct Objects {
     pending: std::vec::IntoIter<Source>,
     archive: Option<OpenArchive>,
