@@ -15,10 +15,10 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Set, SqliteTransactionMode, TransactionOptions,
+    EntityTrait, IntoActiveModel, Iterable, QueryFilter, QuerySelect, Set, SqliteTransactionMode, TransactionOptions,
     TransactionTrait,
 };
 
@@ -107,6 +107,16 @@ pub struct NewOffer {
     pub route: Option<(route::Model, Vec<String>)>,
     /// Its media, in order (each checked as by [`Writer::set_media`]).
     pub media: Vec<media::Model>,
+}
+
+/// Makes `after` the next version of `before` (made against `expected`): its id, version, times
+/// and whether it was ever published.
+fn next_version(before: &offer::Model, after: &mut offer::Model, expected: i32) {
+    after.id = before.id.clone();
+    after.version = expected + 1;
+    after.updated_at = Utc::now();
+    after.created_at = before.created_at;
+    after.published_once = before.published_once || after.is_public();
 }
 
 /// Serialises the writers of this process on SQLite (one writer per database file).
@@ -418,11 +428,7 @@ impl Writer {
         expected: i32,
         action: RevisionAction,
     ) -> WriteResult<offer::Model> {
-        after.id = before.id.clone();
-        after.version = expected + 1;
-        after.updated_at = Utc::now();
-        after.created_at = before.created_at;
-        after.published_once = before.published_once || after.is_public();
+        next_version(before, &mut after, expected);
         check_offer(&after, self.field_prefix)?;
         if after.slug != before.slug {
             self.settle_slug(&mut after, SlugRule::Given).await?;
@@ -451,6 +457,69 @@ impl Writer {
         }
         self.record(&after, action, Some(before))?;
         Ok(after)
+    }
+
+    /// Replaces many offers at once, each `(before, after)` as by [`Writer::update`] against
+    /// `before.version`: the rows are locked and their versions checked with one query, then
+    /// written with one statement per chunk (the path of imports). The first offer no longer at
+    /// its version refuses the whole unit (`CONFLICT`, or `NOT_FOUND` if it is gone).
+    pub async fn update_many(
+        &mut self,
+        list: Vec<(&offer::Model, offer::Model)>,
+        action: RevisionAction,
+    ) -> WriteResult<Vec<offer::Model>> {
+        let mut seen = HashSet::with_capacity(list.len());
+        if let Some(i) = list.iter().position(|(before, _)| !seen.insert(before.id.as_str())) {
+            return Err(invalid(format!("[{i}].id"), "the same offer twice in one change").into());
+        }
+        let mut afters = Vec::with_capacity(list.len());
+        for (i, (before, mut after)) in list.iter().cloned().enumerate() {
+            next_version(before, &mut after, before.version);
+            check_offer(&after, self.field_prefix).map_err(|e| invalid(format!("[{i}].{}", e.field), e.message))?;
+            if after.slug != before.slug {
+                self.settle_slug(&mut after, SlugRule::Given).await?;
+            }
+            afters.push(after);
+        }
+        for chunk in list.chunks(CHUNK) {
+            // Locked until the commit (PostgreSQL; SQLite's writer holds the whole database), so
+            // the rows are still there, at these versions, when they are written below.
+            let current: HashMap<String, i32> = Offer::find()
+                .select_only()
+                .column(offer::Column::Id)
+                .column(offer::Column::Version)
+                .filter(offer::Column::Id.is_in(chunk.iter().map(|(b, _)| b.id.as_str())))
+                .lock_exclusive()
+                .into_tuple::<(String, i32)>()
+                .all(&self.txn)
+                .await?
+                .into_iter()
+                .collect();
+            for (before, _) in chunk {
+                match current.get(&before.id) {
+                    Some(&v) if v == before.version => {}
+                    Some(&current) => return Err(WriteError::Conflict { current }),
+                    None => return Err(WriteError::NotFound(format!("no offer {}", before.id))),
+                }
+            }
+        }
+        let columns = offer::Column::iter().filter(|c| !matches!(c, offer::Column::Id));
+        let on_conflict = OnConflict::column(offer::Column::Id).update_columns(columns).to_owned();
+        for chunk in afters.chunks(CHUNK) {
+            // Every row exists (checked and locked above): the insert always meets its row and
+            // updates it.
+            let written = Offer::insert_many(chunk.iter().map(|o| o.clone().into_active_model()))
+                .on_conflict(on_conflict.clone())
+                .exec_without_returning(&self.txn)
+                .await?;
+            if written != chunk.len() as u64 {
+                return Err(DbErr::Custom(format!("{written} of {} offers updated", chunk.len())).into());
+            }
+        }
+        for ((before, _), after) in list.iter().zip(&afters) {
+            self.record(after, action, Some(before))?;
+        }
+        Ok(afters)
     }
 
     /// A new version of an offer whose fields stay (its children change).

@@ -4,7 +4,7 @@
 //! Every object passes the checks every writer passes (URL schemes, e-mails, phones, text
 //! lengths, control characters, geometry), and is rejected with a reason naming the field
 //! otherwise. Importing the same objects again changes nothing; a newer `lastUpdate` updates the
-//! offer. The digest of the bytes each offer was read from is kept (`import_digests`): an object
+//! offer, and of an object found twice in the paths read the newest version wins. The digest of the bytes each offer was read from is kept (`import_digests`): an object
 //! whose bytes an earlier import already read is known unchanged without being parsed (see
 //! [`Digests`]). Objects are written `BATCH` at a time in one unit of work (one catalog version),
 //! two batches at once on PostgreSQL; when a batch fails in the database, its objects are written
@@ -784,7 +784,7 @@ const DIGEST_CONTEXT: &[u8] = b"porte-du-hainaut datatourisme import 1\0";
 /// is kept once it is written or found unchanged.
 pub struct Digests {
     context: blake3::Hasher,
-    known: HashMap<Digest, String>,
+    known: HashSet<Digest>,
 }
 
 impl Digests {
@@ -799,7 +799,6 @@ impl Digests {
         let context = Digests::context(territory, options);
         let query = Query::select()
             .column((import_digest::Entity, D::Digest))
-            .column((import_digest::Entity, D::SourceId))
             .from(import_digest::Entity)
             .inner_join(
                 offer::Entity,
@@ -813,11 +812,11 @@ impl Digests {
                     .gte(Expr::col((import_digest::Entity, D::SourceUpdatedAt))),
             )
             .to_owned();
-        let mut known = HashMap::new();
+        let mut known = HashSet::new();
         for row in db.query_all(&query).await? {
             let digest: Vec<u8> = row.try_get("", "digest")?;
             if let Ok(digest) = Digest::try_from(digest.as_slice()) {
-                known.insert(digest, row.try_get("", "source_id")?);
+                known.insert(digest);
             }
         }
         Ok(Digests { context, known })
@@ -825,7 +824,7 @@ impl Digests {
 
     /// No digest known (tests and benchmarks).
     pub fn none(territory: &HashSet<String>, options: ImportOptions) -> Digests {
-        Digests { context: Digests::context(territory, options), known: HashMap::new() }
+        Digests { context: Digests::context(territory, options), known: HashSet::new() }
     }
 
     fn context(territory: &HashSet<String>, options: ImportOptions) -> blake3::Hasher {
@@ -847,9 +846,9 @@ impl Digests {
         self.context.clone().update(bytes).finalize().into()
     }
 
-    /// The identifier of the offer an object of this `digest` was imported as, if it is known.
-    pub fn known(&self, digest: &Digest) -> Option<&str> {
-        self.known.get(digest).map(String::as_str)
+    /// Whether an object of this `digest` is known: its offer is unchanged.
+    pub fn known(&self, digest: &Digest) -> bool {
+        self.known.contains(digest)
     }
 }
 
@@ -910,8 +909,19 @@ async fn write_existing(w: &mut Writer, current: &offer::Model, m: Mapped) -> Re
 /// Writes the fields of a mapped object over the offer `current` it already is, unless `current`
 /// is as new; its occurrences and media are the caller's to replace when it is `Updated`.
 async fn update_existing(w: &mut Writer, current: &offer::Model, m: &Mapped) -> Result<Outcome, ImportError> {
+    match over(current, m) {
+        None => Ok(Outcome::Unchanged),
+        Some(o) => {
+            w.update(current, o, current.version, RevisionAction::Import).await?;
+            Ok(Outcome::Updated)
+        }
+    }
+}
+
+/// The offer `current` with the fields of the mapped object `m`, unless `current` is as new.
+fn over(current: &offer::Model, m: &Mapped) -> Option<offer::Model> {
     if current.source_updated_at.is_some() && current.source_updated_at >= m.offer.source_updated_at {
-        return Ok(Outcome::Unchanged);
+        return None;
     }
     // The source owns the fields; the database owns the id, slug, status and history.
     let mut o = m.offer.clone();
@@ -920,8 +930,7 @@ async fn update_existing(w: &mut Writer, current: &offer::Model, m: &Mapped) -> 
     o.status = current.status;
     o.deleted_at = current.deleted_at;
     o.owner = current.owner.clone();
-    w.update(current, o, current.version, RevisionAction::Import).await?;
-    Ok(Outcome::Updated)
+    Some(o)
 }
 
 /// Writes mapped objects in one unit of work with bulk statements: the offers they already are
@@ -935,21 +944,23 @@ async fn write_together(
     let existing = w.find_many_by_source(SOURCE, &ids).await?;
     let mut outcomes = Vec::with_capacity(batch.len());
     let mut new = Vec::new();
-    // The offers updated have their occurrences and media replaced together.
-    let (mut occurrences, mut media) = (Vec::new(), Vec::new());
+    // The offers updated are written together, their occurrences and media replaced together.
+    let (mut updated, mut occurrences, mut media) = (Vec::new(), Vec::new(), Vec::new());
     for (_, m) in batch {
         match existing.get(&m.offer.source_id) {
-            Some(current) => {
-                let outcome = update_existing(w, current, m).await?;
-                if outcome == Outcome::Updated {
+            Some(current) => match over(current, m) {
+                Some(o) => {
+                    updated.push((current, o));
                     occurrences.push((current.id.as_str(), m.occurrences.as_slice()));
                     media.push((current.id.clone(), m.media.clone()));
+                    outcomes.push(Outcome::Updated);
                 }
-                outcomes.push(outcome);
-            }
+                None => outcomes.push(Outcome::Unchanged),
+            },
             None => new.push(m),
         }
     }
+    w.update_many(updated, RevisionAction::Import).await?;
     w.set_occurrences_many(&occurrences).await?;
     w.set_media_many(media).await?;
     let mut offers: Vec<offer::Model> = new.iter().map(|m| m.offer.clone()).collect();
@@ -1110,8 +1121,8 @@ fn count(report: &mut ImportReport, outcome: Result<Outcome, ()>) {
 enum Met {
     /// Not an object (an export's index).
     Aside,
-    /// Bytes an earlier import read (see [`Digests`]): the offer of this source id is unchanged.
-    Known(String),
+    /// Bytes an earlier import read (see [`Digests`]): its offer is unchanged.
+    Known,
     /// An object mapped, with its digest.
     Mapped(Box<Mapped>),
 }
@@ -1184,8 +1195,8 @@ fn map_one(
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let raw = raw?.read()?;
         let digest = digests.of(&raw.bytes);
-        if let Some(id) = digests.known(&digest) {
-            return Ok(Met::Known(id.to_owned()));
+        if digests.known(&digest) {
+            return Ok(Met::Known);
         }
         let Some(v) = raw.parse()? else { return Ok(Met::Aside) };
         let mut m = map(&v, territory, options)?;
@@ -1209,24 +1220,37 @@ pub async fn import(
     let (tx, mut rx) = tokio::sync::mpsc::channel::<MappedItem>(BATCH);
     let reader = std::thread::spawn(move || map_everywhere(objects, &territory, options, &digests, &tx));
     let mut report = ImportReport::default();
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut batch = Vec::with_capacity(BATCH);
+    // The objects of the batch being gathered, by source id: an object met twice in one batch
+    // is written once, as its newest version; met again in a later batch, the write path
+    // compares it with what the earlier one wrote.
+    let mut in_batch: HashMap<String, usize> = HashMap::new();
+    let mut batch: Vec<(String, Mapped)> = Vec::with_capacity(BATCH);
     let mut batches = Batches::new(db);
     let mut written = Ok(());
     while let Some((name, mapped)) = rx.recv().await {
         match mapped {
             Ok(Met::Aside) => {}
-            Ok(Met::Known(source_id)) => {
-                seen.insert(source_id);
+            Ok(Met::Known) => {
                 report.unchanged += 1;
                 report.known += 1;
             }
-            Ok(Met::Mapped(m)) if !seen.insert(m.offer.source_id.clone()) => report.unchanged += 1,
-            Ok(Met::Mapped(m)) => batch.push((name, *m)),
+            Ok(Met::Mapped(m)) => match in_batch.get(&m.offer.source_id) {
+                Some(&i) => {
+                    report.unchanged += 1;
+                    if m.offer.source_updated_at > batch[i].1.offer.source_updated_at {
+                        batch[i] = (name, *m);
+                    }
+                }
+                None => {
+                    in_batch.insert(m.offer.source_id.clone(), batch.len());
+                    batch.push((name, *m));
+                }
+            },
             Err(e) => report.rejected.push((name, e.to_string())),
         }
         bar.inc(1);
         if batch.len() >= BATCH {
+            in_batch.clear();
             written = batches.write(std::mem::take(&mut batch), &mut report).await;
             if written.is_err() {
                 break;
@@ -1354,7 +1378,7 @@ mod tests {
         }
         let draft = ImportOptions { status: OfferStatus::Draft };
         assert_ne!(Digests::none(&territory, draft).of(object), digests.of(object));
-        assert_eq!(digests.known(&digests.of(object)), None);
+        assert!(!digests.known(&digests.of(object)));
     }
 
     #[test]
@@ -1389,7 +1413,7 @@ mod tests {
                     Some(Mapped { digest: None, ..*m })
                 }
                 Met::Aside => None,
-                Met::Known(id) => panic!("{name}: known as {id} with no digest known"),
+                Met::Known => panic!("{name}: known with no digest known"),
             });
             together.push(describe(name, mapped));
         }

@@ -334,6 +334,124 @@ async fn occurrences_and_media_of_many_offers_replace_each_as_alone(db: Database
     assert_eq!(stored_media(&db, a).await, [(1, one.to_owned()), (2, two.to_owned())], "rolled back");
 }
 
+/// Offers updated many at once (the importer's path) are written as each updated alone would
+/// be, each with its next version and its revision, and the unit is refused whole when one of
+/// them moved on, is gone or is named twice.
+async fn offers_updated_many_at_once_are_each_as_alone(db: DatabaseConnection) {
+    use entities::vocab::RevisionAction;
+    use entities::write::{WriteError, Writer};
+    Migrator::up(&db, None).await.unwrap();
+    seed::load(&db, &seed::territory().unwrap()).await.unwrap();
+    let ids = deletable_offers(&db).await;
+    let get = |id: String| {
+        let db = db.clone();
+        async move { Offer::find_by_id(id).one(&db).await.unwrap().unwrap() }
+    };
+    let (a, b, c) = (get(ids[0].clone()).await, get(ids[1].clone()).await, get(ids[2].clone()).await);
+    let renamed = |o: &offer::Model, name: &str| {
+        let mut after = o.clone();
+        after.name = entities::values::Texts::fr(name);
+        after
+    };
+
+    let mut w = Writer::begin(&db, "test", "").await.unwrap();
+    let written =
+        w.update_many(vec![(&a, renamed(&a, "Premier")), (&c, renamed(&c, "Troisième"))], RevisionAction::Import).await;
+    let written = written.unwrap();
+    let committed = w.commit().await.unwrap().unwrap();
+    let versions: Vec<(String, i32)> = committed.changes.iter().map(|c| (c.offer_id.clone(), c.version)).collect();
+    assert_eq!(versions, [(a.id.clone(), a.version + 1), (c.id.clone(), c.version + 1)]);
+    for (before, after) in [(&a, &written[0]), (&c, &written[1])] {
+        let stored = get(before.id.clone()).await;
+        assert_eq!(stored.version, before.version + 1);
+        assert_eq!(stored.name, after.name);
+        assert_eq!((&stored.slug, stored.created_at, stored.status), (&before.slug, before.created_at, before.status));
+        assert!(stored.updated_at > before.updated_at);
+        let revision = Revision::find()
+            .filter(entities::revision::Column::OfferId.eq(before.id.as_str()))
+            .filter(entities::revision::Column::Version.eq(stored.version))
+            .one(&db)
+            .await
+            .unwrap()
+            .expect("a revision of the new version");
+        assert_eq!(revision.action, RevisionAction::Import);
+        assert_eq!(revision.before.unwrap()["name"], serde_json::to_value(&before.name).unwrap());
+    }
+    assert_eq!(get(b.id.clone()).await, b, "an offer not named is left alone");
+
+    // `a` moved on: the whole unit is refused with its current version, `b` is not written.
+    let mut w = Writer::begin(&db, "test", "").await.unwrap();
+    let stale = w.update_many(vec![(&b, renamed(&b, "Deuxième")), (&a, renamed(&a, "Vieux"))], RevisionAction::Import);
+    match stale.await {
+        Err(WriteError::Conflict { current }) => assert_eq!(current, a.version + 1),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    w.rollback().await.unwrap();
+    assert_eq!(get(b.id.clone()).await, b);
+
+    let mut w = Writer::begin(&db, "test", "").await.unwrap();
+    let mut gone = b.clone();
+    gone.id = "00000000-0000-0000-0000-000000000000".into();
+    let e = w.update_many(vec![(&gone, renamed(&b, "Nulle part"))], RevisionAction::Import).await.unwrap_err();
+    assert!(matches!(e, WriteError::NotFound(_)), "{e}");
+    let e = w.update_many(vec![(&b, renamed(&b, "Un")), (&b, renamed(&b, "Deux"))], RevisionAction::Import).await;
+    assert!(e.unwrap_err().to_string().contains("[1].id"));
+    let e = w.update_many(vec![(&b, renamed(&b, ""))], RevisionAction::Import).await.unwrap_err();
+    assert!(matches!(e, WriteError::Invalid(_)), "a bad offer is refused as alone: {e}");
+    w.rollback().await.unwrap();
+    assert_eq!(get(b.id.clone()).await, b);
+}
+
+#[tokio::test]
+async fn offers_updated_many_at_once_on_sqlite() {
+    let db = SqliteDatabase::create();
+    offers_updated_many_at_once_are_each_as_alone(db.connect().await).await;
+}
+
+#[tokio::test]
+async fn offers_updated_many_at_once_on_postgres() {
+    let Some(pg) = PgDatabase::create().await else { return };
+    let db = pg.connect().await;
+    offers_updated_many_at_once_are_each_as_alone(db.clone()).await;
+    db.close().await.unwrap();
+}
+
+/// On PostgreSQL the offers updated many at once are locked until the commit: a writer of
+/// another connection that changes one of them meanwhile waits, then finds it moved on.
+#[tokio::test]
+async fn offers_updated_many_at_once_hold_their_rows_until_the_commit() {
+    use entities::vocab::RevisionAction;
+    use entities::write::{WriteError, Writer};
+    let Some(pg) = PgDatabase::create().await else { return };
+    let db = pg.connect().await;
+    Migrator::up(&db, None).await.unwrap();
+    seed::load(&db, &seed::territory().unwrap()).await.unwrap();
+    let id = deletable_offers(&db).await.remove(0);
+    let a = Offer::find_by_id(id.clone()).one(&db).await.unwrap().unwrap();
+    let mut w = Writer::begin(&db, "importer", "").await.unwrap();
+    w.update_many(vec![(&a, a.clone())], RevisionAction::Import).await.unwrap();
+
+    let other = pg.connect().await;
+    let (before, started) = (a.clone(), tokio::sync::oneshot::channel::<()>());
+    let (started_tx, started_rx) = started;
+    let editor = tokio::spawn(async move {
+        let mut w = Writer::begin(&other, "editor", "").await.unwrap();
+        started_tx.send(()).unwrap();
+        let outcome = w.update(&before, before.clone(), before.version, RevisionAction::Update).await;
+        w.rollback().await.unwrap();
+        outcome.map(|o| o.version)
+    });
+    started_rx.await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!editor.is_finished(), "the editor waits for the importer's unit");
+    w.commit().await.unwrap();
+    match editor.await.unwrap() {
+        Err(WriteError::Conflict { current }) => assert_eq!(current, a.version + 1),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    db.close().await.unwrap();
+}
+
 #[tokio::test]
 async fn occurrences_and_media_of_many_offers_on_sqlite() {
     let db = SqliteDatabase::create();

@@ -214,6 +214,90 @@ fn offers_named_as(offers: &[entities::offer::Model], object: &Value) -> entitie
     offers.iter().find(|o| o.id == id).unwrap().name.clone()
 }
 
+/// An object found twice in what is imported is written as its newest version, whatever the
+/// order: twice in one batch, or once in the export and once more in a later path.
+async fn the_newest_version_of_an_object_found_twice_wins(url: &str, conn: &sea_orm::DatabaseConnection) {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    import(url, &[&fixtures()]);
+    let original: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("30-0049c43b-5087-3c44-87ef-349d316fc2b8.json")).unwrap(),
+    )
+    .unwrap();
+    let version = |day: &str, name: &str| {
+        let mut v = original.clone();
+        v["lastUpdateDatatourisme"] = json!(format!("2026-11-{day}T00:00:00Z"));
+        v["rdfs:label"]["fr"] = json!([name]);
+        v.to_string()
+    };
+    let jeanne = || async {
+        let o = entities::prelude::Offer::find()
+            .filter(entities::offer::Column::SourceId.eq(original["@id"].as_str().unwrap()))
+            .one(conn)
+            .await
+            .unwrap()
+            .unwrap();
+        (o.version, o.name.get("fr").unwrap().to_owned())
+    };
+    // The newer first, then the older, in one batch.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.json"), version("02", "Chez Jeanne, seconde")).unwrap();
+    std::fs::write(dir.path().join("b.json"), version("01", "Chez Jeanne, première")).unwrap();
+    let summary = import(url, &[dir.path()]);
+    assert_eq!(
+        summary.lines().next().unwrap(),
+        "created 0, updated 1, unchanged 1, rejected 0 (known by their bytes: 0)"
+    );
+    assert_eq!(jeanne().await, (2, "Chez Jeanne, seconde".to_owned()));
+    // The older first, then the newer, in one batch.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.json"), version("03", "Chez Jeanne, troisième")).unwrap();
+    std::fs::write(dir.path().join("b.json"), version("04", "Chez Jeanne, quatrième")).unwrap();
+    let summary = import(url, &[dir.path()]);
+    assert_eq!(
+        summary.lines().next().unwrap(),
+        "created 0, updated 1, unchanged 1, rejected 0 (known by their bytes: 0)"
+    );
+    assert_eq!(jeanne().await, (3, "Chez Jeanne, quatrième".to_owned()));
+    // Once in an export of more than a batch, once more in a later path: the later batch finds
+    // what the earlier one wrote.
+    let export = tempfile::tempdir().unwrap();
+    std::fs::write(export.path().join("0.json"), version("05", "Chez Jeanne, cinquième")).unwrap();
+    let mut filler = original.clone();
+    for i in 0..seed::datatourisme::BATCH {
+        filler["@id"] = json!(format!("https://data.datatourisme.fr/30/filler-{i}"));
+        std::fs::write(export.path().join(format!("{}.json", i + 1)), filler.to_string()).unwrap();
+    }
+    let later = tempfile::tempdir().unwrap();
+    std::fs::write(later.path().join("z.json"), version("06", "Chez Jeanne, sixième")).unwrap();
+    let summary = import(url, &[export.path(), later.path()]);
+    // Written in their order, both update; on PostgreSQL the later batch may also be committed
+    // first, and then the older version finds the newer one there and is left unchanged.
+    let created = seed::datatourisme::BATCH;
+    let (updated, version) = if summary.contains("updated 2") { (2, 5) } else { (1, 4) };
+    let expected = format!(
+        "created {created}, updated {updated}, unchanged {}, rejected 0 (known by their bytes: 0)",
+        2 - updated
+    );
+    assert_eq!(summary.lines().next().unwrap(), expected);
+    assert_eq!(jeanne().await, (version, "Chez Jeanne, sixième".to_owned()));
+}
+
+#[tokio::test]
+async fn the_newest_version_of_an_object_found_twice_wins_on_sqlite() {
+    let db = SqliteDatabase::create();
+    the_newest_version_of_an_object_found_twice_wins(&db.url, &db.connect().await).await;
+}
+
+/// On PostgreSQL two batches are written at once: the later one waits for the earlier one's
+/// rows, finds them moved on and is written object by object.
+#[tokio::test]
+async fn the_newest_version_of_an_object_found_twice_wins_on_postgres() {
+    let Some(pg) = tests::PgDatabase::create().await else { return };
+    let conn = pg.connect().await;
+    the_newest_version_of_an_object_found_twice_wins(&pg.url, &conn).await;
+    conn.close().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_zip_of_a_flux_export_imports() {
     let db = SqliteDatabase::create();
