@@ -79,3 +79,27 @@ async fn a_restart_reads_the_catalog_snapshot_back_and_catches_up() {
     let after = count(second.get("/readyz").await.json().await.unwrap());
     assert!(after > before, "the imported offers are served after the restart: {before} then {after} ({summary})");
 }
+
+/// The server runs without transparent huge pages (they made a large catalog's start-up longer,
+/// see BENCHMARKS.md), unless `MIMALLOC_ALLOW_THP` is set to leave them to mimalloc.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_server_runs_without_transparent_huge_pages_unless_told() {
+    let thp = |pid: u32| {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let line = status.lines().find(|l| l.starts_with("THP_enabled:")).map(str::to_owned);
+        line.map(|l| l.split_whitespace().nth(1).unwrap_or_default().to_owned())
+    };
+    let server = TestServer::start().await;
+    let Some(off) = thp(server.pid()) else {
+        eprintln!("SKIPPED: this kernel does not report THP_enabled");
+        return;
+    };
+    assert_eq!(off, "0");
+    let told = TestServer::start_with(tests::Options {
+        env: vec![("MIMALLOC_ALLOW_THP".into(), "1".into())],
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(thp(told.pid()).as_deref(), Some("1"));
+}
