@@ -354,6 +354,17 @@ async fn offers_updated_many_at_once_are_each_as_alone(db: DatabaseConnection) {
         after
     };
 
+    // What hangs off an offer stays: the row is updated in place, never replaced.
+    use chrono::TimeZone;
+    let day = (
+        chrono::Utc.with_ymd_and_hms(2031, 5, 1, 10, 0, 0).unwrap(),
+        chrono::Utc.with_ymd_and_hms(2031, 5, 1, 12, 0, 0).unwrap(),
+    );
+    let mut w = Writer::begin(&db, "test", "").await.unwrap();
+    w.set_occurrences(&a.id, &[day]).await.unwrap();
+    commit_touching(w, &[&a.id]).await;
+    let a = get(a.id.clone()).await;
+    assert_eq!(stored_occurrences(&db, &a.id).await, [day]);
     let mut w = Writer::begin(&db, "test", "").await.unwrap();
     let written =
         w.update_many(vec![(&a, renamed(&a, "Premier")), (&c, renamed(&c, "Troisième"))], RevisionAction::Import).await;
@@ -378,6 +389,7 @@ async fn offers_updated_many_at_once_are_each_as_alone(db: DatabaseConnection) {
         assert_eq!(revision.before.unwrap()["name"], serde_json::to_value(&before.name).unwrap());
     }
     assert_eq!(get(b.id.clone()).await, b, "an offer not named is left alone");
+    assert_eq!(stored_occurrences(&db, &a.id).await, [day], "its occurrences kept");
 
     // `a` moved on: the whole unit is refused with its current version, `b` is not written.
     let mut w = Writer::begin(&db, "test", "").await.unwrap();
