@@ -472,30 +472,31 @@ impl Writer {
         if let Some(i) = list.iter().position(|(before, _)| !seen.insert(before.id.as_str())) {
             return Err(invalid(format!("[{i}].id"), "the same offer twice in one change").into());
         }
-        let mut afters = Vec::with_capacity(list.len());
-        for (i, (before, mut after)) in list.iter().cloned().enumerate() {
+        let (mut befores, mut afters) = (Vec::with_capacity(list.len()), Vec::with_capacity(list.len()));
+        for (i, (before, mut after)) in list.into_iter().enumerate() {
             next_version(before, &mut after, before.version);
             check_offer(&after, self.field_prefix).map_err(|e| invalid(format!("[{i}].{}", e.field), e.message))?;
             if after.slug != before.slug {
                 self.settle_slug(&mut after, SlugRule::Given).await?;
             }
+            befores.push(before);
             afters.push(after);
         }
-        for chunk in list.chunks(CHUNK) {
+        for chunk in befores.chunks(CHUNK) {
             // Locked until the commit (PostgreSQL; SQLite's writer holds the whole database), so
             // the rows are still there, at these versions, when they are written below.
             let current: HashMap<String, i32> = Offer::find()
                 .select_only()
                 .column(offer::Column::Id)
                 .column(offer::Column::Version)
-                .filter(offer::Column::Id.is_in(chunk.iter().map(|(b, _)| b.id.as_str())))
+                .filter(offer::Column::Id.is_in(chunk.iter().map(|b| b.id.as_str())))
                 .lock_exclusive()
                 .into_tuple::<(String, i32)>()
                 .all(&self.txn)
                 .await?
                 .into_iter()
                 .collect();
-            for (before, _) in chunk {
+            for before in chunk {
                 match current.get(&before.id) {
                     Some(&v) if v == before.version => {}
                     Some(&current) => return Err(WriteError::Conflict { current }),
@@ -516,7 +517,7 @@ impl Writer {
                 return Err(DbErr::Custom(format!("{written} of {} offers updated", chunk.len())).into());
             }
         }
-        for ((before, _), after) in list.iter().zip(&afters) {
+        for (before, after) in befores.into_iter().zip(&afters) {
             self.record(after, action, Some(before))?;
         }
         Ok(afters)

@@ -4,9 +4,9 @@
 //! Every object passes the checks every writer passes (URL schemes, e-mails, phones, text
 //! lengths, control characters, geometry), and is rejected with a reason naming the field
 //! otherwise. Importing the same objects again changes nothing; a newer `lastUpdate` updates the
-//! offer, and of an object found twice in the paths read the newest version wins. The digest of the bytes each offer was read from is kept (`import_digests`): an object
-//! whose bytes an earlier import already read is known unchanged without being parsed (see
-//! [`Digests`]). Objects are written `BATCH` at a time in one unit of work (one catalog version),
+//! offer, and of an object found twice in the paths read the newest version wins. The digest of
+//! the bytes each offer was read from is kept (`import_digests`): an object whose bytes an earlier
+//! import already read is known unchanged without being parsed (see [`Digests`]). Objects are written `BATCH` at a time in one unit of work (one catalog version),
 //! two batches at once on PostgreSQL; when a batch fails in the database, its objects are written
 //! one by one so only the bad one is lost.
 //!
@@ -140,21 +140,30 @@ impl Raw {
     /// The object with its bytes read: a file is read here, within [`MAX_ENTRY_BYTES`].
     pub fn read(self) -> Result<Raw, ImportError> {
         let Some(path) = &self.unread else { return Ok(self) };
-        let f = std::fs::File::open(path)?;
-        let size = f.metadata().map_or(0, |m| m.len());
-        Ok(Raw { bytes: read_bounded(f, MAX_ENTRY_BYTES, size)?, unread: None, in_archive: self.in_archive })
+        Ok(Raw { bytes: read_file(path)?, unread: None, in_archive: self.in_archive })
     }
 
     /// The object with the members [`map`] reads (the others are checked and skipped), or `None`
-    /// for what an export holds beside its objects (its index).
+    /// for what an export holds beside its objects (its index); a file not read yet is read.
     pub fn parse(&self) -> Result<Option<Value>, ImportError> {
-        if let Some(path) = &self.unread {
-            let read = Raw { bytes: Vec::new(), unread: Some(path.clone()), in_archive: self.in_archive }.read()?;
-            return read.parse();
-        }
-        let v = kept::parse(&self.bytes, &kept::OBJECT)?;
+        let read;
+        let bytes = match &self.unread {
+            Some(path) => {
+                read = read_file(path)?;
+                &read
+            }
+            None => &self.bytes,
+        };
+        let v = kept::parse(bytes, &kept::OBJECT)?;
         Ok(if self.in_archive && v.get("@id").is_none() { None } else { Some(v) })
     }
+}
+
+/// The bytes of a file, within [`MAX_ENTRY_BYTES`].
+fn read_file(path: &Path) -> Result<Vec<u8>, ImportError> {
+    let f = std::fs::File::open(path)?;
+    let size = f.metadata().map_or(0, |m| m.len());
+    read_bounded(f, MAX_ENTRY_BYTES, size)
 }
 
 /// The JSON objects of files, folders (recursively, symbolic links not followed) and zip
@@ -898,24 +907,11 @@ async fn write_one(w: &mut Writer, m: Mapped) -> Result<Outcome, ImportError> {
 
 /// Writes a mapped object over the offer `current` it already is, unless `current` is as new.
 async fn write_existing(w: &mut Writer, current: &offer::Model, m: Mapped) -> Result<Outcome, ImportError> {
-    let outcome = update_existing(w, current, &m).await?;
-    if outcome == Outcome::Updated {
-        w.set_occurrences(&current.id, &m.occurrences).await?;
-        w.set_media(&current.id, m.media).await?;
-    }
-    Ok(outcome)
-}
-
-/// Writes the fields of a mapped object over the offer `current` it already is, unless `current`
-/// is as new; its occurrences and media are the caller's to replace when it is `Updated`.
-async fn update_existing(w: &mut Writer, current: &offer::Model, m: &Mapped) -> Result<Outcome, ImportError> {
-    match over(current, m) {
-        None => Ok(Outcome::Unchanged),
-        Some(o) => {
-            w.update(current, o, current.version, RevisionAction::Import).await?;
-            Ok(Outcome::Updated)
-        }
-    }
+    let Some(o) = over(current, &m) else { return Ok(Outcome::Unchanged) };
+    w.update(current, o, current.version, RevisionAction::Import).await?;
+    w.set_occurrences(&current.id, &m.occurrences).await?;
+    w.set_media(&current.id, m.media).await?;
+    Ok(Outcome::Updated)
 }
 
 /// The offer `current` with the fields of the mapped object `m`, unless `current` is as new.
