@@ -14,7 +14,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::AsyncWriteExt;
@@ -94,10 +93,16 @@ impl Drop for Counted {
     }
 }
 
-/// The count of the connection a request came on, in the request's extensions: whoever takes
-/// the connection over (a WebSocket) keeps it, so the connection stays counted until it closes.
+/// The connection a request came on, in the request's extensions (one extension rather than
+/// two: it is inserted into every request): its peer's address, and its count, which whoever
+/// takes the connection over (a WebSocket) keeps, so that it stays counted until it closes.
 #[derive(Clone)]
-pub struct ConnectionCount(pub Arc<Counted>);
+pub struct Connection {
+    /// The peer's address.
+    pub peer: SocketAddr,
+    /// The connection's place in the tally.
+    pub count: Arc<Counted>,
+}
 
 /// Answers a connection over its cap with a 503 and closes it, without reading it.
 async fn turn_away(mut stream: TcpStream) {
@@ -156,12 +161,11 @@ pub async fn serve<S>(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let counted = ConnectionCount(Arc::new(counted));
-        let count = counted.clone();
+        let connection = Connection { peer, count: Arc::new(counted) };
+        let counted = connection.count.clone();
         let app = app.clone();
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-            req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-            req.extensions_mut().insert(count.clone());
+            req.extensions_mut().insert(connection.clone());
             let app = app.clone();
             async move { Ok::<_, Infallible>(app.oneshot(req.map(Body::new)).await.unwrap_or_else(|e| match e {})) }
         });

@@ -346,8 +346,8 @@ impl Authenticator {
 fn who(state: &crate::state::AppState, req: &axum::extract::Request) -> (Result<Option<String>>, Option<IpAddr>) {
     let addr = req
         .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| client_address(&state.config.trusted_proxies, c.0.ip(), req.headers()));
+        .get::<crate::net::Connection>()
+        .map(|c| client_address(&state.config.trusted_proxies, c.peer.ip(), req.headers()));
     // Only the token crosses the awaits (a request's body is not shared between threads).
     (bearer(req.headers()), addr)
 }

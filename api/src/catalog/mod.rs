@@ -419,6 +419,12 @@ impl CatalogHandle {
         self.current.load_full()
     }
 
+    /// The current snapshot for a short look, without touching its reference count (which every
+    /// thread's requests share): hold it for a few lookups, never across an `.await`.
+    pub fn peek(&self) -> arc_swap::Guard<Arc<Catalog>> {
+        self.current.load()
+    }
+
     /// The changes applied from now on, in version order, once each.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<AppliedChange>> {
         self.changes.subscribe()

@@ -21,7 +21,7 @@ use async_graphql::http::{
 use async_graphql::{Data, Executor, Request, Response};
 use axum::Extension;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::Response as HttpResponse;
 use futures::stream::{BoxStream, StreamExt};
@@ -47,9 +47,8 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
 pub async fn handler(
     State(state): State<AppState>,
     caller: Option<Extension<Caller>>,
-    peer: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
+    connection: Option<Extension<crate::net::Connection>>,
     headers: HeaderMap,
-    held: Option<Extension<crate::net::ConnectionCount>>,
     upgrade: WebSocketUpgrade,
 ) -> HttpResponse {
     // The first protocol the client offers that we speak (the upgrade answers with the same).
@@ -63,11 +62,14 @@ pub async fn handler(
     let lang = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).and_then(Lang::from_accept_language);
     let urls = Urls { public: state.config.base_url(&headers), website: state.config.website_url() };
     let init_timeout = Duration::from_secs(state.config.header_timeout_seconds.max(1));
-    let addr = peer.map(|p| crate::auth::client_address(&state.config.trusted_proxies, p.0.0.ip(), &headers));
+    let addr = connection
+        .as_ref()
+        .map(|c| crate::auth::client_address(&state.config.trusted_proxies, c.peer.ip(), &headers));
+    // The socket stays counted against the connection caps until it closes.
+    let held = connection.map(|c| c.0.count);
     let executor = WsExecutor::new(state, caller.map_or(Caller::Anonymous, |c| c.0), addr, lang, urls);
     upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).max_message_size(MAX_MESSAGE).max_frame_size(MAX_MESSAGE).on_upgrade(
         move |socket| async move {
-            // The socket stays counted against the connection caps until it closes.
             let _held = held;
             serve(socket, executor, protocol, init_timeout).await
         },

@@ -106,9 +106,9 @@ fn is_tile_get(req: &Request) -> bool {
 /// The headers of an unconditional tile answer that do not depend on the tile, as the router
 /// sets them; `None` when they depend on the request (a list of origins).
 struct Templates {
-    /// A tile with a body (`ETag` and `Content-Encoding` apart).
+    /// A tile with a body (`Content-Encoding` apart; the `ETag` a placeholder).
     body: HeaderMap,
-    /// An empty tile, 204 (`ETag` apart).
+    /// An empty tile, 204 (the `ETag` a placeholder).
     empty: HeaderMap,
 }
 
@@ -123,7 +123,8 @@ impl Templates {
             let mut response =
                 conditional(&HeaderMap::new(), &cached, Coding::Identity, TILE_MEDIA_TYPE, TILE_CACHE_CONTROL)
                     .now_or_never()?;
-            response.headers_mut().remove(header::ETAG);
+            // The `ETag` stays as a placeholder: each answer's replaces it in place, where an
+            // insertion would grow the cloned map.
             dress(config, &mut response);
             let mut response = with_cors(cors, &Request::new(Body::empty()).into_parts().0, response).now_or_never()?;
             Some(std::mem::take(response.headers_mut()))
@@ -147,9 +148,10 @@ impl Templates {
             }
             r
         };
-        if let Some(v) = etag {
-            response.headers_mut().insert(header::ETAG, v);
-        }
+        match etag {
+            Some(v) => response.headers_mut().insert(header::ETAG, v),
+            None => response.headers_mut().remove(header::ETAG),
+        };
         response
     }
 }
@@ -237,8 +239,7 @@ impl Shared {
             Some(_) => Query::<MapParams>::try_from_uri(&req.uri).ok()?.0,
         };
         let request = TileRequest::parse(layers, z, x, y, &params).ok()?;
-        let catalog = self.state.catalog.get();
-        let key = request.key(&catalog);
+        let key = request.key(&self.state.catalog.peek());
         let headers = &req.headers;
         let config = &self.state.config;
         if let Some(mut r) = known(headers, &key, TILE_CACHE_CONTROL) {

@@ -184,23 +184,33 @@ impl TileRequest {
     /// elsewhere leaves it cached.
     pub fn key(&self, catalog: &Catalog) -> CacheKey {
         let TileRequest { layers, coord, lang, outside } = self;
-        let mut params = String::with_capacity(64);
+        // As `format!("{layers}/{z}/{x}/{y}/{lang}/{outside}")` would write it, without the
+        // formatting machinery and in one allocation of the exact size (the key is built for
+        // every hot tile).
+        let mut digits = [itoa::Buffer::new(), itoa::Buffer::new(), itoa::Buffer::new()];
+        let [z, x, y] = &mut digits;
+        let numbers = [z.format(coord.z), x.format(coord.x), y.format(coord.y)];
+        let outside = if *outside { "/true" } else { "/false" };
+        let len = layers.iter().map(|l| l.name().len() + 1).sum::<usize>()
+            + numbers.iter().map(|n| n.len() + 1).sum::<usize>()
+            + lang.code().len()
+            + outside.len()
+            - 1;
+        let mut params = String::with_capacity(len);
         for (i, layer) in layers.iter().enumerate() {
             if i > 0 {
                 params.push(',');
             }
             params.push_str(layer.name());
         }
-        // As `format!("/{z}/{x}/{y}/{lang}/{outside}")` would write it, without the formatting
-        // machinery (the key is built for every hot tile).
-        let mut digits = itoa::Buffer::new();
-        for n in [u32::from(coord.z), coord.x, coord.y] {
+        for n in numbers {
             params.push('/');
-            params.push_str(digits.format(n));
+            params.push_str(n);
         }
         params.push('/');
         params.push_str(lang.code());
-        params.push_str(if *outside { "/true" } else { "/false" });
+        params.push_str(outside);
+        debug_assert_eq!(params.len(), len, "the key's length is computed before it is written");
         CacheKey::new(CacheKind::Tile, catalog.epochs.tile(coord.z, coord.x, coord.y), params)
     }
 }
