@@ -118,11 +118,13 @@ async fn turn_away(mut stream: TcpStream) {
     .await;
 }
 
-/// Serves `app` on `listener` until `shutdown` completes, then lets running requests finish
-/// (for at most `drain`).
+/// Serves on `listener` until `shutdown` completes, then lets running requests finish (for at
+/// most `drain`). Each connection gets its own application from `app`, cloned for each of its
+/// requests: made per connection, what a clone shares is shared by one connection's requests
+/// rather than written by every thread at once.
 pub async fn serve<S>(
     listener: TcpListener,
-    app: S,
+    app: impl Fn() -> S,
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()>,
     drain: Duration,
@@ -163,7 +165,7 @@ pub async fn serve<S>(
         let _ = stream.set_nodelay(true);
         let connection = Connection { peer, count: Arc::new(counted) };
         let counted = connection.count.clone();
-        let app = app.clone();
+        let app = app();
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             req.extensions_mut().insert(connection.clone());
             let app = app.clone();

@@ -363,7 +363,8 @@ pub async fn serve(config: &Config) -> Result<()> {
         head_timeout_s = limits.head_timeout.as_secs(),
         "connection limits"
     );
-    net::serve(listener, router(state.clone()), limits, shutdown, DRAIN).await;
+    let app = router(state.clone());
+    net::serve(listener, || app.for_connection(), limits, shutdown, DRAIN).await;
     // The catalog as it is now, so that the next start-up has little to catch up.
     if let Some(path) = config.snapshot_path() {
         let catalog = state.catalog.get();

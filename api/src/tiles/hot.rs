@@ -43,11 +43,13 @@ use crate::state::AppState;
 use crate::stats::metrics::RouteMetrics;
 
 /// The application: hot tiles answered here, the rest by the router.
+///
+/// A clone shares the reference count of the lane it was cloned from, which every request
+/// increments and decrements: the server makes a lane of its own for each connection
+/// ([`Lane::for_connection`]), so that two threads do not fight over one counter at every hot
+/// tile.
 #[derive(Clone)]
-pub struct Lane {
-    tiles: Tiles,
-    router: Router,
-}
+pub struct Lane(Arc<Tiles>);
 
 impl Lane {
     /// The lane in front of `router` (every route, every layer); `cors` is the router's CORS
@@ -56,8 +58,13 @@ impl Lane {
         let metrics = state.metrics.route(TILE_ROUTE);
         let answered = state.metrics.hot_tiles.clone();
         let templates = Templates::new(&state.config, &cors);
-        let shared = Shared { state, metrics, answered, cors, templates, router: router.clone() };
-        Lane { tiles: Tiles(Arc::new(shared)), router }
+        let shared = Shared { state, metrics, answered, cors, templates, router };
+        Lane(Arc::new(Tiles(Arc::new(shared))))
+    }
+
+    /// The same lane with a reference count of its own, for one connection's requests.
+    pub fn for_connection(&self) -> Lane {
+        Lane(Arc::new(Tiles(self.0.0.clone())))
     }
 }
 
@@ -76,9 +83,9 @@ impl Service<Request> for Lane {
 
     fn call(&mut self, req: Request) -> Self::Future {
         if is_tile_get(&req) {
-            Either::Left(self.tiles.call(req))
+            Either::Left(Tiles::call(self.0.clone(), req))
         } else {
-            Either::Right(self.router.clone().oneshot(req))
+            Either::Right(self.0.0.router.clone().oneshot(req))
         }
     }
 }
@@ -173,10 +180,9 @@ async fn with_cors(cors: &CorsLayer, parts: &Parts, response: Response) -> Respo
 }
 
 /// The tile route: a held tile answered at once, any other request by the router.
-#[derive(Clone)]
 struct Tiles(Arc<Shared>);
 
-/// What the tile route holds, shared by its clones (one per request).
+/// What the tile route holds, shared by every connection's lane.
 struct Shared {
     state: AppState,
     metrics: RouteMetrics,
@@ -187,9 +193,9 @@ struct Shared {
 }
 
 impl Tiles {
-    fn call(&self, mut req: Request) -> Answer {
-        let this = self.0.clone();
+    fn call(tiles: Arc<Tiles>, mut req: Request) -> Answer {
         let answer = async move {
+            let this = &tiles.0;
             let start = Instant::now();
             let plain = !req.headers().contains_key(header::AUTHORIZATION)
                 && crate::cors::refusal(&this.state.config, &req).is_none();
