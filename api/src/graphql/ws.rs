@@ -20,8 +20,8 @@ use async_graphql::http::{
 };
 use async_graphql::{Data, Executor, Request, Response};
 use axum::Extension;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, header};
 use axum::response::Response as HttpResponse;
 use futures::stream::{BoxStream, StreamExt};
@@ -62,9 +62,8 @@ pub async fn handler(
     let lang = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).and_then(Lang::from_accept_language);
     let urls = Urls { public: state.config.base_url(&headers), website: state.config.website_url() };
     let init_timeout = Duration::from_secs(state.config.header_timeout_seconds.max(1));
-    let addr = connection
-        .as_ref()
-        .map(|c| crate::auth::client_address(&state.config.trusted_proxies, c.peer.ip(), &headers));
+    let addr =
+        connection.as_ref().map(|c| crate::auth::client_address(&state.config.trusted_proxies, c.peer.ip(), &headers));
     // The socket stays counted against the connection caps until it closes.
     let held = connection.map(|c| c.0.count);
     let executor = WsExecutor::new(state, caller.map_or(Caller::Anonymous, |c| c.0), addr, lang, urls);
