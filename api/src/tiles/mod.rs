@@ -191,11 +191,12 @@ impl TileRequest {
         let [z, x, y] = &mut digits;
         let numbers = [z.format(coord.z), x.format(coord.x), y.format(coord.y)];
         let outside = if *outside { "/true" } else { "/false" };
+        // Each name and number with one separator (the first name has none, the language has
+        // one), then the language and the flag with its own.
         let len = layers.iter().map(|l| l.name().len() + 1).sum::<usize>()
             + numbers.iter().map(|n| n.len() + 1).sum::<usize>()
             + lang.code().len()
-            + outside.len()
-            - 1;
+            + outside.len();
         let mut params = String::with_capacity(len);
         for (i, layer) in layers.iter().enumerate() {
             if i > 0 {
