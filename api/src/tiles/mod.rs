@@ -186,32 +186,20 @@ impl TileRequest {
         let TileRequest { layers, coord, lang, outside } = self;
         // As `format!("{layers}/{z}/{x}/{y}/{lang}/{outside}")` would write it, without the
         // formatting machinery and in one allocation of the exact size (the key is built for
-        // every hot tile).
+        // every hot tile): the pieces are listed once, measured, then written.
         let mut digits = [itoa::Buffer::new(), itoa::Buffer::new(), itoa::Buffer::new()];
         let [z, x, y] = &mut digits;
         let numbers = [z.format(coord.z), x.format(coord.x), y.format(coord.y)];
-        let outside = if *outside { "/true" } else { "/false" };
-        // Each name and number with one separator (the first name has none, the language has
-        // one), then the language and the flag with its own.
-        let len = layers.iter().map(|l| l.name().len() + 1).sum::<usize>()
-            + numbers.iter().map(|n| n.len() + 1).sum::<usize>()
-            + lang.code().len()
-            + outside.len();
-        let mut params = String::with_capacity(len);
-        for (i, layer) in layers.iter().enumerate() {
-            if i > 0 {
-                params.push(',');
-            }
-            params.push_str(layer.name());
-        }
-        for n in numbers {
-            params.push('/');
-            params.push_str(n);
-        }
-        params.push('/');
-        params.push_str(lang.code());
-        params.push_str(outside);
-        debug_assert_eq!(params.len(), len, "the key's length is computed before it is written");
+        let pieces = || {
+            let names = layers.iter().enumerate().flat_map(|(i, l)| [if i > 0 { "," } else { "" }, l.name()]);
+            names.chain(numbers.iter().flat_map(|n| ["/", *n])).chain([
+                "/",
+                lang.code(),
+                if *outside { "/true" } else { "/false" },
+            ])
+        };
+        let mut params = String::with_capacity(pieces().map(str::len).sum());
+        params.extend(pieces());
         CacheKey::new(CacheKind::Tile, catalog.epochs.tile(coord.z, coord.x, coord.y), params)
     }
 }
