@@ -612,7 +612,7 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn reading_by_ranges_of_ids_reads_every_offer_once() {
+    async fn reading_by_ranges_reads_every_offer_once() {
         use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
         let (_dir, db) = territory_db().await;
         let mut rng = Rng(7);
@@ -639,11 +639,16 @@ mod tests {
         let one = sync::load_all_in(&db, 1).await.expect("one range");
         let one_ids: BTreeSet<Uuid> = one.offers.iter().map(|o| o.id).collect();
         assert_eq!(one.offers.len() as u64, public);
+        // Ranges of row ids (what SQLite reads), then of ids (what PostgreSQL reads).
         for ranges in [2, 3, 5, 16, 40] {
-            let l = sync::load_all_in(&db, ranges).await.expect("ranges");
-            let ids: BTreeSet<Uuid> = l.offers.iter().map(|o| o.id).collect();
-            assert_eq!(l.offers.len(), one.offers.len(), "{ranges} ranges");
-            assert_eq!(ids, one_ids, "{ranges} ranges");
+            for (how, l) in [
+                ("row ids", sync::load_all_in(&db, ranges).await.expect("row ids")),
+                ("ids", sync::load_all_by_ids(&db, ranges).await.expect("ids")),
+            ] {
+                let ids: BTreeSet<Uuid> = l.offers.iter().map(|o| o.id).collect();
+                assert_eq!(l.offers.len(), one.offers.len(), "{ranges} ranges of {how}");
+                assert_eq!(ids, one_ids, "{ranges} ranges of {how}");
+            }
         }
     }
 

@@ -109,8 +109,14 @@ pub async fn load_all(db: &sea_orm::DatabaseConnection) -> Result<Loaded> {
     load_all_in(db, read_parallelism(db)).await
 }
 
-/// [`load_all`], reading the offers in `ranges` ranges of ids side by side.
-pub async fn load_all_in(db: &sea_orm::DatabaseConnection, ranges: usize) -> Result<Loaded> {
+/// [`load_all`], reading the offers in `n` ranges side by side: of row ids on SQLite, of ids
+/// elsewhere.
+pub async fn load_all_in(db: &sea_orm::DatabaseConnection, n: usize) -> Result<Loaded> {
+    load_ranges(db, split(db, n).await?).await
+}
+
+/// [`load_all`], reading the offers of each range side by side.
+async fn load_ranges(db: &sea_orm::DatabaseConnection, ranges: Vec<Range>) -> Result<Loaded> {
     let started = std::time::Instant::now();
     let version = entities::write::catalog_version(db).await?;
     // The link tables at once, on as many connections as the pool lends.
@@ -147,12 +153,10 @@ pub async fn load_all_in(db: &sea_orm::DatabaseConnection, ranges: usize) -> Res
     // of ids are read side by side, one connection and one task each: decoding and converting
     // rows is most of a start-up, and it then runs on every core.
     let children = Arc::new(std::sync::Mutex::new(children));
-    let bounds = id_bounds(ranges);
     let mut parts = tokio::task::JoinSet::new();
-    for i in 0..=bounds.len() {
-        let (from, to) = (i.checked_sub(1).map(|j| bounds[j].clone()), bounds.get(i).cloned());
+    for range in ranges {
         let (db, children) = (db.clone(), children.clone());
-        parts.spawn(async move { load_range(&db, from, to, &children).await });
+        parts.spawn(async move { load_range(&db, range, &children).await });
     }
     let mut offers = Vec::new();
     while let Some(part) = parts.join_next().await {
@@ -179,6 +183,63 @@ fn read_parallelism(db: &sea_orm::DatabaseConnection) -> usize {
     cores.clamp(1, most)
 }
 
+/// A part of the offers table, read on a connection of its own.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Range {
+    /// Ids in `[from, to)` (unbounded where `None`).
+    Ids(Option<String>, Option<String>),
+    /// SQLite row ids from `first` to `last`, both included. SQLite keeps a table's rows in row id order and its ids in
+    /// a separate index: reading by ids would look up every row in the table (a seek and often a
+    /// page read each), reading by row ids walks the table in its own order.
+    RowIds { first: i64, last: i64 },
+}
+
+/// The offers table split into `n` ranges: row ids on SQLite, ids elsewhere.
+async fn split(db: &sea_orm::DatabaseConnection, n: usize) -> Result<Vec<Range>> {
+    let n = n.max(1);
+    if db.get_database_backend() != sea_orm::DbBackend::Sqlite {
+        return Ok(id_ranges(n));
+    }
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            "SELECT min(rowid) AS low, max(rowid) AS high FROM offers",
+        ))
+        .await?;
+    let bound = |name: &str| -> Result<Option<i64>> {
+        Ok(match &row {
+            Some(row) => row.try_get::<Option<i64>>("", name)?,
+            None => None,
+        })
+    };
+    let (Some(low), Some(high)) = (bound("low")?, bound("high")?) else {
+        return Ok(vec![Range::RowIds { first: 0, last: 0 }]);
+    };
+    Ok(rowid_bounds(low, high, n))
+}
+
+/// `low..=high` split into at most `n` ranges of row ids, in order and without gaps.
+fn rowid_bounds(low: i64, high: i64, n: usize) -> Vec<Range> {
+    let span = (i128::from(high) - i128::from(low) + 1).max(1);
+    let n = i128::try_from(n.max(1)).unwrap_or(1).min(span);
+    // Within `low..=high + 1` for every `k` in `0..=n`, so always an `i64` but at `k = n`.
+    let at = |k: i128| i128::from(low) + span * k / n;
+    (0..n)
+        .map(|k| Range::RowIds {
+            first: i64::try_from(at(k)).unwrap_or(high),
+            last: i64::try_from(at(k + 1) - 1).unwrap_or(high),
+        })
+        .collect()
+}
+
+/// Offer ids split into `n` ranges.
+fn id_ranges(n: usize) -> Vec<Range> {
+    let bounds = id_bounds(n);
+    (0..=bounds.len())
+        .map(|i| Range::Ids(i.checked_sub(1).map(|j| bounds[j].clone()), bounds.get(i).cloned()))
+        .collect()
+}
+
 /// The ids that split offer ids into `n` ranges. Offer ids are UUIDs written in lowercase
 /// hexadecimal, spread evenly by their first digit; every other string still falls in one range.
 fn id_bounds(n: usize) -> Vec<String> {
@@ -187,21 +248,28 @@ fn id_bounds(n: usize) -> Vec<String> {
     (1..n).map(|k| char::from(HEX[k * 16 / n]).to_string()).collect()
 }
 
-/// The published offers whose id lies in `[from, to)` (unbounded where `None`), converted.
+/// The published offers of one range, converted.
 async fn load_range(
     db: &sea_orm::DatabaseConnection,
-    from: Option<String>,
-    to: Option<String>,
+    range: Range,
     children: &std::sync::Mutex<ChildRows>,
 ) -> Result<Vec<Arc<OfferRecord>>> {
+    use sea_orm::sea_query::Expr;
     let mut query = Offer::find()
         .filter(offer::Column::Status.eq(OfferStatus::Published))
         .filter(offer::Column::DeletedAt.is_null());
-    if let Some(from) = from {
-        query = query.filter(offer::Column::Id.gte(from));
-    }
-    if let Some(to) = to {
-        query = query.filter(offer::Column::Id.lt(to));
+    match range {
+        Range::Ids(from, to) => {
+            if let Some(from) = from {
+                query = query.filter(offer::Column::Id.gte(from));
+            }
+            if let Some(to) = to {
+                query = query.filter(offer::Column::Id.lt(to));
+            }
+        }
+        Range::RowIds { first, last } => {
+            query = query.filter(Expr::cust_with_values("\"offers\".rowid BETWEEN ? AND ?", [first, last]));
+        }
     }
     let mut records = Records::default();
     let mut offers = Vec::new();
@@ -319,4 +387,41 @@ pub async fn changes_since<C: ConnectionTrait>(
 /// An offer id as the catalog keys it.
 pub fn parse_id(id: &str) -> Result<Uuid> {
     Uuid::parse_str(id).map_err(|_| Error::Internal(format!("offer id {id} is not a UUID")))
+}
+
+/// [`load_all`] in `n` ranges of ids, whatever the database (tests of the ranges of ids, which
+/// SQLite does not use by itself).
+#[cfg(test)]
+pub(super) async fn load_all_by_ids(db: &sea_orm::DatabaseConnection, n: usize) -> Result<Loaded> {
+    load_ranges(db, id_ranges(n)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_id_ranges_cover_every_row_once_in_order() {
+        for (low, high) in
+            [(1, 1), (1, 2), (1, 73), (5, 500_073), (-3, 3), (i64::MAX - 2, i64::MAX), (i64::MIN, i64::MAX)]
+        {
+            for n in [1, 2, 3, 7, 16, 40] {
+                let ranges = rowid_bounds(low, high, n);
+                assert!(!ranges.is_empty() && ranges.len() <= n, "{low}..={high} in {n}: {ranges:?}");
+                let bounds: Vec<(i64, i64)> = ranges
+                    .iter()
+                    .map(|r| match r {
+                        Range::RowIds { first, last } => (*first, *last),
+                        Range::Ids(..) => panic!("ids on SQLite"),
+                    })
+                    .collect();
+                assert_eq!(bounds[0].0, low, "{low}..={high} in {n}");
+                assert_eq!(bounds[bounds.len() - 1].1, high, "{low}..={high} in {n}");
+                for pair in bounds.windows(2) {
+                    assert_eq!(pair[0].1 + 1, pair[1].0, "{low}..={high} in {n}: {bounds:?}");
+                }
+                assert!(bounds.iter().all(|(first, last)| first <= last), "{low}..={high} in {n}: {bounds:?}");
+            }
+        }
+    }
 }
