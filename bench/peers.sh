@@ -6,18 +6,20 @@
 # bytes this API sends for each tile of the load). Prints each load's figures and
 #   1. GraphQL: a page of 20 offers with their geometry, 32 connections, against PostGraphile's
 #      allOffers(first: 20) with geom { geojson } over the same offers;
-#   2. hot composite z12 tiles, 64 connections, against both ceilings (and Martin, cache on);
+#   2. hot composite z12 tiles, 64 connections, against both ceilings (and Martin, cache on), in
+#      alternated rounds;
 #   3. cold composite tiles z10 to z16 (this API with CACHE_MB=0, Martin with --cache-size 0, so
 #      each request makes its tile), 32 connections, and one connection once over every tile;
 # then the ratios. Needs Martin (cargo install martin --version 1.14.0 --locked
 # --no-default-features --features postgres); PostGIS (Debian postgresql-15-postgis-3) and
 # PostGraphile (npm, into $PEERS_DIR, default ~/.cache/caph-peers) are installed when missing.
-# Usage: bench/peers.sh [seconds per load] [seconds per cold zoom]
+# Usage: bench/peers.sh [seconds per load] [seconds per cold zoom] [rounds of the hot tiles]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/tools.sh
 secs="${1:-15}"
 cold_secs="${2:-5}"
+hot_rounds="${3:-3}"
 peers="${PEERS_DIR:-$HOME/.cache/caph-peers}"
 command -v martin >/dev/null || { echo "martin is missing: cargo install martin --version 1.14.0 --locked --no-default-features --features postgres" >&2; exit 1; }
 if [ ! -x "$peers/node_modules/.bin/postgraphile" ]; then
@@ -126,11 +128,20 @@ echo "== 1. GraphQL page of 20 offers with geometry, 32 connections, $secs s"
 g_api=$(run "this API" -c32 -d"${secs}s" -s "$work/api.lua" "http://127.0.0.1:$api/graphql")
 g_peer=$(run "PostGraphile" -c32 -d"${secs}s" -s "$work/graphile.lua" "http://127.0.0.1:$graphile/graphql")
 
-echo "== 2. hot composite tiles z12, 64 connections, $secs s"
-h_api=$(run "this API" -c64 -d"${secs}s" -s bench/wrk/tiles.lua "http://127.0.0.1:$api")
-h_martin=$(TILE_PATH="/offers,footprints,routes,communes/12/{x}/{y}" run "Martin (cache on)" -c64 -d"${secs}s" -s bench/wrk/tiles.lua "http://127.0.0.1:$martin_hot")
-h_ceiling=$(run "ceiling (axum, fixed 1 KiB body)" -c64 -d"${secs}s" -s bench/wrk/tiles.lua "http://127.0.0.1:$ceiling")
-h_replay=$(run "ceiling (axum, this API's bytes replayed)" -c64 -d"${secs}s" -s bench/wrk/tiles.lua "http://127.0.0.1:$replay")
+# In alternated rounds, each server's figure the mean of its rounds: this machine's speed drifts
+# by a tenth or more within a minute, and a single run of each, one after the other, measures
+# the drift as much as the servers.
+echo "== 2. hot composite tiles z12, 64 connections, $hot_rounds alternated rounds of $secs s"
+mean() { python3 -c "import sys; v = [float(a) for a in sys.argv[1:]]; print(f'{sum(v) / len(v):.2f}')" "$@"; }
+hot_api=() hot_martin=() hot_ceiling=() hot_replay=()
+for r in $(seq "$hot_rounds"); do
+  hot_api+=("$(run "round $r this API" -c64 -d"${secs}s" -s bench/wrk/tiles.lua "http://127.0.0.1:$api")")
+  hot_martin+=("$(TILE_PATH="/offers,footprints,routes,communes/12/{x}/{y}" run "round $r Martin (cache on)" -c64 -d"${secs}s" -s bench/wrk/tiles.lua "http://127.0.0.1:$martin_hot")")
+  hot_ceiling+=("$(run "round $r ceiling (axum, fixed 1 KiB body)" -c64 -d"${secs}s" -s bench/wrk/tiles.lua "http://127.0.0.1:$ceiling")")
+  hot_replay+=("$(run "round $r ceiling (axum, this API's bytes replayed)" -c64 -d"${secs}s" -s bench/wrk/tiles.lua "http://127.0.0.1:$replay")")
+done
+h_api=$(mean "${hot_api[@]}") h_martin=$(mean "${hot_martin[@]}") h_ceiling=$(mean "${hot_ceiling[@]}") h_replay=$(mean "${hot_replay[@]}")
+echo "   means: this API $h_api, Martin $h_martin, ceiling $h_ceiling, same bytes $h_replay req/s"
 
 echo "== 3. cold composite tiles (caches off), 32 connections, $cold_secs s per zoom"
 declare -A c_api c_martin
