@@ -287,7 +287,7 @@ async fn save_snapshot(db: &DatabaseConnection, path: &std::path::Path, catalog:
             "catalog snapshot written"
         ),
         Ok(None) => tracing::debug!(version, "catalog snapshot not written: its version has no change row"),
-        Err(e) => tracing::warn!(error = %e, "catalog snapshot not written"),
+        Err(e) => tracing::warn!(error = ?e, "catalog snapshot not written"),
     }
 }
 
