@@ -149,9 +149,11 @@ async fn load_ranges(db: &sea_orm::DatabaseConnection, ranges: Vec<Range>) -> Re
     }
     tracing::debug!(ms = started.elapsed().as_millis(), "catalog: link rows read");
     // Rows are converted as they stream in, so the database rows of the whole offer are never all
-    // in memory at once (at 500,000 offers they would be gigabytes the allocator keeps). Ranges
-    // of ids are read side by side, one connection and one task each: decoding and converting
-    // rows is most of a start-up, and it then runs on every core.
+    // in memory at once (at 500,000 offers they would be gigabytes the allocator keeps). The
+    // ranges are read side by side, one connection and one task each: decoding and converting
+    // rows is most of a start-up, and it then runs on every core. They are read at slightly
+    // different moments; whatever is committed after `version` is applied afterwards from the
+    // change rows, as for any catch-up.
     let children = Arc::new(std::sync::Mutex::new(children));
     let mut parts = tokio::task::JoinSet::new();
     for range in ranges {
@@ -162,6 +164,11 @@ async fn load_ranges(db: &sea_orm::DatabaseConnection, ranges: Vec<Range>) -> Re
     while let Some(part) = parts.join_next().await {
         offers.extend(part.map_err(|e| Error::Internal(format!("reading the catalog: {e}")))??);
     }
+    // An offer deleted and written again under its id while the ranges were read (a purge, then
+    // a new row) may have been read twice, at its old row id and at its new one: one copy is
+    // kept, and the change rows after `version` bring its latest state.
+    let mut seen = std::collections::HashSet::with_capacity(offers.len());
+    offers.retain(|o| seen.insert(o.id));
     let (communes, themes) = load_reference(db).await?;
     Ok(Loaded { version, offers, communes, themes })
 }
@@ -188,9 +195,10 @@ fn read_parallelism(db: &sea_orm::DatabaseConnection) -> usize {
 pub(super) enum Range {
     /// Ids in `[from, to)` (unbounded where `None`).
     Ids(Option<String>, Option<String>),
-    /// SQLite row ids from `first` to `last`, both included. SQLite keeps a table's rows in row id order and its ids in
-    /// a separate index: reading by ids would look up every row in the table (a seek and often a
-    /// page read each), reading by row ids walks the table in its own order.
+    /// SQLite row ids from `first` to `last`, both included. SQLite keeps a table's rows in row
+    /// id order and the text ids in a separate index: reading by ids would look up every row in
+    /// the table (a seek and often a page read each), reading by row ids walks the table in its
+    /// own order.
     RowIds { first: i64, last: i64 },
 }
 
