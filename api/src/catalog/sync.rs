@@ -182,8 +182,8 @@ pub async fn load_reference(db: &sea_orm::DatabaseConnection) -> Result<(Vec<Com
     Ok((communes, themes.into_iter().map(ThemeRecord::from_row).collect()))
 }
 
-/// How many ranges of ids the catalog is read in: one per core, within the connections a
-/// SQLite pool holds.
+/// How many ranges (of row ids or ids) the catalog is read in: one per core, within the
+/// connections a SQLite pool holds.
 fn read_parallelism(db: &sea_orm::DatabaseConnection) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     let most = if db.get_database_backend() == sea_orm::DbBackend::Sqlite { 3 } else { 8 };
