@@ -1,7 +1,8 @@
 //! Liveness and readiness probes.
 
+use crate::extract::Query;
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use sea_orm::ConnectionTrait;

@@ -9,6 +9,7 @@ pub mod cors;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod extract;
 pub mod feeds;
 pub mod graphql;
 pub mod health;

@@ -94,6 +94,14 @@ fn with_outer_layers(routes: Router<AppState>, state: &AppState) -> Router {
                 axum::Json(serde_json::json!({"error": {"code": "NOT_FOUND", "message": "no such path"}})),
             )
         })
+        // The router adds `Allow` with the methods the path takes.
+        .method_not_allowed_fallback(|method: axum::http::Method| async move {
+            let message = format!("{method} is not accepted here: see the Allow header");
+            (
+                StatusCode::METHOD_NOT_ALLOWED,
+                axum::Json(serde_json::json!({"error": {"code": "METHOD_NOT_ALLOWED", "message": message}})),
+            )
+        })
         .layer(axum::middleware::from_fn_with_state(state.config.clone(), edge))
         .layer(cors::layer(&state.config))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::stats::metrics::middleware))

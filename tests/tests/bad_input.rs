@@ -118,6 +118,45 @@ async fn every_bad_request_is_a_clear_4xx_and_the_server_stays_well() {
     assert_eq!(health["status"], "ready");
 }
 
+/// A query parameter of the wrong type and a method a path does not take are answered in the
+/// same JSON error format as every other REST error, with a stable code and the parameter named.
+#[tokio::test]
+async fn unreadable_query_strings_and_wrong_methods_answer_in_the_error_format() {
+    let server = TestServer::start().await;
+    let c = reqwest::Client::new();
+    let unreadable = [
+        ("/feeds/offers.geojson?limit=abc", "limit"),
+        ("/feeds/offers.jsonld?offset=-1", "offset"),
+        ("/feeds/events.ics?offset=1.5", "offset"),
+        ("/feeds/changes?limit=many", "limit"),
+        ("/layers/offers.geojson?outside=maybe", "outside"),
+        ("/tiles/offers/3/4/2.mvt?outside=maybe", "outside"),
+        ("/tiles/offers.json?outside=2", "outside"),
+        ("/tiles/style.json?outside=yes", "outside"),
+        ("/q/AAAAAAA.png?size=big", "size"),
+    ];
+    for (path, parameter) in unreadable {
+        let res = c.get(format!("{}{path}", server.url)).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 400, "{path}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "BAD_USER_INPUT", "{path}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with(&format!("query string: {parameter}: ")), "{path}: {message}");
+    }
+    for (method, path, allowed) in [
+        (reqwest::Method::PUT, "/graphql", "GET,HEAD,POST"),
+        (reqwest::Method::DELETE, "/layers/offers.geojson", "GET,HEAD"),
+        (reqwest::Method::POST, "/tiles/offers/3/4/2.mvt", "GET,HEAD"),
+        (reqwest::Method::PATCH, "/feeds/changes", "GET,HEAD"),
+    ] {
+        let res = c.request(method.clone(), format!("{}{path}", server.url)).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 405, "{method} {path}");
+        assert_eq!(res.headers()["allow"], allowed, "{method} {path}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "METHOD_NOT_ALLOWED", "{method} {path}: {body}");
+    }
+}
+
 #[tokio::test]
 async fn broken_geometries_and_oversized_strings_write_nothing() {
     let db = tests::SqliteDatabase::create();

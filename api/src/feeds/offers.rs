@@ -2,7 +2,8 @@
 //! Every feed takes `since`, `theme`, `kind`, `commune`, `bbox`, `limit`/`offset` (with a
 //! `Link: rel="next"`), answers `ETag` and `Last-Modified`, and honours conditional requests.
 
-use axum::extract::{Query, State};
+use crate::extract::Query;
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use chrono::{DateTime, Utc};

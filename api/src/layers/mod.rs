@@ -1,8 +1,9 @@
 //! GeoJSON layers (RFC 7946): `GET /layers` lists them, `GET /layers/{layer}.geojson` serves one
 //! as a FeatureCollection, filterable by `bbox`, `kind`, `theme`, `commune` and `lang`.
 
+use crate::extract::Query;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use entities::domain::geometry::round6;

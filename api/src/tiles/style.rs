@@ -1,8 +1,9 @@
 //! The MapLibre style (version 8) that draws every layer: communes, footprints and routes
 //! coloured by theme, offers by kind, totems larger and ringed.
 
+use crate::extract::Query;
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
