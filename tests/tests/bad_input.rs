@@ -2,8 +2,8 @@
 //! server stays healthy after all of them.
 #![allow(clippy::unwrap_used)]
 
-use serde_json::Value;
-use tests::TestServer;
+use serde_json::{Value, json};
+use tests::{TestServer, WsClient};
 
 #[tokio::test]
 async fn every_bad_request_is_a_clear_4xx_and_the_server_stays_well() {
@@ -154,6 +154,52 @@ async fn unreadable_query_strings_and_wrong_methods_answer_in_the_error_format()
         assert_eq!(res.headers()["allow"], allowed, "{method} {path}");
         let body: Value = res.json().await.unwrap();
         assert_eq!(body["error"]["code"], "METHOD_NOT_ALLOWED", "{method} {path}: {body}");
+    }
+}
+
+/// Errors async-graphql raises itself carry a stable code too, over HTTP and over the WebSocket:
+/// an argument literal that passes validation but not its scalar's parser (a 13th month) and a
+/// document that does not validate are `BAD_USER_INPUT`, never `INTERNAL`.
+#[tokio::test]
+async fn unreadable_arguments_are_bad_user_input_over_every_transport() {
+    let server = TestServer::start().await;
+    let c = reqwest::Client::new();
+    let cases = [
+        (r#"{ offers(filter: { from: "2026-13-01T00:00:00Z" }) { totalCount } }"#, json!({}), "Failed to parse"),
+        (
+            "query($f: OfferFilter) { offers(filter: $f) { totalCount } }",
+            json!({ "f": { "updatedSince": "yesterday" } }),
+            "Failed to parse",
+        ),
+        ("{ noSuchField }", json!({}), "noSuchField"),
+    ];
+    let mut ws = WsClient::connect(&server).await;
+    for (i, (query, variables, says)) in cases.iter().enumerate() {
+        let res = c
+            .post(format!("{}/graphql", server.url))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .unwrap();
+        let body: Value = res.json().await.unwrap();
+        let error = &body["errors"][0];
+        assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{query}: {body}");
+        assert!(error["message"].as_str().unwrap().contains(says), "{query}: {body}");
+
+        let id = format!("q{i}");
+        ws.subscribe(&id, query, variables.clone()).await;
+        let messages = ws.results(&id).await;
+        let errors: Vec<&Value> = messages
+            .iter()
+            .flat_map(|m| {
+                let payload = &m["payload"];
+                payload["errors"].as_array().or(payload.as_array()).into_iter().flatten()
+            })
+            .collect();
+        assert!(!errors.is_empty(), "{query} over the WebSocket: {messages:?}");
+        for e in errors {
+            assert_eq!(e["extensions"]["code"], "BAD_USER_INPUT", "{query} over the WebSocket: {messages:?}");
+        }
     }
 }
 

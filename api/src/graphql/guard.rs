@@ -29,6 +29,25 @@ pub fn coded_error(message: impl Into<String>, code: &str) -> ServerError {
     e
 }
 
+/// Whether an error without a code is an argument that did not read as its type, a fault of the
+/// request: a literal that passes validation but not its scalar's parser (`from: "2026-13-01T…"`
+/// for a `DateTime`) fails when the field runs, with async-graphql's `Failed to parse "Type": …`.
+pub fn unreadable_argument(e: &ServerError) -> bool {
+    e.message.starts_with("Failed to parse \"")
+}
+
+/// Gives an error of async-graphql's own (it has no `code`) the code it deserves, whatever the
+/// transport: a document that does not validate and an unreadable argument are the request's
+/// fault, anything else ours.
+fn coded(mut e: ServerError, request_error: bool) -> ServerError {
+    if e.extensions.as_ref().is_some_and(|x| x.get("code").is_some()) {
+        return e;
+    }
+    let code = if request_error || unreadable_argument(&e) { "BAD_USER_INPUT" } else { "INTERNAL" };
+    e.extensions.get_or_insert_with(ErrorExtensionValues::default).set("code", code);
+    e
+}
+
 /// Creates a [`Guard`] per request.
 pub struct GuardFactory {
     documents: Arc<Documents>,
@@ -96,7 +115,8 @@ impl Extension for Guard {
         if let Some(done) = key.and_then(|k| self.documents.validated(k)) {
             return Ok(done);
         }
-        let result = next.run(ctx).await?;
+        let result =
+            next.run(ctx).await.map_err(|errors| errors.into_iter().map(|e| coded(e, true)).collect::<Vec<_>>())?;
         if let Some(key) = key {
             self.documents.remember_validation(key, result);
         }
@@ -110,12 +130,15 @@ impl Extension for Guard {
         next: NextExecute<'_>,
     ) -> Response {
         let kind = self.operations.lock().ok().and_then(|ops| ops.as_ref().and_then(|o| o.kind(operation_name)));
-        if kind == Some(OperationType::Mutation) {
-            return next.run(ctx, operation_name).await;
-        }
-        match tokio::time::timeout(TIMEOUT, next.run(ctx, operation_name)).await {
-            Ok(response) => response,
-            Err(_) => Response::from_errors(vec![coded_error("the query took too long", "TIMEOUT")]),
-        }
+        let mut response = if kind == Some(OperationType::Mutation) {
+            next.run(ctx, operation_name).await
+        } else {
+            match tokio::time::timeout(TIMEOUT, next.run(ctx, operation_name)).await {
+                Ok(response) => response,
+                Err(_) => Response::from_errors(vec![coded_error("the query took too long", "TIMEOUT")]),
+            }
+        };
+        response.errors = std::mem::take(&mut response.errors).into_iter().map(|e| coded(e, false)).collect();
+        response
     }
 }
