@@ -1,4 +1,4 @@
-//! The dates of an event: one row per occurrence.
+//! The dates of an event: one row per occurrence, keyed by its offer and start.
 
 use sea_orm::entity::prelude::*;
 
@@ -6,12 +6,11 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "event_occurrences")]
 pub struct Model {
-    /// Row id.
-    #[sea_orm(primary_key)]
-    pub id: i64,
     /// The event offer.
+    #[sea_orm(primary_key, auto_increment = false)]
     pub offer_id: String,
-    /// Start.
+    /// Start (one occurrence per start and offer).
+    #[sea_orm(primary_key, auto_increment = false)]
     pub starts_at: DateTimeUtc,
     /// End (at or after the start).
     pub ends_at: DateTimeUtc,

@@ -929,7 +929,6 @@ impl Occurrences {
                 offer_id: Set(offer_id),
                 starts_at: Set(s),
                 ends_at: Set(e),
-                ..Default::default()
             })
             .collect();
         for chunk in rows.chunks(CHUNK) {

@@ -22,6 +22,7 @@ mod m20261127_000012_add_offers_published_once;
 mod m20261127_000013_add_classification_and_notes;
 mod m20261128_000014_check_occurrence_offers_per_statement;
 mod m20261206_000015_create_import_digests;
+mod m20261207_000016_key_occurrences_by_offer_and_start;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000013_add_classification_and_notes::Migration),
             Box::new(m20261128_000014_check_occurrence_offers_per_statement::Migration),
             Box::new(m20261206_000015_create_import_digests::Migration),
+            Box::new(m20261207_000016_key_occurrences_by_offer_and_start::Migration),
         ]
     }
 }

@@ -191,6 +191,17 @@ impl SqliteDatabase {
     pub async fn connect(&self) -> DatabaseConnection {
         Database::connect(&self.url).await.unwrap()
     }
+
+    /// Connects as the server does (`api::db::connect`): a pool of four connections in WAL mode,
+    /// so that the statements of one migration may run on different connections.
+    pub async fn connect_pooled(&self) -> DatabaseConnection {
+        use sea_orm::ConnectionTrait;
+        let mut options = sea_orm::ConnectOptions::new(&self.url);
+        options.max_connections(4).min_connections(4).sqlx_logging(false);
+        let db = Database::connect(options).await.unwrap();
+        db.execute_unprepared("PRAGMA journal_mode = WAL;").await.unwrap();
+        db
+    }
 }
 
 /// The `server` binary of this package, which Cargo builds fresh before running its integration

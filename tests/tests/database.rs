@@ -35,7 +35,7 @@ async fn migrations_go_up_down_and_up(db: DatabaseConnection) {
 #[tokio::test]
 async fn migrations_up_down_up_on_sqlite() {
     let db = SqliteDatabase::create();
-    migrations_go_up_down_and_up(db.connect().await).await;
+    migrations_go_up_down_and_up(db.connect_pooled().await).await;
 }
 
 #[tokio::test]
@@ -218,6 +218,55 @@ async fn occurrences_keep_their_offer_on_postgres() {
     other.execute_unprepared(&format!("DELETE FROM offers WHERE id = '{offer}'")).await.unwrap();
     assert_eq!(occurrences_of(&db, &offer).await, 0, "the committed occurrence went with its offer");
     other.close().await.unwrap();
+    db.close().await.unwrap();
+}
+
+/// `m20261207_000016` keys occurrences by offer and start: the rows survive it both ways, a second
+/// occurrence at the same start of the same offer is refused before and after, and `id` is gone.
+async fn occurrences_survive_the_change_of_key(db: DatabaseConnection) {
+    Migrator::up(&db, None).await.unwrap();
+    seed::load(&db, &seed::territory().unwrap()).await.unwrap();
+    let ids = deletable_offers(&db).await;
+    let insert = |offer: &str, day: u32| {
+        format!(
+            "INSERT INTO event_occurrences (offer_id, starts_at, ends_at) VALUES \
+             ('{offer}', '2033-03-{day:02} 10:00:00+00', '2033-03-{day:02} 18:00:00+00')"
+        )
+    };
+    for offer in &ids[..2] {
+        for day in 1..=3 {
+            db.execute_unprepared(&insert(offer, day)).await.unwrap();
+        }
+    }
+    let counts = (occurrences_of(&db, &ids[0]).await, occurrences_of(&db, &ids[1]).await);
+    assert_eq!(counts, (3, 3));
+    let has_id =
+        |db: DatabaseConnection| async move { db.execute_unprepared("SELECT id FROM event_occurrences").await.is_ok() };
+    assert!(!has_id(db.clone()).await, "the serial id is gone");
+    // Back to the serial key, then forward again: the same rows each time, one per offer and start.
+    Migrator::down(&db, Some(1)).await.unwrap();
+    assert!(has_id(db.clone()).await, "down gives the serial id back");
+    assert_eq!((occurrences_of(&db, &ids[0]).await, occurrences_of(&db, &ids[1]).await), counts);
+    assert!(db.execute_unprepared(&insert(&ids[0], 1)).await.is_err(), "a second occurrence at one start");
+    Migrator::up(&db, None).await.unwrap();
+    assert!(!has_id(db.clone()).await);
+    assert_eq!((occurrences_of(&db, &ids[0]).await, occurrences_of(&db, &ids[1]).await), counts);
+    assert!(db.execute_unprepared(&insert(&ids[0], 2)).await.is_err(), "a second occurrence at one start");
+    db.execute_unprepared(&insert(&ids[0], 4)).await.unwrap();
+    assert_eq!(occurrences_of(&db, &ids[0]).await, 4);
+}
+
+#[tokio::test]
+async fn occurrences_survive_the_change_of_key_on_sqlite() {
+    let db = SqliteDatabase::create();
+    occurrences_survive_the_change_of_key(db.connect_pooled().await).await;
+}
+
+#[tokio::test]
+async fn occurrences_survive_the_change_of_key_on_postgres() {
+    let Some(pg) = PgDatabase::create().await else { return };
+    let db = pg.connect().await;
+    occurrences_survive_the_change_of_key(db.clone()).await;
     db.close().await.unwrap();
 }
 
