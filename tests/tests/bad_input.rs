@@ -98,6 +98,8 @@ async fn every_bad_request_is_a_clear_4xx_and_the_server_stays_well() {
         "/layers/%2e%2e%2f%2e%2e%2fetc%2fpasswd.geojson",
         "/ogc/collections/offers/items?limit=-1",
         "/ogc/collections/offers/items?datetime=yesterday",
+        "/ogc/collections/offers/items?datetime=2026-07-15/2026-07-14",
+        "/feeds/events.ics?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z",
         "/feeds/offers.geojson?limit=999999",
         "/feeds/changes?after=%FF%FE",
         "/q/%3Cscript%3E",

@@ -104,10 +104,16 @@ impl Checked {
         if !(1..=5000).contains(&limit) {
             return Err(Error::BadUserInput("limit must be between 1 and 5000".into()));
         }
+        let (from, to) = (instant("from", &p.from)?, instant("to", &p.to)?);
+        if let (Some(f), Some(t)) = (from, to)
+            && f > t
+        {
+            return Err(Error::BadUserInput("from must not be after to".into()));
+        }
         Ok(Checked {
             since: instant("since", &p.since)?,
-            from: instant("from", &p.from)?,
-            to: instant("to", &p.to)?,
+            from,
+            to,
             kinds,
             themes,
             communes,

@@ -123,28 +123,36 @@ pub async fn one_collection(
 /// A time window; `None` is an open end.
 type Window = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
-/// Reads `datetime`: an instant or an interval with `..` for an open end.
+/// Reads `datetime`: an instant or an interval `start/end`, `..` (or nothing) for an open end.
+/// A date (`2026-07-14`) stands for its whole day in UTC: alone, the day; as a start, its first
+/// instant; as an end, its last. An interval that ends before it starts is a 400.
 fn datetime(v: &str) -> Result<Window> {
-    let parse = |s: &str| -> Result<Option<DateTime<Utc>>> {
+    let bad =
+        || Error::BadUserInput(format!("datetime {v:?}: an RFC 3339 instant or interval start/end (.. for open)"));
+    // The first and last instants one end stands for.
+    let read = |s: &str| -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>> {
         if s.is_empty() || s == ".." {
             return Ok(None);
         }
-        DateTime::parse_from_rfc3339(s)
-            .map(|d| Some(d.with_timezone(&Utc)))
-            .or_else(|_| {
-                chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map(|d| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()))
-            })
-            .map_err(|_| {
-                Error::BadUserInput(format!("datetime {v:?}: an RFC 3339 instant or interval start/end (.. for open)"))
-            })
-    };
-    match v.split_once('/') {
-        Some((a, b)) => Ok((parse(a)?, parse(b)?)),
-        None => {
-            let t = parse(v)?;
-            Ok((t, t))
+        if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+            let t = t.with_timezone(&Utc);
+            return Ok(Some((t, t)));
         }
+        let day = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| bad())?;
+        let first = day.and_hms_opt(0, 0, 0).ok_or_else(bad)?.and_utc();
+        let last = day.and_hms_nano_opt(23, 59, 59, 999_999_999).ok_or_else(bad)?.and_utc();
+        Ok(Some((first, last)))
+    };
+    let (start, end) = match v.split_once('/') {
+        Some((a, b)) => (read(a)?.map(|(first, _)| first), read(b)?.map(|(_, last)| last)),
+        None => read(v)?.map_or((None, None), |(first, last)| (Some(first), Some(last))),
+    };
+    if let (Some(s), Some(e)) = (start, end)
+        && s > e
+    {
+        return Err(Error::BadUserInput(format!("datetime {v:?}: the interval ends before it starts")));
     }
+    Ok((start, end))
 }
 
 const OFFER_FILTERS: [&str; 5] = ["kind", "theme", "commune", "slug", "isTotem"];
@@ -326,4 +334,33 @@ pub async fn openapi(State(state): State<Reads>, headers: HeaderMap) -> Response
         },
     });
     ([(header::CONTENT_TYPE, "application/vnd.oai.openapi+json;version=3.0")], doc.to_string()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> Option<DateTime<Utc>> {
+        DateTime::parse_from_rfc3339(s).map(|d| d.with_timezone(&Utc)).ok()
+    }
+
+    #[test]
+    fn datetime_reads_instants_days_and_intervals() {
+        let ok = |v: &str| datetime(v).map_err(|e| e.to_string());
+        assert_eq!(ok("2026-07-14T10:00:00+02:00"), Ok((at("2026-07-14T08:00:00Z"), at("2026-07-14T08:00:00Z"))));
+        // A date is its whole day.
+        assert_eq!(ok("2026-07-14"), Ok((at("2026-07-14T00:00:00Z"), at("2026-07-14T23:59:59.999999999Z"))));
+        assert_eq!(ok("2026-07-01/2026-07-14"), Ok((at("2026-07-01T00:00:00Z"), at("2026-07-14T23:59:59.999999999Z"))));
+        assert_eq!(ok("2026-07-14/2026-07-14"), ok("2026-07-14"));
+        assert_eq!(ok("../2026-07-14T12:00:00Z"), Ok((None, at("2026-07-14T12:00:00Z"))));
+        assert_eq!(ok("2026-07-14T12:00:00Z/.."), Ok((at("2026-07-14T12:00:00Z"), None)));
+        assert_eq!(ok("2026-07-14T12:00:00Z/"), Ok((at("2026-07-14T12:00:00Z"), None)));
+        assert_eq!(ok("../.."), Ok((None, None)));
+        for bad in ["yesterday", "2026-13-01", "2026-07-14T25:00:00Z", "2026-07-14/soon", "2026-02-30"] {
+            assert!(ok(bad).is_err_and(|e| e.contains("RFC 3339")), "{bad}");
+        }
+        for reversed in ["2026-07-15/2026-07-14", "2026-07-14T12:00:00Z/2026-07-14T11:59:59Z"] {
+            assert!(ok(reversed).is_err_and(|e| e.contains("ends before it starts")), "{reversed}");
+        }
+    }
 }
