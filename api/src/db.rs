@@ -35,20 +35,54 @@ pub async fn connect_with(config: &Config, pool: u32) -> Result<DatabaseConnecti
     Ok(db)
 }
 
-/// Applies pending migrations.
-pub async fn migrate(db: &DatabaseConnection) -> Result<(), Error> {
-    Migrator::up(db, None).await?;
-    Ok(())
+/// Key of the PostgreSQL advisory lock under which the schema is migrated and an empty database
+/// seeded (any fixed number: "caph" in ASCII).
+const PREPARE_LOCK: i64 = 0x6361_7068;
+
+/// Runs `work` while this process holds the lock on preparing the database, so that instances
+/// starting together on one PostgreSQL migrate and seed one after the other, each finding what the
+/// one before did: without it the second failed on the migrations table's key, or on the rows the
+/// first was seeding. The lock is a transaction's (`pg_advisory_xact_lock`), held on one
+/// connection of the pool while `work` uses the others; it ends with the transaction, and with the
+/// process if it dies. SQLite serves one process: no lock.
+pub async fn exclusively<T>(
+    db: &DatabaseConnection,
+    work: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    use sea_orm::TransactionTrait;
+    if db.get_database_backend() != DbBackend::Postgres {
+        return work.await;
+    }
+    let lock = db.begin().await?;
+    lock.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({PREPARE_LOCK})")).await?;
+    let result = work.await;
+    lock.commit().await?;
+    result
 }
 
-/// Loads the territory when the database holds no commune yet; returns whether it did.
+/// Applies pending migrations (one instance at a time, see [`exclusively`]).
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), Error> {
+    exclusively(db, async { Ok(Migrator::up(db, None).await?) }).await
+}
+
+/// Rolls every migration back (one instance at a time).
+pub async fn migrate_down(db: &DatabaseConnection) -> Result<(), Error> {
+    exclusively(db, async { Ok(Migrator::down(db, None).await?) }).await
+}
+
+/// Loads the territory when the database holds no commune yet; returns whether it did. Instances
+/// starting together on an empty database take turns (see [`exclusively`]): one seeds, the
+/// others find it seeded.
 pub async fn seed_if_empty(db: &DatabaseConnection) -> Result<bool, Error> {
-    if entities::prelude::Commune::find().count(db).await? > 0 {
-        return Ok(false);
-    }
-    let report = seed(db).await?;
-    tracing::info!(created = report.created, "loaded the territory of La Porte du Hainaut");
-    Ok(true)
+    exclusively(db, async {
+        if entities::prelude::Commune::find().count(db).await? > 0 {
+            return Ok(false);
+        }
+        let report = seed(db).await?;
+        tracing::info!(created = report.created, "loaded the territory of La Porte du Hainaut");
+        Ok(true)
+    })
+    .await
 }
 
 /// Loads (or refreshes) the territory, then its classified accommodation from the register's

@@ -8,7 +8,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use migration::{Migrator, MigratorTrait};
 use sea_orm::DatabaseConnection;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
@@ -437,10 +436,10 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Migrate { down } => {
             let db = db::connect(&cli.config).await?;
             if down {
-                Migrator::down(&db, None).await?;
+                db::migrate_down(&db).await?;
                 tracing::info!("every migration rolled back");
             } else {
-                Migrator::up(&db, None).await?;
+                db::migrate(&db).await?;
                 tracing::info!("migrations applied");
             }
             Ok(())

@@ -32,6 +32,47 @@ async fn a_fresh_start_on_postgres_serves_the_territory() {
     drop(server);
 }
 
+/// Two instances started at the same moment on one empty PostgreSQL database take turns
+/// preparing it (an advisory lock): both start, the schema is migrated once and the territory
+/// loaded once. Each process is started from a thread of its own, so that neither waits for the
+/// other to listen before it is launched.
+#[tokio::test]
+async fn instances_started_together_on_an_empty_postgres_both_start() {
+    use sea_orm::ConnectionTrait;
+    let Some(pg) = PgDatabase::create().await else { return };
+    let options = Options { database_url: Some(pg.url.clone()), ..Default::default() };
+    let launch = |options: Options| {
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(TestServer::start_with(options))
+        })
+    };
+    let (a, b) = (launch(options.clone()), launch(options));
+    let servers = [a.join().expect("the first instance started"), b.join().expect("the second instance started")];
+    let client = reqwest::Client::new();
+    let mut seen = Vec::new();
+    for server in &servers {
+        let ready: serde_json::Value =
+            client.get(format!("{}/readyz", server.url)).send().await.unwrap().json().await.unwrap();
+        assert_eq!(ready["status"], "ready", "{ready}");
+        seen.push(ready["catalog"]["offers"].clone());
+    }
+    assert_eq!(seen[0], seen[1], "both serve the same offers");
+    let db = pg.connect().await;
+    let count = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            let row = db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
+            row.unwrap().try_get::<i64>("", "n").unwrap()
+        }
+    };
+    assert_eq!(count("SELECT count(*) AS n FROM communes").await, 47);
+    assert_eq!(count("SELECT count(*) - count(DISTINCT slug) AS n FROM offers").await, 0);
+    assert_eq!(count("SELECT count(*) AS n FROM offers WHERE is_totem").await, 5, "the territory was loaded once");
+    drop(servers);
+    db.close().await.unwrap();
+}
+
 #[tokio::test]
 async fn unknown_paths_are_404_json() {
     let server = TestServer::start().await;
