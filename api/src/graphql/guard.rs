@@ -32,7 +32,7 @@ pub fn coded_error(message: impl Into<String>, code: &str) -> ServerError {
 /// Whether an error without a code is an argument that did not read as its type, a fault of the
 /// request: a literal that passes validation but not its scalar's parser (`from: "2026-13-01T…"`
 /// for a `DateTime`) fails when the field runs, with async-graphql's `Failed to parse "Type": …`.
-pub fn unreadable_argument(e: &ServerError) -> bool {
+fn unreadable_argument(e: &ServerError) -> bool {
     e.message.starts_with("Failed to parse \"")
 }
 

@@ -227,11 +227,7 @@ async fn execute(
     for e in &response.errors {
         let mut v = serde_json::to_value(e).unwrap_or_else(|_| json!({ "message": e.message }));
         if v.get("extensions").and_then(|x| x.get("code")).is_none() {
-            let code = if matches!(outcome, Outcome::RequestError) || super::guard::unreadable_argument(e) {
-                "BAD_USER_INPUT"
-            } else {
-                "INTERNAL"
-            };
+            let code = if matches!(outcome, Outcome::RequestError) { "BAD_USER_INPUT" } else { "INTERNAL" };
             if let Value::Object(o) = &mut v {
                 let ext = o.entry("extensions").or_insert_with(|| json!({}));
                 if let Value::Object(ext) = ext {
