@@ -13,6 +13,7 @@
 //! What an export can hold is bounded before it is read: zip entries (count, size of each, size of
 //! all, checked on the bytes actually inflated), folder depth, and symbolic links are not followed.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -459,10 +460,46 @@ fn range(
     }
 }
 
-/// `openingHoursSpecification` → an OpenStreetMap expression (rules joined with `,` so they add
-/// up, each with its validity dates) when every part can be said so, plus the remarks as text.
+/// The days of the week in OpenStreetMap's order, then public holidays: bit `i` of a day set.
+const DAYS: [&str; 8] = ["Mo", "Tu", "We", "Th", "Fr", "Sa", "Su", "PH"];
+
+/// A set of days as OpenStreetMap writes it: runs of three weekdays or more as ranges
+/// (`Mo-Fr,Su`), public holidays last.
+fn osm_days(set: u8) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut day = 0;
+    while day < 7 {
+        if set & (1 << day) == 0 {
+            day += 1;
+            continue;
+        }
+        let mut last = day;
+        while last + 1 < 7 && set & (1 << (last + 1)) != 0 {
+            last += 1;
+        }
+        match last - day {
+            0 => parts.push(DAYS[day].to_owned()),
+            1 => parts.extend([DAYS[day].to_owned(), DAYS[last].to_owned()]),
+            _ => parts.push(format!("{}-{}", DAYS[day], DAYS[last])),
+        }
+        day = last + 1;
+    }
+    if set & (1 << 7) != 0 {
+        parts.push(DAYS[7].to_owned());
+    }
+    parts.join(",")
+}
+
+/// `openingHoursSpecification` → an OpenStreetMap expression when every part can be said so,
+/// plus the remarks as text. The flux gives one specification per period, day and time slot;
+/// they become one rule per period and set of days, with the days that share a time slot and the
+/// slots that share those days together (`2024 Jul 01-2024 Aug 31 Mo-Fr 09:30-12:00,13:30-16:30`).
+/// Rules are joined with `,` so they add up, as the specifications do.
 fn opening_hours(specs: &[&Value]) -> (Option<String>, Option<String>) {
-    let mut rules = Vec::new();
+    // (dates, time slot, days): `None` dates or slot is every date or the whole day; no day is
+    // every day, and such a specification is kept apart from those naming days.
+    let mut slots: Vec<(Option<String>, Option<String>, u8)> = Vec::new();
+    let mut slot_of: HashMap<(Option<String>, Option<String>, bool), usize> = HashMap::new();
     let mut notes = Vec::new();
     let mut expressible = true;
     for s in specs {
@@ -471,29 +508,51 @@ fn opening_hours(specs: &[&Value]) -> (Option<String>, Option<String>) {
         {
             notes.push(note);
         }
-        let days: Vec<&str> = as_list(&s["schema:dayOfWeek"])
+        let days = as_list(&s["schema:dayOfWeek"])
             .iter()
             .filter_map(|d| d.get("@id").and_then(Value::as_str))
             .filter_map(day_code)
-            .collect();
+            .filter_map(|code| DAYS.iter().position(|d| *d == code))
+            .fold(0u8, |set, day| set | 1 << day);
         let field = |k: &str| s.get(k).and_then(Value::as_str);
         let dates = range(field("schema:validFrom"), field("schema:validThrough"), osm_date, &mut expressible)
             .map(|(f, t)| format!("{f}-{t}"));
-        let times = range(field("schema:opens"), field("schema:closes"), osm_time, &mut expressible)
+        let time = range(field("schema:opens"), field("schema:closes"), osm_time, &mut expressible)
             .map(|(o, c)| format!("{o}-{}", if c == "00:00" { "24:00".to_owned() } else { c }));
-        let mut rule: Vec<String> = Vec::new();
-        rule.extend(dates);
-        if !days.is_empty() {
-            rule.push(days.join(","));
-        }
-        rule.extend(times);
-        if rule.is_empty() {
+        if dates.is_none() && days == 0 && time.is_none() {
             expressible = false;
-        } else {
-            rules.push(rule.join(" "));
+            continue;
+        }
+        match slot_of.entry((dates.clone(), time.clone(), days == 0)) {
+            Entry::Occupied(at) => slots[*at.get()].2 |= days,
+            Entry::Vacant(at) => {
+                at.insert(slots.len());
+                slots.push((dates, time, days));
+            }
         }
     }
-    rules.dedup();
+    // (dates, days, time slots): the slots of one period and set of days, in the day's order.
+    let mut rules: Vec<(Option<String>, u8, Vec<String>)> = Vec::new();
+    let mut rule_of: HashMap<(Option<String>, u8, bool), usize> = HashMap::new();
+    for (dates, time, days) in slots {
+        match rule_of.entry((dates.clone(), days, time.is_none())) {
+            Entry::Occupied(at) => rules[*at.get()].2.extend(time),
+            Entry::Vacant(at) => {
+                at.insert(rules.len());
+                rules.push((dates, days, time.into_iter().collect()));
+            }
+        }
+    }
+    let rules: Vec<String> = rules
+        .into_iter()
+        .map(|(dates, days, mut times)| {
+            times.sort();
+            times.dedup();
+            let days = (days != 0).then(|| osm_days(days));
+            let times = (!times.is_empty()).then(|| times.join(","));
+            [dates, days, times].into_iter().flatten().collect::<Vec<_>>().join(" ")
+        })
+        .collect();
     let expression = (expressible && !rules.is_empty()).then(|| rules.join(", "));
     let expression = expression.filter(|e| entities::domain::hours::check(e).is_ok());
     let text = if expression.is_none() && !specs.is_empty() && notes.is_empty() {
@@ -1284,6 +1343,80 @@ mod tests {
         let (expr, text) = opening_hours(&[&spec]);
         assert_eq!(expr.as_deref(), Some("2024 Jul 01-2024 Aug 31 Fr 16:30-18:00"));
         assert_eq!(text, None);
+    }
+
+    #[test]
+    fn specifications_of_one_period_share_their_rules() {
+        let spec = |day: &str, opens: &str, closes: &str| {
+            json!({
+                "schema:dayOfWeek": [{"@id": format!("schema:{day}")}],
+                "schema:opens": opens, "schema:closes": closes,
+                "schema:validFrom": "2024-07-01T00:00:00", "schema:validThrough": "2024-08-31T00:00:00"
+            })
+        };
+        let mut specs = Vec::new();
+        for day in ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"] {
+            specs.push(spec(day, "13:30:00", "16:30:00"));
+            specs.push(spec(day, "09:30:00", "12:00:00"));
+        }
+        specs.extend([spec("Saturday", "10:00", "12:00"), spec("Sunday", "10:00", "12:00")]);
+        specs.push(spec("PublicHolidays", "10:00", "12:00"));
+        specs.push(spec("Wednesday", "09:30:00", "12:00:00"));
+        let (expr, _) = opening_hours(&specs.iter().collect::<Vec<_>>());
+        assert_eq!(
+            expr.as_deref(),
+            Some("2024 Jul 01-2024 Aug 31 Mo-Fr 09:30-12:00,13:30-16:30, 2024 Jul 01-2024 Aug 31 Sa,Su,PH 10:00-12:00")
+        );
+        // A specification without days (every day) is not merged into one naming days.
+        let every_day = json!({"schema:opens": "10:00", "schema:closes": "12:00",
+            "schema:validFrom": "2024-07-01", "schema:validThrough": "2024-08-31"});
+        let (expr, _) = opening_hours(&[&spec("Saturday", "10:00", "12:00"), &every_day]);
+        assert_eq!(
+            expr.as_deref(),
+            Some("2024 Jul 01-2024 Aug 31 Sa 10:00-12:00, 2024 Jul 01-2024 Aug 31 10:00-12:00")
+        );
+    }
+
+    /// The real objects' hours, merged into fewer rules, open and close at the same moments as
+    /// one rule per specification, over every year their periods cover.
+    #[test]
+    fn merged_rules_open_when_one_rule_per_specification_does() {
+        use chrono::NaiveDate;
+        let open_times = |expression: &str| {
+            let hours = entities::domain::hours::parse(expression).expect("parses");
+            let from = NaiveDate::from_ymd_opt(2022, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).expect("date");
+            let to = NaiveDate::from_ymd_opt(2027, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).expect("date");
+            let mut open: Vec<(NaiveDateTime, NaiveDateTime)> = Vec::new();
+            for interval in hours.iter_range(from, to).filter(|i| hours.is_open(i.range.start)) {
+                match open.last_mut() {
+                    Some(last) if last.1 == interval.range.start => last.1 = interval.range.end,
+                    _ => open.push((interval.range.start, interval.range.end)),
+                }
+            }
+            open
+        };
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/datatourisme");
+        let mut compared = 0;
+        for entry in std::fs::read_dir(&fixtures).expect("fixtures") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let v: Value = serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
+            let place = as_list(&v["isLocatedAt"]).into_iter().next().cloned().unwrap_or(Value::Null);
+            let specs = as_list(&place["schema:openingHoursSpecification"]);
+            if specs.is_empty() {
+                continue;
+            }
+            let merged = opening_hours(&specs).0.expect("expressible");
+            let separate: Vec<String> = specs.iter().map(|s| opening_hours(&[s]).0.expect("expressible")).collect();
+            assert!(merged.matches(", ").count() + 1 < separate.len(), "{}: fewer rules", path.display());
+            let open = open_times(&merged);
+            assert!(!open.is_empty(), "{}: open at some time", path.display());
+            assert_eq!(open, open_times(&separate.join(", ")), "{}", path.display());
+            compared += 1;
+        }
+        assert_eq!(compared, 4, "the four fixture objects with opening hours");
     }
 
     #[test]

@@ -103,7 +103,10 @@ async fn the_six_objects_import_once_and_are_queryable() {
     let escapade = get("Escapade Nature").await;
     assert_eq!(escapade["kind"], "SITE");
     assert!(escapade["labels"].as_array().unwrap().contains(&json!("qualite-tourisme")));
-    assert!(escapade["openingHours"].as_str().unwrap().contains("Fr 16:30-18:00"), "{escapade}");
+    // One rule per period and set of days: the flux's 53 specifications (one per day and slot).
+    let hours = escapade["openingHours"].as_str().unwrap();
+    assert!(hours.starts_with("2024 Jul 01-2024 Aug 31 Mo-Su 08:30-14:30,16:30-18:00, "), "{hours}");
+    assert_eq!(hours.matches(", ").count() + 1, 7, "{hours}");
     assert_eq!(get("Bien-être et soins").await["kind"], "ACTIVITY");
     assert_eq!(get("maisons de vacances GHK").await["kind"], "ACCOMMODATION");
 
