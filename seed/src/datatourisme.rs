@@ -365,8 +365,19 @@ fn as_list(v: &Value) -> Vec<&Value> {
     }
 }
 
+/// The first text of a member: a string, or a JSON-LD value object `{"@value": "…"}`.
 fn first_str(v: &Value) -> Option<String> {
-    as_list(v).into_iter().find_map(|x| x.as_str()).map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+    as_list(v).into_iter().find_map(|x| literal(x).as_str()).map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+/// A member's literal as JSON-LD may write it: its first item when it is a list, the value of a
+/// value object `{"@value": …, "@type": …}`, else the member itself (`Null` when absent).
+fn literal(v: &Value) -> &Value {
+    let first = match v {
+        Value::Array(items) => items.first().unwrap_or(&Value::Null),
+        other => other,
+    };
+    first.get("@value").unwrap_or(first)
 }
 
 /// `{"fr": ["…"], "en": "…"}` → our four languages.
@@ -514,7 +525,7 @@ fn opening_hours(specs: &[&Value]) -> (Option<String>, Option<String>) {
             .filter_map(day_code)
             .filter_map(|code| DAYS.iter().position(|d| *d == code))
             .fold(0u8, |set, day| set | 1 << day);
-        let field = |k: &str| s.get(k).and_then(Value::as_str);
+        let field = |k: &str| literal(&s[k]).as_str();
         let dates = range(field("schema:validFrom"), field("schema:validThrough"), osm_date, &mut expressible)
             .map(|(f, t)| format!("{f}-{t}"));
         let time = range(field("schema:opens"), field("schema:closes"), osm_time, &mut expressible)
@@ -574,17 +585,15 @@ fn paris(date: NaiveDate, time: NaiveTime) -> Option<DateTime<Utc>> {
 fn occurrences(periods: &[&Value]) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
     let mut out = Vec::new();
     for p in periods {
-        let (Some(s), Some(e)) = (p.get("startDate").and_then(Value::as_str), p.get("endDate").and_then(Value::as_str))
-        else {
+        let (Some(s), Some(e)) = (literal(&p["startDate"]).as_str(), literal(&p["endDate"]).as_str()) else {
             continue;
         };
         let (Ok(sd), Ok(ed)) = (s.parse::<NaiveDate>(), e.parse::<NaiveDate>()) else {
             continue;
         };
-        let st = p.get("startTime").and_then(Value::as_str).and_then(time_of_day).unwrap_or(NaiveTime::MIN);
-        let et = p
-            .get("endTime")
-            .and_then(Value::as_str)
+        let st = literal(&p["startTime"]).as_str().and_then(time_of_day).unwrap_or(NaiveTime::MIN);
+        let et = literal(&p["endTime"])
+            .as_str()
             .and_then(time_of_day)
             .unwrap_or_else(|| NaiveTime::from_hms_opt(23, 59, 59).unwrap_or(NaiveTime::MIN));
         if let (Some(start), Some(end)) = (paris(sd, st), paris(ed, et))
@@ -651,7 +660,7 @@ fn prices(v: &Value) -> Option<Prices> {
                 label,
                 min_price: min,
                 max_price: max,
-                currency: Some(spec.get("schema:priceCurrency").and_then(Value::as_str).unwrap_or("EUR").to_owned()),
+                currency: Some(literal(&spec["schema:priceCurrency"]).as_str().unwrap_or("EUR").to_owned()),
             });
         }
     }
@@ -703,22 +712,30 @@ pub fn map(v: &Value, territory: &HashSet<String>, options: ImportOptions) -> Re
     }
     let place =
         as_list(&v["isLocatedAt"]).into_iter().next().ok_or_else(|| ImportError::Invalid("no isLocatedAt".into()))?;
-    let geo = &place["schema:geo"];
-    let coord =
-        |k: &str| geo.get(k).and_then(|x| x.as_str().and_then(|s| s.parse::<f64>().ok()).or_else(|| x.as_f64()));
+    // JSON-LD lets any member be a list and any literal an `{"@value": …}` object.
+    let geo = as_list(&place["schema:geo"]).into_iter().next().unwrap_or(&Value::Null);
+    let coord = |k: &str| {
+        let x = as_list(&geo[k]).into_iter().next()?;
+        let x = x.get("@value").unwrap_or(x);
+        x.as_str().and_then(|s| s.trim().parse::<f64>().ok()).or_else(|| x.as_f64())
+    };
     let (lat, lon) = match (coord("schema:latitude"), coord("schema:longitude")) {
         (Some(lat), Some(lon)) if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon) => (lat, lon),
         _ => return Err(ImportError::Invalid("no valid schema:geo latitude and longitude".into())),
     };
     let address = as_list(&place["schema:address"]).into_iter().next();
-    let insee = address.and_then(|a| a["hasAddressCity"].get("insee")).and_then(Value::as_str).map(str::to_owned);
+    let insee = address.and_then(|a| literal(&literal(&a["hasAddressCity"])["insee"]).as_str()).map(str::to_owned);
     let address = address.map(|a| Address {
         street: Some(
-            as_list(&a["schema:streetAddress"]).iter().filter_map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+            as_list(&a["schema:streetAddress"])
+                .iter()
+                .filter_map(|s| literal(s).as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
         )
         .filter(|s| !s.is_empty()),
-        postal_code: a.get("schema:postalCode").and_then(Value::as_str).map(str::to_owned),
-        locality: a.get("schema:addressLocality").and_then(Value::as_str).map(str::to_owned),
+        postal_code: literal(&a["schema:postalCode"]).as_str().map(str::to_owned),
+        locality: literal(&a["schema:addressLocality"]).as_str().map(str::to_owned),
         insee_code: insee.clone(),
     });
     let in_territory = insee.as_ref().is_some_and(|c| territory.contains(c));
@@ -727,29 +744,28 @@ pub fn map(v: &Value, territory: &HashSet<String>, options: ImportOptions) -> Re
     let long = description.and_then(|d| texts(&d["dc:description"]));
     let mut contacts = Contacts::default();
     for c in as_list(&v["hasContact"]) {
-        let strings = |k: &str| as_list(&c[k]).iter().filter_map(|x| x.as_str().map(str::to_owned)).collect::<Vec<_>>();
+        let strings =
+            |k: &str| as_list(&c[k]).iter().filter_map(|x| literal(x).as_str().map(str::to_owned)).collect::<Vec<_>>();
         contacts.phones.extend(strings("schema:telephone"));
         contacts.emails.extend(strings("schema:email"));
         contacts.websites.extend(strings("foaf:homepage"));
     }
     let specs = as_list(&place["schema:openingHoursSpecification"]);
     let (hours, hours_text) = opening_hours(&specs);
-    let updated = v
-        .get("lastUpdateDatatourisme")
-        .and_then(Value::as_str)
+    let updated = literal(&v["lastUpdateDatatourisme"])
+        .as_str()
         .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
         .map(|d| d.with_timezone(&Utc))
         .or_else(|| {
-            v.get("lastUpdate")
-                .and_then(Value::as_str)
+            literal(&v["lastUpdate"])
+                .as_str()
                 .and_then(|s| s.parse::<NaiveDate>().ok())
                 .and_then(|d| paris(d, NaiveTime::MIN))
         });
     let publisher = as_list(&v["hasBeenPublishedBy"])
         .into_iter()
         .next()
-        .and_then(|p| p.get("schema:legalName"))
-        .and_then(Value::as_str)
+        .and_then(|p| literal(&p["schema:legalName"]).as_str())
         .map(|p| p.chars().take(200).collect::<String>());
     let attribution = match publisher {
         Some(p) => format!("DATAtourisme, {p}"),
@@ -757,12 +773,13 @@ pub fn map(v: &Value, territory: &HashSet<String>, options: ImportOptions) -> Re
     };
     let mut classes: Vec<String> = types.iter().map(|t| t.trim_start_matches("schema:").to_owned()).collect();
     classes.dedup();
-    let capacity = v
-        .get("allowedPersons")
-        .and_then(|x| x.as_i64().or_else(|| x.as_str().and_then(|s| s.parse().ok())))
+    let persons = literal(&v["allowedPersons"]);
+    let capacity = persons
+        .as_i64()
+        .or_else(|| persons.as_str().and_then(|s| s.trim().parse().ok()))
         .and_then(|p| i32::try_from(p).ok())
         .map(|p| Capacity { people: Some(p), ..Capacity::default() });
-    let accessibility = v.get("reducedMobilityAccess").and_then(Value::as_bool).map(|b| Accessibility {
+    let accessibility = literal(&v["reducedMobilityAccess"]).as_bool().map(|b| Accessibility {
         wheelchair: Some(if b { "yes" } else { "no" }.to_owned()),
         tourisme_handicap: Vec::new(),
     });
@@ -1431,6 +1448,38 @@ mod tests {
         let occ = occurrences(&[&p]);
         assert_eq!(occ[0].0.to_rfc3339(), "2025-07-14T19:30:00+00:00");
         assert_eq!(occ[0].1.to_rfc3339(), "2025-07-14T21:00:00+00:00");
+        // And as JSON-LD value objects or lists.
+        let p = json!({"startDate": [{"@value": "2025-07-14", "@type": "xsd:date"}], "endDate": "2025-07-14",
+            "startTime": {"@value": "21:30:00", "@type": "xsd:time"}, "endTime": ["23:00"]});
+        assert_eq!(occurrences(&[&p]), occ);
+    }
+
+    #[test]
+    fn coordinates_are_read_in_every_json_ld_form() {
+        let object = |geo: Value| {
+            json!({"@id": "https://data.datatourisme.fr/1/x", "@type": ["PlaceOfInterest"], "rdfs:label": {"fr": ["X"]},
+                "isLocatedAt": [{"schema:geo": geo}]})
+        };
+        let point = |geo: Value| {
+            map(&object(geo), &HashSet::new(), ImportOptions::default()).map(|m| (m.offer.lat, m.offer.lon)).ok()
+        };
+        let expected = Some((50.35, 3.42));
+        assert_eq!(point(json!({"schema:latitude": "50.35", "schema:longitude": "3.42"})), expected);
+        assert_eq!(point(json!([{"schema:latitude": 50.35, "schema:longitude": [3.42]}])), expected);
+        assert_eq!(
+            point(
+                json!({"schema:latitude": {"@value": "50.35", "@type": "xsd:decimal"}, "schema:longitude": " 3.42 "})
+            ),
+            expected
+        );
+        assert_eq!(point(json!({"schema:latitude": "NaN", "schema:longitude": "3.42"})), None);
+        assert_eq!(point(json!({"schema:latitude": "95", "schema:longitude": "3.42"})), None);
+        assert_eq!(point(json!({"schema:latitude": {"@value": {"@value": 1}}, "schema:longitude": 3.42})), None);
+        // Texts too may come as value objects.
+        let mut v = object(json!({"schema:latitude": "50.35", "schema:longitude": "3.42"}));
+        v["rdfs:label"] = json!({"fr": [{"@value": "Le Bassin Rond", "@language": "fr"}]});
+        let m = map(&v, &HashSet::new(), ImportOptions::default()).expect("mapped");
+        assert_eq!(m.offer.name.fr.as_deref(), Some("Le Bassin Rond"));
     }
 
     #[test]
