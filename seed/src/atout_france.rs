@@ -141,6 +141,20 @@ fn fold(name: &str) -> String {
     tokens(name).join(" ")
 }
 
+/// Where each column read is among `headers`, found by name with case, accents, punctuation and
+/// a byte-order mark ignored (editions of the register have written `CATEGORIE` for `CATÉGORIE`
+/// and changed case); a column missing refuses the file, naming it.
+fn columns<'a>(headers: impl Iterator<Item = &'a str>) -> Result<HashMap<&'static str, usize>, RegisterError> {
+    let folded: Vec<String> = headers.map(fold).collect();
+    let position: HashMap<&'static str, usize> =
+        col::ALL.iter().filter_map(|c| folded.iter().position(|h| *h == fold(c)).map(|i| (*c, i))).collect();
+    let missing: Vec<&str> = col::ALL.iter().filter(|c| !position.contains_key(*c)).copied().collect();
+    if !missing.is_empty() {
+        return Err(RegisterError::Format(format!("missing columns {missing:?}")));
+    }
+    Ok(position)
+}
+
 /// The territory's communes by folded name.
 async fn places(db: &DatabaseConnection) -> Result<HashMap<String, Place>, RegisterError> {
     Ok(Commune::find()
@@ -161,14 +175,7 @@ fn read_rows(
 ) -> Result<Vec<(Row, String)>, RegisterError> {
     let mut csv = csv::ReaderBuilder::new().delimiter(b';').flexible(false).from_reader(reader);
     let headers = csv.headers().map_err(|e| RegisterError::Format(e.to_string()))?.clone();
-    let position: HashMap<&'static str, usize> = col::ALL
-        .iter()
-        .filter_map(|c| headers.iter().position(|h| h.trim().trim_start_matches('\u{feff}') == *c).map(|i| (*c, i)))
-        .collect();
-    let missing: Vec<&str> = col::ALL.iter().filter(|c| !position.contains_key(*c)).copied().collect();
-    if !missing.is_empty() {
-        return Err(RegisterError::Format(format!("missing columns {missing:?}")));
-    }
+    let position = columns(headers.iter())?;
     let postcodes: HashSet<&str> = places.values().flat_map(|p| p.postcodes.iter().map(String::as_str)).collect();
     let mut progress = crate::progress::bar(0, "register rows");
     let mut out = Vec::new();
@@ -231,7 +238,7 @@ fn classification(row: &Row) -> Result<Classification, String> {
     let typology = typology(text).ok_or_else(|| format!("unknown type of establishment {text:?}"))?;
     let label = row.get(col::CLASS).ok_or("no class")?.to_owned();
     let stars = match label.split_whitespace().collect::<Vec<_>>()[..] {
-        [n, unit] if unit.starts_with("étoile") => {
+        [n, unit] if fold(unit).starts_with("etoile") => {
             Some(n.parse::<i32>().map_err(|_| format!("{}: {label:?}", col::CLASS))?)
         }
         _ => None,
@@ -245,19 +252,20 @@ fn classification(row: &Row) -> Result<Classification, String> {
         Some("loisirs") => Some(CampsiteCategory::Leisure),
         Some(other) => return Err(format!("{}: unknown {other:?}", col::CATEGORY)),
     };
-    let mention = match row.get(col::MENTION) {
+    // Codes as the register writes them (`HEBERGEMENT_LEGER`), case and accents ignored.
+    let mention = match row.get(col::MENTION).map(fold).as_deref() {
         None => None,
-        Some("NON") => Some(VillageMention::None),
-        Some("HEBERGEMENT_DISPERSE") => Some(VillageMention::Dispersed),
-        Some("HEBERGEMENT_LEGER") => Some(VillageMention::Light),
-        Some("HEBERGEMENT_LEGER_ET_DISPERSE") => Some(VillageMention::LightAndDispersed),
+        Some("non") => Some(VillageMention::None),
+        Some("hebergement disperse") => Some(VillageMention::Dispersed),
+        Some("hebergement leger") => Some(VillageMention::Light),
+        Some("hebergement leger et disperse") => Some(VillageMention::LightAndDispersed),
         Some(other) => return Err(format!("{}: unknown {other:?}", col::MENTION)),
     };
-    let stay = match row.get(col::STAY) {
+    let stay = match row.get(col::STAY).map(fold).as_deref() {
         None => None,
-        Some("FORMULE_PENSION") => Some(StayFormula::Board),
-        Some("FORMULE_LOCATION_PENSION") => Some(StayFormula::RentalAndBoard),
-        Some("FORMULE_LOCATION") => Some(StayFormula::Rental),
+        Some("formule pension") => Some(StayFormula::Board),
+        Some("formule location pension") => Some(StayFormula::RentalAndBoard),
+        Some("formule location") => Some(StayFormula::Rental),
         Some(other) => return Err(format!("{}: unknown {other:?}", col::STAY)),
     };
     let extended = row.get(col::EXTENDED).is_some_and(|v| fold(v) == "oui");
@@ -472,6 +480,22 @@ mod tests {
         assert_ne!(fold("ROUVIGNIES"), fold("Denain"));
     }
 
+    #[test]
+    fn columns_are_found_whatever_their_case_and_accents() {
+        let published = col::ALL.join(";");
+        let at = columns(published.split(';')).expect("the register's own names");
+        assert_eq!(at[col::DATE], 0);
+        assert_eq!(at[col::EXTENDED], 16);
+        // Another edition: a byte-order mark, capitals without accents, columns moved, one more.
+        let mut other: Vec<String> = col::ALL.iter().rev().map(|c| c.to_uppercase().replace(['É', 'È'], "E")).collect();
+        other[0] = format!("\u{feff} {} ", other[0]);
+        other.push("OBSERVATIONS".to_owned());
+        let at = columns(other.iter().map(String::as_str)).expect("found");
+        assert_eq!((at[col::DATE], at[col::EXTENDED], at[col::CATEGORY]), (16, 0, 13));
+        let missing = columns(published.split(';').filter(|h| *h != col::NAME));
+        assert!(missing.is_err_and(|e| e.to_string().contains("NOM COMMERCIAL")));
+    }
+
     fn row(fields: &[(&'static str, &str)]) -> Row {
         Row { line: 2, fields: fields.iter().map(|(k, v)| (*k, (*v).to_owned())).collect() }
     }
@@ -498,6 +522,23 @@ mod tests {
         assert_eq!(c.classified_on, NaiveDate::from_ymd_opt(2023, 5, 24).expect("date"));
         let cap = capacity(&r).expect("capacity").expect("some");
         assert_eq!((cap.people, cap.pitches, cap.rooms), (Some(300), Some(100), None));
+        let village = row(&[
+            (col::DATE, "01/06/2024"),
+            (col::TYPOLOGY, "Village de vacances"),
+            (col::CLASS, "2 ETOILES"),
+            (col::MENTION, "hébergement_léger"),
+            (col::STAY, "FORMULE_LOCATION_PENSION"),
+        ]);
+        let c = classification(&village).expect("classification");
+        assert_eq!(
+            (c.typology, c.stars, c.mention, c.stay),
+            (
+                AccommodationType::HolidayVillage,
+                Some(2),
+                Some(VillageMention::Light),
+                Some(StayFormula::RentalAndBoard)
+            )
+        );
         let natural = row(&[(col::DATE, "01/06/2024"), (col::TYPOLOGY, "CAMPING"), (col::CLASS, "Aire naturelle")]);
         assert_eq!(classification(&natural).expect("classification").stars, None);
         let bad = row(&[(col::DATE, "2024-06-01"), (col::TYPOLOGY, "CAMPING"), (col::CLASS, "1 étoile")]);
