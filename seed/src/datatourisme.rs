@@ -581,13 +581,25 @@ fn paris(date: NaiveDate, time: NaiveTime) -> Option<DateTime<Utc>> {
         .map(|d| d.with_timezone(&Utc))
 }
 
-/// `takesPlaceAt` periods → occurrences (Europe/Paris dates; a day without times is the whole day).
+/// A place's `schema:geo` as (latitude, longitude) when both are given and in range; JSON-LD lets
+/// the point be a list and each coordinate a string, a number or a value object.
+fn coordinates(place: &Value) -> Option<(f64, f64)> {
+    let geo = literal(&place["schema:geo"]);
+    let coordinate = |k: &str| {
+        let x = literal(&geo[k]);
+        x.as_str().and_then(|s| s.trim().parse::<f64>().ok()).or_else(|| x.as_f64())
+    };
+    let (lat, lon) = (coordinate("schema:latitude")?, coordinate("schema:longitude")?);
+    ((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon)).then_some((lat, lon))
+}
+
+/// `takesPlaceAt` periods → occurrences (Europe/Paris dates; a day without times is the whole day,
+/// a period without an end date its start date).
 fn occurrences(periods: &[&Value]) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
     let mut out = Vec::new();
     for p in periods {
-        let (Some(s), Some(e)) = (literal(&p["startDate"]).as_str(), literal(&p["endDate"]).as_str()) else {
-            continue;
-        };
+        let Some(s) = literal(&p["startDate"]).as_str() else { continue };
+        let e = literal(&p["endDate"]).as_str().unwrap_or(s);
         let (Ok(sd), Ok(ed)) = (s.parse::<NaiveDate>(), e.parse::<NaiveDate>()) else {
             continue;
         };
@@ -710,19 +722,15 @@ pub fn map(v: &Value, territory: &HashSet<String>, options: ImportOptions) -> Re
     for t in [&mut name.fr, &mut name.en, &mut name.nl, &mut name.de].into_iter().flatten() {
         *t = t.chars().take(200).collect::<String>().trim().to_owned();
     }
-    let place =
-        as_list(&v["isLocatedAt"]).into_iter().next().ok_or_else(|| ImportError::Invalid("no isLocatedAt".into()))?;
-    // JSON-LD lets any member be a list and any literal an `{"@value": …}` object.
-    let geo = as_list(&place["schema:geo"]).into_iter().next().unwrap_or(&Value::Null);
-    let coord = |k: &str| {
-        let x = as_list(&geo[k]).into_iter().next()?;
-        let x = x.get("@value").unwrap_or(x);
-        x.as_str().and_then(|s| s.trim().parse::<f64>().ok()).or_else(|| x.as_f64())
-    };
-    let (lat, lon) = match (coord("schema:latitude"), coord("schema:longitude")) {
-        (Some(lat), Some(lon)) if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon) => (lat, lon),
-        _ => return Err(ImportError::Invalid("no valid schema:geo latitude and longitude".into())),
-    };
+    // The place the offer stands at: the first with coordinates (an object may list several).
+    let places = as_list(&v["isLocatedAt"]);
+    if places.is_empty() {
+        return Err(ImportError::Invalid("no isLocatedAt".into()));
+    }
+    let (place, (lat, lon)) = places
+        .into_iter()
+        .find_map(|place| Some((place, coordinates(place)?)))
+        .ok_or_else(|| ImportError::Invalid("no valid schema:geo latitude and longitude".into()))?;
     let address = as_list(&place["schema:address"]).into_iter().next();
     let insee = address.and_then(|a| literal(&literal(&a["hasAddressCity"])["insee"]).as_str()).map(str::to_owned);
     let address = address.map(|a| Address {
@@ -1452,6 +1460,12 @@ mod tests {
         let p = json!({"startDate": [{"@value": "2025-07-14", "@type": "xsd:date"}], "endDate": "2025-07-14",
             "startTime": {"@value": "21:30:00", "@type": "xsd:time"}, "endTime": ["23:00"]});
         assert_eq!(occurrences(&[&p]), occ);
+        // A period without an end date is its start date; one without a start is no occurrence.
+        let p = json!({"startDate": "2025-07-14", "startTime": "21:30"});
+        let occ = occurrences(&[&p]);
+        assert_eq!(occ[0].0.to_rfc3339(), "2025-07-14T19:30:00+00:00");
+        assert_eq!(occ[0].1.to_rfc3339(), "2025-07-14T21:59:59+00:00");
+        assert!(occurrences(&[&json!({"endDate": "2025-07-14"})]).is_empty());
     }
 
     #[test]
@@ -1480,6 +1494,19 @@ mod tests {
         v["rdfs:label"] = json!({"fr": [{"@value": "Le Bassin Rond", "@language": "fr"}]});
         let m = map(&v, &HashSet::new(), ImportOptions::default()).expect("mapped");
         assert_eq!(m.offer.name.fr.as_deref(), Some("Le Bassin Rond"));
+    }
+
+    #[test]
+    fn an_object_stands_at_its_first_place_with_coordinates() {
+        let v = json!({"@id": "https://data.datatourisme.fr/1/x", "@type": ["PlaceOfInterest"], "rdfs:label": {"fr": ["X"]},
+        "isLocatedAt": [
+            {"schema:address": [{"schema:postalCode": "59000"}]},
+            {"schema:geo": {"schema:latitude": "50.35", "schema:longitude": "3.42"},
+             "schema:address": [{"schema:postalCode": "59230"}]}
+        ]});
+        let m = map(&v, &HashSet::new(), ImportOptions::default()).expect("mapped");
+        assert_eq!((m.offer.lat, m.offer.lon), (50.35, 3.42));
+        assert_eq!(m.offer.address.and_then(|a| a.postal_code).as_deref(), Some("59230"));
     }
 
     #[test]
