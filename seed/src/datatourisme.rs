@@ -629,12 +629,7 @@ fn media_items(v: &Value) -> Vec<media::Model> {
                 let mime = as_list(&res["ebucore:hasMimeType"])
                     .into_iter()
                     .find_map(|m| m.get("rdfs:label").and_then(|l| l.get("en")).and_then(first_str));
-                let kind = match mime.as_deref() {
-                    Some(m) if m.starts_with("video/") => MediaKind::Video,
-                    Some(m) if m.starts_with("audio/") => MediaKind::Audio,
-                    Some("application/pdf") => MediaKind::Document,
-                    _ => MediaKind::Image,
-                };
+                let kind = media_kind(mime.as_deref(), &url);
                 items.push(media::Model {
                     id: String::new(),
                     offer_id: String::new(),
@@ -652,6 +647,29 @@ fn media_items(v: &Value) -> Vec<media::Model> {
     let mut seen = HashSet::new();
     items.retain(|m| seen.insert(m.url.clone()));
     items
+}
+
+/// A medium's kind by its MIME type's family (`application/pdf`, `application/gpx+xml` and any
+/// other than image, video and audio are documents), else by its file's extension; a picture when
+/// neither says.
+fn media_kind(mime: Option<&str>, url: &str) -> MediaKind {
+    if let Some((family, _)) = mime.map(str::trim).and_then(|m| m.split_once('/')) {
+        return match family.to_ascii_lowercase().as_str() {
+            "image" => MediaKind::Image,
+            "video" => MediaKind::Video,
+            "audio" => MediaKind::Audio,
+            _ => MediaKind::Document,
+        };
+    }
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let file = path.rsplit('/').next().unwrap_or(path);
+    let extension = file.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    match extension.as_str() {
+        "pdf" | "gpx" | "kml" | "kmz" | "geojson" | "doc" | "docx" | "odt" | "txt" => MediaKind::Document,
+        "mp4" | "webm" | "mov" | "avi" | "mkv" => MediaKind::Video,
+        "mp3" | "ogg" | "oga" | "wav" | "m4a" | "flac" => MediaKind::Audio,
+        _ => MediaKind::Image,
+    }
 }
 
 fn prices(v: &Value) -> Option<Prices> {
@@ -1507,6 +1525,21 @@ mod tests {
         let m = map(&v, &HashSet::new(), ImportOptions::default()).expect("mapped");
         assert_eq!((m.offer.lat, m.offer.lon), (50.35, 3.42));
         assert_eq!(m.offer.address.and_then(|a| a.postal_code).as_deref(), Some("59230"));
+    }
+
+    #[test]
+    fn media_kinds_come_from_the_mime_type_else_the_extension() {
+        let kind = media_kind;
+        assert_eq!(kind(Some("image/jpeg"), "https://x.fr/a.pdf"), MediaKind::Image);
+        assert_eq!(kind(Some("video/mp4"), "https://x.fr/a"), MediaKind::Video);
+        assert_eq!(kind(Some("Audio/MPEG"), "https://x.fr/a"), MediaKind::Audio);
+        assert_eq!(kind(Some("application/pdf"), "https://x.fr/a"), MediaKind::Document);
+        assert_eq!(kind(Some("application/gpx+xml"), "https://x.fr/trace"), MediaKind::Document);
+        assert_eq!(kind(None, "https://x.fr/upload/maison--1-.png"), MediaKind::Image);
+        assert_eq!(kind(None, "https://x.fr/circuit.GPX?v=2"), MediaKind::Document);
+        assert_eq!(kind(Some("jpeg"), "https://x.fr/film.mp4#t=3"), MediaKind::Video);
+        assert_eq!(kind(None, "https://x.fr/photo"), MediaKind::Image);
+        assert_eq!(kind(None, "https://media.pdf.fr/photo"), MediaKind::Image);
     }
 
     #[test]
