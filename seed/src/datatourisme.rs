@@ -519,12 +519,17 @@ fn opening_hours(specs: &[&Value]) -> (Option<String>, Option<String>) {
         {
             notes.push(note);
         }
-        let days = as_list(&s["schema:dayOfWeek"])
+        // A day is a node (`{"@id": "schema:Monday"}`) or its id; a day not known cannot be said,
+        // and leaving it out would open the other days' rule on every day.
+        let listed = as_list(&s["schema:dayOfWeek"]);
+        let known: Vec<usize> = listed
             .iter()
-            .filter_map(|d| d.get("@id").and_then(Value::as_str))
+            .filter_map(|d| d.get("@id").unwrap_or(d).as_str())
             .filter_map(day_code)
             .filter_map(|code| DAYS.iter().position(|d| *d == code))
-            .fold(0u8, |set, day| set | 1 << day);
+            .collect();
+        expressible &= known.len() == listed.len();
+        let days = known.into_iter().fold(0u8, |set, day| set | 1 << day);
         let field = |k: &str| literal(&s[k]).as_str();
         let dates = range(field("schema:validFrom"), field("schema:validThrough"), osm_date, &mut expressible)
             .map(|(f, t)| format!("{f}-{t}"));
@@ -1410,6 +1415,13 @@ mod tests {
             expr.as_deref(),
             Some("2024 Jul 01-2024 Aug 31 Mo-Fr 09:30-12:00,13:30-16:30, 2024 Jul 01-2024 Aug 31 Sa,Su,PH 10:00-12:00")
         );
+        // Days may be given by their ids; a day not known makes the hours inexpressible.
+        let by_id = json!({"schema:dayOfWeek": ["schema:Monday", {"@id": "schema:Tuesday"}],
+            "schema:opens": "10:00", "schema:closes": "12:00"});
+        assert_eq!(opening_hours(&[&by_id]).0.as_deref(), Some("Mo,Tu 10:00-12:00"));
+        let unknown = json!({"schema:dayOfWeek": [{"@id": "schema:Monday"}, {"@id": "schema:Someday"}],
+            "schema:opens": "10:00", "schema:closes": "12:00"});
+        assert_eq!(opening_hours(&[&by_id, &unknown]).0, None);
         // A specification without days (every day) is not merged into one naming days.
         let every_day = json!({"schema:opens": "10:00", "schema:closes": "12:00",
             "schema:validFrom": "2024-07-01", "schema:validThrough": "2024-08-31"});
