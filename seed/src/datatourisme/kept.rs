@@ -28,6 +28,9 @@ const ALL: Keep = Keep::All;
 /// A text in several languages: ours.
 const TEXTS: Keep = Keep::Members(&[("fr", ALL), ("en", ALL), ("nl", ALL), ("de", ALL)]);
 
+/// A node named by its id alone, as a day of the week (its labels in seven languages are not read).
+const NAMED: Keep = Keep::Members(&[("@id", ALL)]);
+
 /// A label of a node, as `rdfs:label`.
 const LABELLED: Keep = Keep::Members(&[("rdfs:label", TEXTS)]);
 
@@ -55,7 +58,7 @@ pub(super) static OBJECT: Keep = Keep::Members(&[
                 "schema:openingHoursSpecification",
                 Keep::Members(&[
                     ("additionalInformation", TEXTS),
-                    ("schema:dayOfWeek", ALL),
+                    ("schema:dayOfWeek", NAMED),
                     ("schema:validFrom", ALL),
                     ("schema:validThrough", ALL),
                     ("schema:opens", ALL),
