@@ -279,7 +279,7 @@ impl Req {
 pub struct App {
     pub runtime: tokio::runtime::Runtime,
     pub state: api::state::AppState,
-    pub router: axum::Router,
+    pub router: api::tiles::hot::Lane,
 }
 
 /// The shared application.
