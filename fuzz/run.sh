@@ -31,16 +31,22 @@ mkdir -p "$logs"
 for d in regressions/*/; do cp "$d"* "corpus/$(basename "$d")/"; done
 # The GraphQL targets take structured input (arbitrary): large documents need room to grow.
 max_len() { case "$1" in graphql_*) echo "-max_len=16384" ;; *) echo "" ;; esac; }
+failed=()
 for t in "${targets[@]}"; do
   echo "== $t: build (log: $logs/$t.build.log)"
-  # The build first, on its own: a build that fails is not a finding.
+  # The build first, on its own: a build that fails is not a finding, but the run fails.
   if ! RUSTC_BOOTSTRAP=1 cargo fuzz build "$t" -s none >"$logs/$t.build.log" 2>&1; then
-    echo "   the build failed: see $logs/$t.build.log"; continue
+    echo "   the build failed: see $logs/$t.build.log"; failed+=("$t (build)"); continue
   fi
   echo "== $t for ${secs} s (whole log: $logs/$t.log)"
   # shellcheck disable=SC2046
-  RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" -s none -- -max_total_time="$secs" -rss_limit_mb=4096 -timeout=10 $(max_len "$t") \
-    -print_final_stats=1 >"$logs/$t.log" 2>&1 || echo "   the run stopped on a finding (exit $?)"
+  if ! RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" -s none -- -max_total_time="$secs" -rss_limit_mb=4096 -timeout=10 $(max_len "$t") \
+    -print_final_stats=1 >"$logs/$t.log" 2>&1; then
+    echo "   the run stopped on a finding"; failed+=("$t (finding)")
+  fi
   grep -E "^#[0-9]+.*(DONE|pulse)|Done [0-9]+ runs|SUMMARY|panicked|crash-|ERROR|stat::number_of_executed_units|stat::peak_rss" \
     "$logs/$t.log" | tail -6 || true
 done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "failed: ${failed[*]}"; exit 1
+fi
