@@ -382,10 +382,25 @@ fn literal(v: &Value) -> &Value {
 
 /// `{"fr": ["…"], "en": "…"}` → our four languages.
 fn texts(v: &Value) -> Option<Texts> {
-    let Value::Object(o) = v else { return None };
-    let get = |lang: &str| o.get(lang).and_then(first_str);
+    let get = |lang: &str| text_in(v, lang);
     let t = Texts { fr: get("fr"), en: get("en"), nl: get("nl"), de: get("de") };
     (!t.is_empty()).then_some(t)
+}
+
+/// The text in `lang` of a language map (`{"fr": ["…"]}`, as the flux writes texts) or of
+/// language-tagged values (`[{"@value": "…", "@language": "fr-FR"}]`, JSON-LD's expanded form,
+/// matched by the primary subtag).
+fn text_in(v: &Value, lang: &str) -> Option<String> {
+    match v {
+        Value::Object(map) if !map.contains_key("@value") => map.get(lang).and_then(first_str),
+        _ => as_list(v)
+            .into_iter()
+            .filter(|x| {
+                let tag = x.get("@language").and_then(Value::as_str).unwrap_or("");
+                tag.split('-').next().is_some_and(|primary| primary.eq_ignore_ascii_case(lang))
+            })
+            .find_map(first_str),
+    }
 }
 
 fn kind_of(types: &[String]) -> OfferKind {
@@ -514,7 +529,7 @@ fn opening_hours(specs: &[&Value]) -> (Option<String>, Option<String>) {
     let mut notes = Vec::new();
     let mut expressible = true;
     for s in specs {
-        if let Some(note) = s.get("additionalInformation").and_then(|a| a.get("fr")).and_then(first_str)
+        if let Some(note) = text_in(&s["additionalInformation"], "fr")
             && !notes.contains(&note)
         {
             notes.push(note);
@@ -631,9 +646,8 @@ fn media_items(v: &Value) -> Vec<media::Model> {
             let annotation = as_list(&rep["ebucore:hasAnnotation"]).into_iter().next().cloned().unwrap_or(Value::Null);
             for res in as_list(&rep["ebucore:hasRelatedResource"]) {
                 let Some(url) = first_str(&res["ebucore:locator"]) else { continue };
-                let mime = as_list(&res["ebucore:hasMimeType"])
-                    .into_iter()
-                    .find_map(|m| m.get("rdfs:label").and_then(|l| l.get("en")).and_then(first_str));
+                let mime =
+                    as_list(&res["ebucore:hasMimeType"]).into_iter().find_map(|m| text_in(&m["rdfs:label"], "en"));
                 let kind = media_kind(mime.as_deref(), &url);
                 items.push(media::Model {
                     id: String::new(),
@@ -681,9 +695,7 @@ fn prices(v: &Value) -> Option<Prices> {
     let mut out = Vec::new();
     for offer in as_list(&v["offers"]) {
         for spec in as_list(&offer["schema:priceSpecification"]) {
-            let label = as_list(&spec["hasEligiblePolicy"])
-                .into_iter()
-                .find_map(|p| p.get("rdfs:label").and_then(|l| l.get("fr")).and_then(first_str));
+            let label = as_list(&spec["hasEligiblePolicy"]).into_iter().find_map(|p| text_in(&p["rdfs:label"], "fr"));
             let num = |k: &str| first_str(&spec[k]).and_then(|s| s.replace(',', ".").parse::<f64>().ok());
             let (min, max) = match (num("schema:minPrice"), num("schema:maxPrice")) {
                 // The flux sometimes gives the bounds of a range the wrong way round.
@@ -706,7 +718,7 @@ fn labels(v: &Value) -> Vec<String> {
     let mut out: Vec<String> = as_list(&v["hasReview"])
         .into_iter()
         .filter_map(|r| r.get("hasReviewValue"))
-        .filter_map(|rv| rv.get("rdfs:label").and_then(|l| l.get("fr")).and_then(first_str))
+        .filter_map(|rv| text_in(&rv["rdfs:label"], "fr"))
         .map(|l| slugify(&l))
         .filter(|l| !l.is_empty())
         .collect();
@@ -1519,11 +1531,21 @@ mod tests {
         assert_eq!(point(json!({"schema:latitude": "NaN", "schema:longitude": "3.42"})), None);
         assert_eq!(point(json!({"schema:latitude": "95", "schema:longitude": "3.42"})), None);
         assert_eq!(point(json!({"schema:latitude": {"@value": {"@value": 1}}, "schema:longitude": 3.42})), None);
-        // Texts too may come as value objects.
+        // Texts too may come as value objects, in a language map or tagged with their language.
         let mut v = object(json!({"schema:latitude": "50.35", "schema:longitude": "3.42"}));
         v["rdfs:label"] = json!({"fr": [{"@value": "Le Bassin Rond", "@language": "fr"}]});
         let m = map(&v, &HashSet::new(), ImportOptions::default()).expect("mapped");
         assert_eq!(m.offer.name.fr.as_deref(), Some("Le Bassin Rond"));
+        v["rdfs:label"] =
+            json!([{"@value": "Round Basin", "@language": "en"}, {"@value": "Le Bassin Rond", "@language": "fr-FR"}]);
+        let m = map(&v, &HashSet::new(), ImportOptions::default()).expect("mapped");
+        assert_eq!(
+            (m.offer.name.fr.as_deref(), m.offer.name.en.as_deref()),
+            (Some("Le Bassin Rond"), Some("Round Basin"))
+        );
+        // A text without a language is none of ours.
+        v["rdfs:label"] = json!([{"@value": "Le Bassin Rond"}]);
+        assert!(map(&v, &HashSet::new(), ImportOptions::default()).is_err());
     }
 
     #[test]

@@ -25,8 +25,9 @@ pub(super) enum Keep {
 
 const ALL: Keep = Keep::All;
 
-/// A text in several languages: ours.
-const TEXTS: Keep = Keep::Members(&[("fr", ALL), ("en", ALL), ("nl", ALL), ("de", ALL)]);
+/// A text in several languages: ours, from a language map or language-tagged values.
+const TEXTS: Keep =
+    Keep::Members(&[("fr", ALL), ("en", ALL), ("nl", ALL), ("de", ALL), ("@value", ALL), ("@language", ALL)]);
 
 /// A node named by its id alone, as a day of the week (its labels in seven languages are not read).
 const NAMED: Keep = Keep::Members(&[("@id", ALL)]);
