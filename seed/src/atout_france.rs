@@ -146,8 +146,13 @@ fn fold(name: &str) -> String {
 /// and changed case); a column missing refuses the file, naming it.
 fn columns<'a>(headers: impl Iterator<Item = &'a str>) -> Result<HashMap<&'static str, usize>, RegisterError> {
     let folded: Vec<String> = headers.map(fold).collect();
-    let position: HashMap<&'static str, usize> =
-        col::ALL.iter().filter_map(|c| folded.iter().position(|h| *h == fold(c)).map(|i| (*c, i))).collect();
+    let position: HashMap<&'static str, usize> = col::ALL
+        .iter()
+        .filter_map(|c| {
+            let name = fold(c);
+            folded.iter().position(|h| *h == name).map(|i| (*c, i))
+        })
+        .collect();
     let missing: Vec<&str> = col::ALL.iter().filter(|c| !position.contains_key(*c)).copied().collect();
     if !missing.is_empty() {
         return Err(RegisterError::Format(format!("missing columns {missing:?}")));

@@ -13,7 +13,6 @@
 //! What an export can hold is bounded before it is read: zip entries (count, size of each, size of
 //! all, checked on the bytes actually inflated), folder depth, and symbolic links are not followed.
 
-use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -28,6 +27,7 @@ use entities::values::{Accessibility, Address, Capacity, Codes, Contacts, Price,
 use entities::vocab::{GeoPrecision, MediaKind, OfferKind, OfferStatus, RevisionAction};
 use entities::write::{NewOffer, SlugRule, WriteError, Writer, check_offer};
 use entities::{import_digest, media, offer};
+use indexmap::IndexMap;
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, Set};
 use serde_json::Value;
@@ -522,10 +522,10 @@ fn osm_days(set: u8) -> String {
 /// slots that share those days together (`2024 Jul 01-2024 Aug 31 Mo-Fr 09:30-12:00,13:30-16:30`).
 /// Rules are joined with `,` so they add up, as the specifications do.
 fn opening_hours(specs: &[&Value]) -> (Option<String>, Option<String>) {
-    // (dates, time slot, days): `None` dates or slot is every date or the whole day; no day is
-    // every day, and such a specification is kept apart from those naming days.
-    let mut slots: Vec<(Option<String>, Option<String>, u8)> = Vec::new();
-    let mut slot_of: HashMap<(Option<String>, Option<String>, bool), usize> = HashMap::new();
+    // (dates, time slot, every day) → days, in the order met: `None` dates or slot is every date
+    // or the whole day; no day is every day, and such a specification is kept apart from those
+    // naming days.
+    let mut slots: IndexMap<(Option<String>, Option<String>, bool), u8> = IndexMap::new();
     let mut notes = Vec::new();
     let mut expressible = true;
     for s in specs {
@@ -554,29 +554,17 @@ fn opening_hours(specs: &[&Value]) -> (Option<String>, Option<String>) {
             expressible = false;
             continue;
         }
-        match slot_of.entry((dates.clone(), time.clone(), days == 0)) {
-            Entry::Occupied(at) => slots[*at.get()].2 |= days,
-            Entry::Vacant(at) => {
-                at.insert(slots.len());
-                slots.push((dates, time, days));
-            }
-        }
+        *slots.entry((dates, time, days == 0)).or_default() |= days;
     }
-    // (dates, days, time slots): the slots of one period and set of days, in the day's order.
-    let mut rules: Vec<(Option<String>, u8, Vec<String>)> = Vec::new();
-    let mut rule_of: HashMap<(Option<String>, u8, bool), usize> = HashMap::new();
-    for (dates, time, days) in slots {
-        match rule_of.entry((dates.clone(), days, time.is_none())) {
-            Entry::Occupied(at) => rules[*at.get()].2.extend(time),
-            Entry::Vacant(at) => {
-                at.insert(rules.len());
-                rules.push((dates, days, time.into_iter().collect()));
-            }
-        }
+    // (dates, days, whole day) → the time slots of that period and set of days.
+    let mut rules: IndexMap<(Option<String>, u8, bool), Vec<String>> = IndexMap::new();
+    for ((dates, time, _), days) in slots {
+        let whole_day = time.is_none();
+        rules.entry((dates, days, whole_day)).or_default().extend(time);
     }
     let rules: Vec<String> = rules
         .into_iter()
-        .map(|(dates, days, mut times)| {
+        .map(|((dates, days, _), mut times)| {
             times.sort();
             times.dedup();
             let days = (days != 0).then(|| osm_days(days));
