@@ -1,4 +1,6 @@
-//! The dates of an event: one row per occurrence, keyed by its offer and start.
+//! The dates of an event: one row per occurrence, keyed by its offer and start. On PostgreSQL the
+//! rows are a view of `event_dates`, where each event's starts and ends are two arrays in one row
+//! (`m20261207_000017`): read them here; the write path writes the arrays.
 
 use sea_orm::entity::prelude::*;
 

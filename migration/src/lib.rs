@@ -2,8 +2,9 @@
 //!
 //! Checked enumerations are `CHECK` constraints, relations are foreign keys, and geometry is
 //! GeoJSON text plus plain bounding-box columns so nothing depends on PostGIS. One difference
-//! between the two: on PostgreSQL, the offers of event occurrences are checked by statement
-//! triggers with the foreign key's guarantees, once per offer rather than once per row.
+//! between the two: PostgreSQL stores an event's occurrences as two arrays in one row of
+//! `event_dates`, behind a view `event_occurrences` of one row per occurrence; SQLite keeps the
+//! rows.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -23,6 +24,7 @@ mod m20261127_000013_add_classification_and_notes;
 mod m20261128_000014_check_occurrence_offers_per_statement;
 mod m20261206_000015_create_import_digests;
 mod m20261207_000016_key_occurrences_by_offer_and_start;
+mod m20261207_000017_store_event_dates_as_arrays;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -47,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000014_check_occurrence_offers_per_statement::Migration),
             Box::new(m20261206_000015_create_import_digests::Migration),
             Box::new(m20261207_000016_key_occurrences_by_offer_and_start::Migration),
+            Box::new(m20261207_000017_store_event_dates_as_arrays::Migration),
         ]
     }
 }

@@ -27,7 +27,7 @@ impl MigrationName for Migration {
 const KEY: &str = "fk_event_occurrences_offer";
 
 /// The statements that replace the key, in order.
-fn up_statements() -> Vec<String> {
+pub(crate) fn up_statements() -> Vec<String> {
     vec![
         format!("ALTER TABLE event_occurrences DROP CONSTRAINT {KEY}"),
         format!(
@@ -86,7 +86,8 @@ fn up_statements() -> Vec<String> {
 }
 
 /// The statements that put the key back, in order.
-fn down_statements() -> Vec<String> {
+/// The statements that drop the triggers and their functions, in order.
+pub(crate) fn drop_trigger_statements() -> Vec<String> {
     vec![
         "DROP TRIGGER offers_keep_occurrence_ids ON offers".into(),
         "DROP FUNCTION offers_keep_occurrence_ids()".into(),
@@ -96,14 +97,18 @@ fn down_statements() -> Vec<String> {
         "DROP TRIGGER event_occurrences_offers_on_update ON event_occurrences".into(),
         "DROP TRIGGER event_occurrences_offers_on_insert ON event_occurrences".into(),
         "DROP FUNCTION event_occurrences_check_offers()".into(),
-        format!(
-            "ALTER TABLE event_occurrences ADD CONSTRAINT {KEY} FOREIGN KEY (offer_id) \
-             REFERENCES offers (id) ON DELETE CASCADE"
-        ),
     ]
 }
 
-/// Runs `statements` on PostgreSQL; SQLite keeps its foreign key.
+fn down_statements() -> Vec<String> {
+    let mut statements = drop_trigger_statements();
+    statements.push(format!(
+        "ALTER TABLE event_occurrences ADD CONSTRAINT {KEY} FOREIGN KEY (offer_id) \
+         REFERENCES offers (id) ON DELETE CASCADE"
+    ));
+    statements
+}
+
 async fn run(manager: &SchemaManager<'_>, statements: Vec<String>) -> Result<(), DbErr> {
     if manager.get_database_backend() != DbBackend::Postgres {
         return Ok(());

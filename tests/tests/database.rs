@@ -17,7 +17,8 @@ async fn table_count(db: &DatabaseConnection) -> usize {
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'seaql_migrations'"
         }
         _ => {
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> 'seaql_migrations'"
+            "SELECT table_name FROM information_schema.tables \
+             WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name <> 'seaql_migrations'"
         }
     };
     db.query_all_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.unwrap().len()
@@ -147,8 +148,9 @@ async fn deletable_offers(db: &DatabaseConnection) -> Vec<String> {
     rows.iter().map(|r| r.try_get::<String>("", "id").unwrap()).collect()
 }
 
-/// An occurrence names an offer that exists, whatever writes it: a foreign key on SQLite,
-/// statement triggers on PostgreSQL (`m20261128_000014`), with the same guarantees.
+/// An occurrence names an offer that exists, whatever writes it: a foreign key on the rows of
+/// SQLite and on the event rows of PostgreSQL (`event_dates`, written here through the view of
+/// occurrences, `m20261207_000017`), with the same guarantees.
 async fn occurrences_keep_their_offer(db: DatabaseConnection) {
     Migrator::up(&db, None).await.unwrap();
     seed::load(&db, &seed::territory().unwrap()).await.unwrap();
@@ -168,7 +170,7 @@ async fn occurrences_keep_their_offer(db: DatabaseConnection) {
     assert_eq!(occurrences_of(&db, doomed).await, before.0 + 3);
     // An offer that does not exist, alone or among ones that do.
     let missing = db.execute_unprepared(&insert("no-such-offer", 1)).await.unwrap_err().to_string();
-    assert!(missing.contains("FOREIGN KEY") || missing.contains("fk_event_occurrences_offer"), "{missing}");
+    assert!(missing.contains("FOREIGN KEY") || missing.contains("fk_event_dates_offer"), "{missing}");
     let mixed = format!(
         "INSERT INTO event_occurrences (offer_id, starts_at, ends_at) VALUES \
          ('{kept}', '2031-06-01 10:00:00+00', '2031-06-01 12:00:00+00'), \
@@ -198,7 +200,7 @@ async fn occurrences_keep_their_offer_on_postgres() {
     let db = pg.connect().await;
     occurrences_keep_their_offer(db.clone()).await;
     // While a transaction writes occurrences of an offer, the offer cannot be deleted under them:
-    // the trigger locks it as the key did, and the delete waits (here: gives up after 200 ms).
+    // the key locks it, and the delete waits (here: gives up after 200 ms).
     let offer = deletable_offers(&db).await.swap_remove(0);
     let writer = sea_orm::TransactionTrait::begin(&db).await.unwrap();
     writer
@@ -221,10 +223,9 @@ async fn occurrences_keep_their_offer_on_postgres() {
     db.close().await.unwrap();
 }
 
-/// `m20261207_000016` keys occurrences by offer and start: the rows survive it both ways, a second
-/// occurrence at the same start of the same offer is refused before and after. SQLite drops `id`;
-/// PostgreSQL keeps it, filled but no longer indexed, so that an earlier build still running
-/// during a rolling upgrade reads occurrences as it did (its entity selects `id`).
+/// `m20261207_000016` keys occurrences by offer and start; `m20261207_000017` stores them as two
+/// arrays per event on PostgreSQL, behind a view of the rows. The rows survive each step both
+/// ways, and a second occurrence at the same start of the same offer is refused at each.
 async fn occurrences_survive_the_change_of_key(db: DatabaseConnection) {
     Migrator::up(&db, None).await.unwrap();
     seed::load(&db, &seed::territory().unwrap()).await.unwrap();
@@ -236,40 +237,144 @@ async fn occurrences_survive_the_change_of_key(db: DatabaseConnection) {
         )
     };
     for offer in &ids[..2] {
-        for day in 1..=3 {
+        for day in [3, 1, 2] {
             db.execute_unprepared(&insert(offer, day)).await.unwrap();
         }
     }
     let counts = (occurrences_of(&db, &ids[0]).await, occurrences_of(&db, &ids[1]).await);
     assert_eq!(counts, (3, 3));
-    let postgres = db.get_database_backend() == sea_orm::DbBackend::Postgres;
-    // What an earlier build reads: every column, `id` included, none of them null.
-    let earlier_build_reads = |db: DatabaseConnection| async move {
+    let backend = db.get_database_backend();
+    let postgres = backend == sea_orm::DbBackend::Postgres;
+    // What a build older than migration 16 reads: every column, `id` included, none of them null.
+    let oldest_build_reads = |db: DatabaseConnection| async move {
         let sql = "SELECT count(*) AS n FROM event_occurrences \
                    WHERE id IS NULL OR offer_id IS NULL OR starts_at IS NULL OR ends_at IS NULL";
         let row = db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await;
         row.is_ok_and(|r| r.is_some_and(|r| r.try_get::<i64>("", "n").is_ok_and(|n| n == 0)))
     };
-    assert_eq!(earlier_build_reads(db.clone()).await, postgres, "id is kept, filled, on PostgreSQL only");
-    // Back to the serial key, then forward again: the same rows each time, one per offer and start.
-    Migrator::down(&db, Some(1)).await.unwrap();
-    assert!(earlier_build_reads(db.clone()).await, "down gives the serial id back");
-    assert_eq!((occurrences_of(&db, &ids[0]).await, occurrences_of(&db, &ids[1]).await), counts);
+    let same_rows = |db: DatabaseConnection, ids: Vec<String>| async move {
+        (occurrences_of(&db, &ids[0]).await, occurrences_of(&db, &ids[1]).await)
+    };
+    // Back to the serial key, then forward one step and the next: the same rows each time.
+    Migrator::down(&db, Some(2)).await.unwrap();
+    assert!(oldest_build_reads(db.clone()).await, "down gives the serial id back");
+    assert_eq!(same_rows(db.clone(), ids.clone()).await, counts);
     assert!(db.execute_unprepared(&insert(&ids[0], 1)).await.is_err(), "a second occurrence at one start");
-    Migrator::up(&db, None).await.unwrap();
-    assert_eq!(earlier_build_reads(db.clone()).await, postgres);
+    Migrator::up(&db, Some(1)).await.unwrap();
+    assert_eq!(oldest_build_reads(db.clone()).await, postgres, "id is kept, filled, on PostgreSQL only");
+    assert_eq!(same_rows(db.clone(), ids.clone()).await, counts);
     if postgres {
         // One index left: the key on offer and start.
         let sql = "SELECT indexdef FROM pg_indexes WHERE tablename = 'event_occurrences'";
-        let rows = db.query_all_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
+        let rows = db.query_all_raw(sea_orm::Statement::from_string(backend, sql)).await.unwrap();
         let defs: Vec<String> = rows.iter().map(|r| r.try_get::<String>("", "indexdef").unwrap()).collect();
         assert_eq!(defs.len(), 1, "{defs:?}");
         assert!(defs[0].contains("(offer_id, starts_at)"), "{defs:?}");
     }
-    assert_eq!((occurrences_of(&db, &ids[0]).await, occurrences_of(&db, &ids[1]).await), counts);
+    assert!(db.execute_unprepared(&insert(&ids[0], 2)).await.is_err(), "a second occurrence at one start");
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(same_rows(db.clone(), ids.clone()).await, counts);
     assert!(db.execute_unprepared(&insert(&ids[0], 2)).await.is_err(), "a second occurrence at one start");
     db.execute_unprepared(&insert(&ids[0], 4)).await.unwrap();
     assert_eq!(occurrences_of(&db, &ids[0]).await, 4);
+    if postgres {
+        // One row per event, its starts in order whatever the order they were written in.
+        let days = event_days(&db, &ids[0]).await;
+        assert_eq!(days, "01,02,03,04");
+    }
+}
+
+/// The days of the month of an event's starts as `event_dates` holds them (PostgreSQL), in its
+/// order, or an empty string without a row.
+async fn event_days(db: &DatabaseConnection, offer: &str) -> String {
+    let sql = format!(
+        "SELECT coalesce((SELECT string_agg(to_char(s AT TIME ZONE 'UTC', 'DD'), ',' ORDER BY i) \
+         FROM event_dates, unnest(starts) WITH ORDINALITY AS u(s, i) WHERE offer_id = '{offer}'), '') AS d"
+    );
+    let row = db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
+    row.unwrap().try_get("", "d").unwrap()
+}
+
+/// On PostgreSQL, `event_dates` refuses what the rows refused (an end before its start, two
+/// occurrences at one start) and what only arrays could hold (unordered starts, as many ends as
+/// starts, nulls, no dates at all); the view of rows takes the statements of the previous build
+/// (its import's `UNNEST` insert, its delete by offers), and single rows inserted, moved and
+/// deleted, as a rolling upgrade would see them.
+#[tokio::test]
+async fn event_dates_check_their_arrays_and_serve_the_rows_on_postgres() {
+    use sea_orm::{Statement, Value};
+    let Some(pg) = PgDatabase::create().await else { return };
+    let db = pg.connect().await;
+    Migrator::up(&db, None).await.unwrap();
+    seed::load(&db, &seed::territory().unwrap()).await.unwrap();
+    let ids = deletable_offers(&db).await;
+    let (a, b) = (&ids[0], &ids[1]);
+    let backend = db.get_database_backend();
+    let raw = |starts: &str, ends: &str| {
+        format!("INSERT INTO event_dates (offer_id, starts, ends) VALUES ('{a}', '{starts}', '{ends}')")
+    };
+    let refused = [
+        ("{2030-01-02 10:00Z,2030-01-01 10:00Z}", "{2030-01-02 11:00Z,2030-01-01 11:00Z}", "unordered starts"),
+        ("{2030-01-01 10:00Z,2030-01-01 10:00Z}", "{2030-01-01 11:00Z,2030-01-01 12:00Z}", "one start twice"),
+        ("{2030-01-01 10:00Z}", "{2030-01-01 09:00Z}", "an end before its start"),
+        ("{2030-01-01 10:00Z,2030-01-02 10:00Z}", "{2030-01-01 11:00Z}", "fewer ends than starts"),
+        ("{2030-01-01 10:00Z,NULL}", "{2030-01-01 11:00Z,2030-01-02 11:00Z}", "a null start"),
+        ("{}", "{}", "no dates"),
+        ("[0:0]={2030-01-01 10:00Z}", "[0:0]={2030-01-01 11:00Z}", "an array from 0"),
+        ("{{2030-01-01 10:00Z}}", "{{2030-01-01 11:00Z}}", "two dimensions"),
+    ];
+    for (starts, ends, what) in refused {
+        let err = db.execute_unprepared(&raw(starts, ends)).await.unwrap_err().to_string();
+        assert!(err.contains("event_dates_are_valid"), "{what}: {err}");
+    }
+    db.execute_unprepared(&raw("{2030-01-01 10:00Z,2030-01-02 10:00Z}", "{2030-01-01 10:00Z,2030-01-02 11:00Z}"))
+        .await
+        .unwrap();
+    assert_eq!(event_days(&db, a).await, "01,02");
+
+    // The previous build's import: rows through `UNNEST`, in any order, several offers at once.
+    let day = |d: u32| chrono::NaiveDate::from_ymd_opt(2030, 1, d).unwrap().and_hms_opt(10, 0, 0).unwrap().and_utc();
+    let insert = "INSERT INTO event_occurrences (offer_id, starts_at, ends_at) \
+                  SELECT * FROM UNNEST($1::varchar[], $2::timestamptz[], $3::timestamptz[])";
+    let values = [
+        Value::from(vec![a.clone(), b.clone(), a.clone(), b.clone()]),
+        Value::from(vec![day(5), day(7), day(3), day(6)]),
+        Value::from(vec![day(5), day(7), day(3), day(6)]),
+    ];
+    db.execute_raw(Statement::from_sql_and_values(backend, insert, values)).await.unwrap();
+    assert_eq!((event_days(&db, a).await, event_days(&db, b).await), ("01,02,03,05".into(), "06,07".into()));
+    let again = [Value::from(vec![a.clone()]), Value::from(vec![day(3)]), Value::from(vec![day(4)])];
+    let err = db.execute_raw(Statement::from_sql_and_values(backend, insert, again)).await.unwrap_err();
+    assert!(err.to_string().contains("duplicate key"), "{err}");
+    // Single rows moved and deleted; the last one deleted takes the event's row with it.
+    db.execute_unprepared(&format!(
+        "UPDATE event_occurrences SET starts_at = '2030-01-09 10:00Z', ends_at = '2030-01-09 12:00Z' \
+         WHERE offer_id = '{a}' AND starts_at = '2030-01-02 10:00Z'"
+    ))
+    .await
+    .unwrap();
+    db.execute_unprepared(&format!(
+        "DELETE FROM event_occurrences WHERE offer_id = '{a}' AND starts_at < '2030-01-04'"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(event_days(&db, a).await, "05,09");
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            backend,
+            format!("SELECT ends_at FROM event_occurrences WHERE offer_id = '{a}' ORDER BY starts_at"),
+        ))
+        .await
+        .unwrap();
+    let ends: Vec<chrono::DateTime<chrono::Utc>> = rows.iter().map(|r| r.try_get("", "ends_at").unwrap()).collect();
+    assert_eq!(ends, vec![day(5), day(9) + chrono::Duration::hours(2)]);
+    // The previous build's replacement: its offers' rows deleted together.
+    db.execute_unprepared(&format!("DELETE FROM event_occurrences WHERE offer_id IN ('{a}', '{b}')")).await.unwrap();
+    assert_eq!((event_days(&db, a).await, event_days(&db, b).await), (String::new(), String::new()));
+    let left = format!("SELECT count(*) AS n FROM event_dates WHERE offer_id IN ('{a}', '{b}')");
+    let left = db.query_one_raw(Statement::from_string(backend, left)).await;
+    assert_eq!(left.unwrap().unwrap().try_get::<i64>("", "n").unwrap(), 0);
+    db.close().await.unwrap();
 }
 
 #[tokio::test]
