@@ -469,6 +469,28 @@ async fn occurrences_and_media_of_many_offers_replace_each_as_alone(db: Database
     w.rollback().await.unwrap();
     assert_eq!(stored_occurrences(&db, c).await, third);
 
+    // Forty-five events of a thousand dates each: more than one statement's worth on PostgreSQL
+    // (40,000 dates), each event's dates its own whatever statement carries them.
+    assert!(ids.len() >= 45, "{} deletable offers", ids.len());
+    let many: Vec<Vec<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>> = (0..45)
+        .map(|k| {
+            (0..1000)
+                .map(|j| {
+                    let start = at(1, 0) + chrono::Duration::hours(j) + chrono::Duration::minutes(k);
+                    (start, start + chrono::Duration::minutes(30 + k))
+                })
+                .collect()
+        })
+        .collect();
+    let lists: Vec<(&str, &[_])> = ids.iter().zip(&many).map(|(id, list)| (id.as_str(), list.as_slice())).collect();
+    let mut w = Writer::begin(&db, "test", "").await.unwrap();
+    assert!(w.set_occurrences_many(&lists).await.unwrap().iter().all(|changed| *changed));
+    let touched: Vec<&str> = lists.iter().map(|(id, _)| *id).collect();
+    commit_touching(w, &touched).await;
+    for (id, list) in &lists {
+        assert_eq!(stored_occurrences(&db, id).await, *list, "{id}");
+    }
+
     let picture = |url: &str| entities::media::Model {
         id: String::new(),
         offer_id: String::new(),
