@@ -123,6 +123,49 @@ struct Base {
     name_lens: Vec<u8>,
 }
 
+impl Base {
+    /// A base of documents numbered in the order of their ids, with their points, bounding
+    /// boxes, posting lists and name lengths: the R-trees are loaded here.
+    fn assemble(
+        version: i64,
+        docs: Vec<Uuid>,
+        doc_points: Vec<[f64; 2]>,
+        boxes: &[[f64; 4]],
+        postings: BTreeMap<Box<str>, Postings>,
+        name_lens: Vec<u8>,
+    ) -> Base {
+        let boxes = boxes
+            .iter()
+            .zip(0u32..)
+            .map(|(b, d)| GeomWithData::new(Rectangle::from_corners([b[0], b[1]], [b[2], b[3]]), d))
+            .collect();
+        let points = RTree::bulk_load(
+            doc_points.iter().zip(0u32..).map(|(p, d)| GeomWithData::new(unit_vector(*p), d)).collect(),
+        );
+        let mut sizes = Sizes::default();
+        for child in points.root().children() {
+            if let RTreeNode::Parent(p) = child {
+                sizes.record(p);
+            }
+        }
+        Base { version, docs, doc_points, boxes: RTree::bulk_load(boxes), points, sizes, postings, name_lens }
+    }
+}
+
+/// The documents of two lists sorted by document, none in both, in one list so sorted.
+fn merged(a: impl Iterator<Item = (u32, f32)>, b: Postings) -> Postings {
+    let mut out = Vec::with_capacity(b.len());
+    let mut b = b.into_iter().peekable();
+    for x in a {
+        while let Some(y) = b.next_if(|y| y.0 < x.0) {
+            out.push(y);
+        }
+        out.push(x);
+    }
+    out.extend(b);
+    out
+}
+
 /// The indexes of a snapshot: a shared base and the overlay of what changed since.
 #[derive(Clone)]
 pub struct Index {
@@ -154,7 +197,6 @@ impl Index {
         let mut docs = Vec::with_capacity(items.len());
         let mut doc_points = Vec::with_capacity(items.len());
         let mut boxes = Vec::with_capacity(items.len());
-        let mut points = Vec::with_capacity(items.len());
         // Gathered by hashing, ordered once at the end: a sorted map paid a string comparison per
         // level for each of millions of words (3.6 s of a 500,000-offer start-up).
         let mut postings: HashMap<Box<str>, Vec<(u32, f32)>, foldhash::fast::FixedState> = HashMap::default();
@@ -167,30 +209,92 @@ impl Index {
             let d = u32::try_from(docs.len()).unwrap_or(u32::MAX);
             docs.push(id);
             doc_points.push(e.point);
-            boxes.push(GeomWithData::new(Rectangle::from_corners([e.bbox[0], e.bbox[1]], [e.bbox[2], e.bbox[3]]), d));
-            points.push(GeomWithData::new(unit_vector(e.point), d));
+            boxes.push(e.bbox);
             for (w, s) in e.words {
                 postings.entry(w).or_default().push((d, s));
             }
             name_lens.push(e.name_len);
         }
-        let points = RTree::bulk_load(points);
-        let mut sizes = Sizes::default();
-        for child in points.root().children() {
-            if let RTreeNode::Parent(p) = child {
-                sizes.record(p);
+        let base = Base::assemble(version, docs, doc_points, &boxes, sorted_postings(postings), name_lens);
+        Index { base: Arc::new(base), overlay: imbl::HashMap::new() }
+    }
+
+    /// A new base holding what this index holds (its base with the overlay applied), at
+    /// `version`, with no overlay. Made from the base's own arrays and posting lists and the
+    /// overlay's entries: no text is read again, where [`Index::build_from`] tokenizes every
+    /// offer's texts (most of the time a catalog of 500,000 offers took to compact, once per
+    /// [`COMPACT_AT`] changes). It equals the base `build_from` makes of the same entries.
+    pub fn compacted(&self, version: i64) -> Index {
+        let old = &*self.base;
+        let mut extra: Vec<(Uuid, &Entry)> = self.live_overlay().collect();
+        extra.sort_unstable_by_key(|(id, _)| *id);
+        let mut old_boxes = vec![[0.0; 4]; old.docs.len()];
+        for b in old.boxes.iter() {
+            let [lo, hi] = [b.geom().lower(), b.geom().upper()];
+            old_boxes[b.data as usize] = [lo[0], lo[1], hi[0], hi[1]];
+        }
+        // The documents kept and the overlay's, merged in the order of their ids and numbered
+        // anew; `renumbered` gives a kept document its new number.
+        let size = old.docs.len() + extra.len();
+        let (mut docs, mut doc_points, mut boxes, mut name_lens) =
+            (Vec::with_capacity(size), Vec::with_capacity(size), Vec::with_capacity(size), Vec::with_capacity(size));
+        let mut renumbered = vec![u32::MAX; old.docs.len()];
+        let mut added: HashMap<&str, Vec<(u32, f32)>, foldhash::fast::FixedState> = HashMap::default();
+        let (mut i, mut extra) = (0, extra.into_iter().peekable());
+        loop {
+            let next_d = u32::try_from(docs.len()).unwrap_or(u32::MAX);
+            let take_old = match (old.docs.get(i), extra.peek()) {
+                (Some(id), Some((e, _))) => id < e,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            if take_old {
+                let id = old.docs[i];
+                if !self.overlay.contains_key(&id) {
+                    renumbered[i] = next_d;
+                    docs.push(id);
+                    doc_points.push(old.doc_points[i]);
+                    boxes.push(old_boxes[i]);
+                    name_lens.push(old.name_lens[i]);
+                }
+                i += 1;
+            } else if let Some((id, e)) = extra.next() {
+                docs.push(id);
+                doc_points.push(e.point);
+                boxes.push(e.bbox);
+                name_lens.push(e.name_len);
+                for (w, s) in &e.words {
+                    added.entry(&**w).or_default().push((next_d, *s));
+                }
             }
         }
-        let base = Base {
-            version,
-            docs,
-            doc_points,
-            boxes: RTree::bulk_load(boxes),
-            points,
-            sizes,
-            postings: sorted_postings(postings),
-            name_lens,
-        };
+        // Each list renumbered (its order kept: the numbering keeps the order of ids), then the
+        // overlay's documents merged in.
+        let mut lists: Vec<(Box<str>, Postings)> = Vec::with_capacity(old.postings.len() + added.len());
+        for (w, docs) in &old.postings {
+            let kept = docs.iter().filter_map(|(d, s)| {
+                let d = renumbered[*d as usize];
+                (d != u32::MAX).then_some((d, *s))
+            });
+            let list: Postings = match added.remove(&**w) {
+                Some(more) => merged(kept, more),
+                None => kept.collect(),
+            };
+            if !list.is_empty() {
+                lists.push((w.clone(), list));
+            }
+        }
+        lists.extend(added.into_iter().map(|(w, docs)| (Box::from(w), docs)));
+        lists.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let postings = lists
+            .into_iter()
+            .map(|(w, mut docs)| {
+                docs.shrink_to_fit();
+                (w, docs)
+            })
+            .collect();
+        let base = Base::assemble(version, docs, doc_points, &boxes, postings, name_lens);
         Index { base: Arc::new(base), overlay: imbl::HashMap::new() }
     }
 
@@ -660,6 +764,56 @@ mod tests {
         later.set(ids(3), None, 3);
         let rebased = later.rebase(reference.clone());
         assert_eq!(rebased.entries().len(), 2);
+    }
+
+    #[test]
+    fn a_compacted_index_is_the_base_a_build_of_its_entries_makes() {
+        // 3,000 offers with words from a small vocabulary (shared posting lists), then a third of
+        // them removed, moved or renamed and 500 new ones, twice (an overlay over an overlay).
+        let mut next = crate::testing::xorshift(0x2545_f491_4f6c_dd1d);
+        let vocabulary = ["tour", "terril", "cité", "minière", "abbaye", "étang", "forêt", "thermes", "vélo", "pavés"];
+        let mut offer = |tag: &str| {
+            let mut pick = || vocabulary[(next() * vocabulary.len() as f64) as usize % vocabulary.len()];
+            let (a, b, c) = (pick(), pick(), pick());
+            let at = [3.2 + next() * 0.4, 50.3 + next() * 0.2];
+            entry(&format!("{a} {b} {tag}"), &format!("{c} {a}"), at)
+        };
+        let mut current: BTreeMap<Uuid, Entry> = (0..3_000u128).map(|i| (ids(i), offer("base"))).collect();
+        let mut index = Index::build(1, current.clone().into_iter());
+        for round in 0..2u128 {
+            for i in (round..3_000).step_by(3) {
+                let change = if i % 2 == 0 { None } else { Some(offer("changed")) };
+                match &change {
+                    Some(e) => current.insert(ids(i), e.clone()),
+                    None => current.remove(&ids(i)),
+                };
+                index.set(ids(i), change, 2 + i64::try_from(round).unwrap());
+            }
+            for i in 0..500 {
+                let (id, e) = (ids(10_000 * (round + 1) + i), offer("new"));
+                current.insert(id, e.clone());
+                index.set(id, Some(e), 2 + i64::try_from(round).unwrap());
+            }
+            let compacted = index.compacted(2 + i64::try_from(round).unwrap());
+            let built = Index::build(2, current.clone().into_iter());
+            assert_eq!(compacted.sizes(), (current.len(), 0));
+            assert_eq!(compacted.base.docs, built.base.docs);
+            assert_eq!(compacted.base.postings, built.base.postings);
+            assert_eq!(compacted.base.name_lens, built.base.name_lens);
+            assert_eq!(compacted.entries(), built.entries());
+            for q in ["tour", "cite min", "the", "pave", "new", "changed foret"] {
+                assert_eq!(compacted.search(q), built.search(q), "{q}");
+                assert_eq!(index.search(q).len(), built.search(q).len(), "{q}");
+            }
+            let area = [3.3, 50.35, 3.45, 50.42];
+            assert_eq!(compacted.intersecting(area), built.intersecting(area));
+            assert_eq!(compacted.points_in(area), built.points_in(area));
+            let near = |i: &Index| i.nearest([3.4, 50.4], 3_000.0).collect::<Vec<_>>();
+            assert_eq!(near(&compacted), near(&built));
+            assert_eq!(compacted.count_within([3.4, 50.4], 3_000.0), built.count_within([3.4, 50.4], 3_000.0));
+            index = compacted;
+        }
+        assert!(!index.search("changed").is_empty() && !index.search("new").is_empty());
     }
 
     #[test]

@@ -557,10 +557,7 @@ impl CatalogHandle {
         }
         let handle = self.clone();
         tokio::spawn(async move {
-            let built = tokio::task::spawn_blocking(move || {
-                Index::build_from(snapshot.version, snapshot.by_name().map(|o| (o.id, &**o)).collect(), Entry::of)
-            })
-            .await;
+            let built = tokio::task::spawn_blocking(move || snapshot.index.compacted(snapshot.version)).await;
             match built {
                 Ok(fresh) => {
                     let _one = handle.applier.lock().await;
