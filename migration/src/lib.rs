@@ -54,6 +54,22 @@ impl MigratorTrait for Migrator {
     }
 }
 
+/// Runs raw statements in order (the migrations whose SQL sea-query does not express).
+pub(crate) async fn execute_all(manager: &SchemaManager<'_>, statements: Vec<String>) -> Result<(), DbErr> {
+    for statement in statements {
+        manager.get_connection().execute_unprepared(&statement).await?;
+    }
+    Ok(())
+}
+
+/// Runs raw statements in order on PostgreSQL; nothing elsewhere.
+pub(crate) async fn execute_on_postgres(manager: &SchemaManager<'_>, statements: Vec<String>) -> Result<(), DbErr> {
+    if manager.get_database_backend() != sea_orm_migration::sea_orm::DbBackend::Postgres {
+        return Ok(());
+    }
+    execute_all(manager, statements).await
+}
+
 /// A `CHECK (column IN (…))` constraint, the portable form of an enumeration.
 pub(crate) fn one_of<T: IntoIden + 'static>(column: T, values: &[&str]) -> SimpleExpr {
     Expr::col(column).is_in(values.iter().map(|v| String::from(*v)))

@@ -12,7 +12,6 @@
 //! SQLite keeps the foreign key: its checks are cheap, and it has no statement triggers.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 
 /// Replaces `fk_event_occurrences_offer` with statement triggers on PostgreSQL.
 pub struct Migration;
@@ -109,23 +108,13 @@ fn down_statements() -> Vec<String> {
     statements
 }
 
-async fn run(manager: &SchemaManager<'_>, statements: Vec<String>) -> Result<(), DbErr> {
-    if manager.get_database_backend() != DbBackend::Postgres {
-        return Ok(());
-    }
-    for statement in statements {
-        manager.get_connection().execute_unprepared(&statement).await?;
-    }
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, up_statements()).await
+        crate::execute_on_postgres(manager, up_statements()).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, down_statements()).await
+        crate::execute_on_postgres(manager, down_statements()).await
     }
 }

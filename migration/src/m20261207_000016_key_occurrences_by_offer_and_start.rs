@@ -13,7 +13,7 @@
 //!   `WITHOUT ROWID` (its rows then live in the key's B-tree, the only index the table needs).
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
+use sea_orm_migration::sea_orm::DbBackend;
 
 /// Makes `(offer_id, starts_at)` the key of `event_occurrences` (SQLite drops `id`).
 pub struct Migration;
@@ -89,13 +89,6 @@ fn down_statements(backend: DbBackend) -> Vec<String> {
     }
 }
 
-async fn run(manager: &SchemaManager<'_>, statements: Vec<String>) -> Result<(), DbErr> {
-    for statement in statements {
-        manager.get_connection().execute_unprepared(&statement).await?;
-    }
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     /// In one transaction on SQLite too: its statements then run on one connection (over a pool,
@@ -106,10 +99,10 @@ impl MigrationTrait for Migration {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, up_statements(manager.get_database_backend())).await
+        crate::execute_all(manager, up_statements(manager.get_database_backend())).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, down_statements(manager.get_database_backend())).await
+        crate::execute_all(manager, down_statements(manager.get_database_backend())).await
     }
 }
